@@ -1,0 +1,119 @@
+"""Composition of operations: in sequence, one of several, sometimes, and per sentence."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from zhaug.augment.base import Operation
+from zhaug.augment.text import Token
+from zhaug.rng import child_rng
+
+SENTENCE_END = frozenset("。！？!?；;…\n")
+
+
+class Compose(Operation):
+    """Base for operations built from others: its label risk is the highest of its parts."""
+
+    label_risk = "low"
+
+    def __init__(self, ops: Sequence[Operation]):
+        if not ops:
+            raise ValueError(f"{type(self).__name__} needs at least one operation")
+        self.ops = list(ops)
+
+    @property
+    def risk(self) -> str:
+        order = ("low", "medium", "high")
+        return max((getattr(op, "risk", op.label_risk) for op in self.ops), key=order.index)
+
+    def get_params(self) -> dict:
+        return {"ops": [{op.name: op.get_params()} for op in self.ops]}
+
+
+class Sequential(Compose):
+    """Apply every operation in turn."""
+
+    name = "sequence"
+
+    def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
+        for i, op in enumerate(self.ops):
+            tokens = op.apply(tokens, child_rng(rng, f"{i}:{op.name}"))
+        return tokens
+
+
+class OneOf(Compose):
+    """Apply one operation chosen at random (uniformly, or by ``weights``)."""
+
+    name = "one_of"
+
+    def __init__(self, ops: Sequence[Operation], weights: Sequence[float] | None = None):
+        super().__init__(ops)
+        if weights is not None and len(weights) != len(self.ops):
+            raise ValueError("one_of: weights must match the operations one to one")
+        self.weights = list(weights) if weights is not None else None
+
+    def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
+        index = rng.choices(range(len(self.ops)), weights=self.weights)[0]
+        return self.ops[index].apply(tokens, child_rng(rng, f"{index}:{self.ops[index].name}"))
+
+    def get_params(self) -> dict:
+        return {**super().get_params(), "weights": self.weights}
+
+
+class Sometimes(Compose):
+    """Apply ``op`` with probability ``p``, else leave the text as it is."""
+
+    name = "sometimes"
+
+    def __init__(self, op: Operation, p: float = 0.5):
+        super().__init__([op])
+        if not 0.0 <= p <= 1.0:
+            raise ValueError("sometimes: p must be in [0, 1]")
+        self.p = p
+
+    def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
+        if rng.random() >= self.p:
+            return list(tokens)
+        return self.ops[0].apply(tokens, child_rng(rng, self.ops[0].name))
+
+    def get_params(self) -> dict:
+        return {"op": {self.ops[0].name: self.ops[0].get_params()}, "p": self.p}
+
+
+class PerSentence(Compose):
+    """For long documents: split at sentence ends and apply ``op`` to ``k`` of the n sentences.
+
+    Texts shorter than ``min_chars`` are edited whole. The other sentences are untouched, so a
+    5,000-character article gets a few local edits rather than a rewrite.
+    """
+
+    name = "per_sentence"
+
+    def __init__(self, op: Operation, k: int = 3, min_chars: int = 300):
+        super().__init__([op])
+        self.k, self.min_chars = k, min_chars
+
+    def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
+        op = self.ops[0]
+        if sum(len(token.text) for token in tokens) < self.min_chars:
+            return op.apply(tokens, child_rng(rng, op.name))
+        sentences = split_token_sentences(tokens)
+        chosen = set(rng.sample(range(len(sentences)), min(self.k, len(sentences))))
+        out: list[Token] = []
+        for i, sentence in enumerate(sentences):
+            out.extend(op.apply(sentence, child_rng(rng, f"{i}:{op.name}")) if i in chosen else sentence)
+        return out
+
+    def get_params(self) -> dict:
+        return {"op": {self.ops[0].name: self.ops[0].get_params()}, "k": self.k, "min_chars": self.min_chars}
+
+
+def split_token_sentences(tokens: Sequence[Token]) -> list[list[Token]]:
+    """Group tokens into sentences, each ending after a sentence-final punctuation token."""
+    sentences: list[list[Token]] = [[]]
+    for token in tokens:
+        sentences[-1].append(token)
+        if token.text and token.text[-1] in SENTENCE_END:
+            sentences.append([])
+    return [sentence for sentence in sentences if sentence]
