@@ -41,6 +41,11 @@ class Operation(ABC):
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         """Return edited tokens (a new list; ``tokens`` is not modified). Protected tokens stay."""
 
+    def apply_batch(self, batch: Sequence[list[Token]], rngs: Sequence[random.Random]) -> list[list[Token]]:
+        """Edit many texts at once (one generator each). Model-based operations override this
+        to batch their forward passes; each result must depend only on its own input and rng."""
+        return [self.apply(tokens, rng) for tokens, rng in zip(batch, rngs)]
+
     def get_params(self) -> dict[str, Any]:
         """Constructor parameters and their current values (recorded in each output row)."""
         signature = inspect.signature(type(self).__init__)

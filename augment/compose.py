@@ -37,9 +37,13 @@ class Sequential(Compose):
     name = "sequence"
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
+        return self.apply_batch([tokens], [rng])[0]
+
+    def apply_batch(self, batch: Sequence[list[Token]], rngs: Sequence[random.Random]) -> list[list[Token]]:
+        batch = list(batch)
         for i, op in enumerate(self.ops):
-            tokens = op.apply(tokens, child_rng(rng, f"{i}:{op.name}"))
-        return tokens
+            batch = op.apply_batch(batch, [child_rng(rng, f"{i}:{op.name}") for rng in rngs])
+        return batch
 
 
 class OneOf(Compose):
@@ -53,9 +57,23 @@ class OneOf(Compose):
             raise ValueError("one_of: weights must match the operations one to one")
         self.weights = list(weights) if weights is not None else None
 
+    def choose(self, rng: random.Random) -> Operation:
+        """The operation to apply, drawn from ``rng``."""
+        return self.ops[rng.choices(range(len(self.ops)), weights=self.weights)[0]]
+
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
-        index = rng.choices(range(len(self.ops)), weights=self.weights)[0]
-        return self.ops[index].apply(tokens, child_rng(rng, f"{index}:{self.ops[index].name}"))
+        return self.apply_batch([tokens], [rng])[0]
+
+    def apply_batch(self, batch: Sequence[list[Token]], rngs: Sequence[random.Random]) -> list[list[Token]]:
+        chosen = [self.choose(rng) for rng in rngs]
+        out: list[list[Token]] = [[] for _ in batch]
+        for op in self.ops:
+            items = [i for i, c in enumerate(chosen) if c is op]
+            if items:
+                edited = op.apply_batch([batch[i] for i in items], [child_rng(rngs[i], op.name) for i in items])
+                for i, tokens in zip(items, edited):
+                    out[i] = tokens
+        return out
 
     def get_params(self) -> dict:
         return {**super().get_params(), "weights": self.weights}
@@ -73,9 +91,16 @@ class Sometimes(Compose):
         self.p = p
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
-        if rng.random() >= self.p:
-            return list(tokens)
-        return self.ops[0].apply(tokens, child_rng(rng, self.ops[0].name))
+        return self.apply_batch([tokens], [rng])[0]
+
+    def apply_batch(self, batch: Sequence[list[Token]], rngs: Sequence[random.Random]) -> list[list[Token]]:
+        op = self.ops[0]
+        out = [list(tokens) for tokens in batch]
+        items = [i for i, rng in enumerate(rngs) if rng.random() < self.p]
+        edited = op.apply_batch([batch[i] for i in items], [child_rng(rngs[i], op.name) for i in items])
+        for i, tokens in zip(items, edited):
+            out[i] = tokens
+        return out
 
     def get_params(self) -> dict:
         return {"op": {self.ops[0].name: self.ops[0].get_params()}, "p": self.p}
@@ -93,6 +118,7 @@ class PerSentence(Compose):
     def __init__(self, op: Operation, k: int = 3, min_chars: int = 300):
         super().__init__([op])
         self.k, self.min_chars = k, min_chars
+        self.name = op.name  # outputs are reported under the operation that made the edits
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         op = self.ops[0]

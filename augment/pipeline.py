@@ -1,0 +1,234 @@
+"""The batch pipeline: propose augmentations for labelled records, gate them, write them.
+
+Determinism: a copy's operation is chosen with ``derive_rng(seed, id, "choose", copy)`` and
+applied with ``derive_rng(seed, id, op, copy)``; records are processed in fixed-size chunks
+whatever the number of workers, so the output is byte-identical for 1 or N workers.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from zhaug.augment.base import Operation, default_segmenter
+from zhaug.augment.compose import OneOf
+from zhaug.augment.gates.base import Candidate, Gate
+from zhaug.augment.recipes import Recipe
+from zhaug.augment.text import Segmenter, join
+from zhaug.io import Record, ResumableWriter
+from zhaug.rng import derive_rng
+
+FIELDS = ("id", "parent_id", "text", "label", "op", "params", "seed")
+"""Columns of every augmentation output."""
+
+
+@dataclass
+class AugmentStats:
+    """Counts for the summary table: rows in / out, and per operation what was accepted or why not."""
+
+    rows_in: int = 0
+    empty: int = 0
+    resumed: int = 0
+    rows_out: int = 0
+    generated: Counter = field(default_factory=Counter)
+    accepted: Counter = field(default_factory=Counter)
+    rejected: Counter = field(default_factory=Counter)  # (op, reason) -> count
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows_in": self.rows_in, "empty": self.empty, "resumed": self.resumed, "rows_out": self.rows_out,
+            "generated": dict(self.generated), "accepted": dict(self.accepted),
+            "rejected": {f"{op}: {reason}": n for (op, reason), n in self.rejected.items()},
+        }
+
+
+def copies_per_record(records: Sequence[Record], n_aug: int, balance: bool = False) -> list[int]:
+    """How many augmented copies each record gets.
+
+    ``n_aug`` copies each; with ``balance``, every class is lifted to (largest class size) ×
+    (1 + ``n_aug``) rows, the extra copies spread evenly over the class's non-empty rows.
+    """
+    usable = [bool(record.text.strip()) for record in records]
+    if not balance:
+        return [n_aug if ok else 0 for ok in usable]
+    by_class: dict[str | None, list[int]] = {}
+    for i, record in enumerate(records):
+        by_class.setdefault(record.label, []).append(i)
+    target = max(len(rows) for rows in by_class.values()) * (1 + n_aug)
+    copies = [0] * len(records)
+    for rows in by_class.values():
+        editable = [i for i in rows if usable[i]]
+        needed = target - len(rows)
+        for rank, i in enumerate(editable):
+            copies[i] = needed // len(editable) + (rank < needed % len(editable))
+    return copies
+
+
+def choose_op(op: Operation, seed: int, record_id: str, copy: int) -> Operation:
+    """The operation for one copy: a branch of a top-level ``one_of``, else ``op`` itself."""
+    if isinstance(op, OneOf):
+        return op.choose(derive_rng(seed, record_id, "choose", copy))
+    return op
+
+
+def propose(
+    jobs: Sequence[tuple[Record, Sequence[int]]], op: Operation, seed: int, segmenter: Segmenter
+) -> list[Candidate]:
+    """Candidates for ``(record, copy indices)`` jobs, batched per chosen operation."""
+    planned = [
+        (record, copy, choose_op(op, seed, record.id, copy)) for record, copies in jobs for copy in copies
+    ]
+    tokens = {record.id: segmenter(record.text) for record, copies in jobs if copies}
+    texts: dict[int, str] = {}
+    for leaf in {id(leaf): leaf for _, _, leaf in planned}.values():
+        items = [i for i, (_, _, chosen) in enumerate(planned) if chosen is leaf]
+        rngs = [derive_rng(seed, planned[i][0].id, leaf.name, planned[i][1]) for i in items]
+        edited = leaf.apply_batch([list(tokens[planned[i][0].id]) for i in items], rngs)
+        texts.update((i, join(result)) for i, result in zip(items, edited))
+    return [Candidate(record, texts[i], leaf.name, copy) for i, (record, copy, leaf) in enumerate(planned)]
+
+
+_WORKER: tuple[Operation, int, Segmenter] | None = None
+
+
+def _init_worker(op: Operation, seed: int, segmenter: Segmenter) -> None:
+    global _WORKER
+    _WORKER = (op, seed, segmenter)
+
+
+def _propose_in_worker(jobs: Sequence[tuple[Record, Sequence[int]]]) -> list[Candidate]:
+    assert _WORKER is not None
+    return propose(jobs, *_WORKER)
+
+
+class Augmenter:
+    """Runs a :class:`Recipe` over records.
+
+    Parameters
+    ----------
+    recipe: the operation and its gates.
+    n_aug: augmented copies per record (see :func:`copies_per_record` for ``balance``).
+    seed: the only source of randomness.
+    keep_originals: also output each input row (``op = "original"``).
+    workers: processes generating candidates; the output does not depend on it.
+    chunk_size: records per unit of work (fixed, so batching never depends on ``workers``).
+    """
+
+    def __init__(
+        self,
+        recipe: Recipe,
+        *,
+        n_aug: int = 1,
+        seed: int = 0,
+        balance: bool = False,
+        keep_originals: bool = True,
+        workers: int = 1,
+        chunk_size: int = 64,
+        segmenter: Segmenter | None = None,
+        progress: bool = True,
+    ):
+        if n_aug < 0:
+            raise ValueError("n_aug must be >= 0")
+        self.recipe, self.n_aug, self.seed, self.balance = recipe, n_aug, seed, balance
+        self.keep_originals, self.workers, self.chunk_size = keep_originals, max(1, workers), chunk_size
+        self.segmenter = segmenter or default_segmenter()
+        self.progress = progress
+
+    def run(
+        self,
+        records: Sequence[Record],
+        writer: ResumableWriter | None = None,
+        on_reject: Callable[[Candidate, str], None] | None = None,
+    ) -> tuple[list[dict[str, Any]], AugmentStats]:
+        """Output rows (in input order: each original, then its accepted copies) and counts."""
+        stats = AugmentStats(rows_in=len(records), empty=sum(not r.text.strip() for r in records))
+        done = writer.done if writer else {}
+        copies = copies_per_record(records, self.n_aug, self.balance)
+        jobs = [(r, range(n)) for r, n in zip(records, copies) if r.id not in done]
+        stats.resumed = len(records) - len(jobs)
+        for gate in self.recipe.gates:
+            gate.prepare(records)
+        produced: dict[str, list[dict[str, Any]]] = dict(done)
+        chunks = [jobs[i : i + self.chunk_size] for i in range(0, len(jobs), self.chunk_size)]
+        bar = tqdm(total=len(jobs), desc=f"augment ({self.recipe.name})", unit="row", disable=not self.progress)
+        for chunk, candidates in zip(chunks, self._proposals(chunks)):
+            accepted = self._gate(candidates, stats, on_reject)
+            for record, _ in chunk:
+                rows = ([self._original_row(record)] if self.keep_originals else []) + [
+                    self._row(c) for c in accepted.get(record.id, [])
+                ]
+                produced[record.id] = rows
+                if writer:
+                    writer.write_group(record.id, rows)
+            bar.update(len(chunk))
+        bar.close()
+        rows = [row for record in records for row in produced[record.id]]
+        stats.rows_out = len(rows)
+        return rows, stats
+
+    def _proposals(self, chunks: list[list[tuple[Record, range]]]) -> Iterator[list[Candidate]]:
+        if self.workers == 1 or len(chunks) < 2:
+            for chunk in chunks:
+                yield propose(chunk, self.recipe.op, self.seed, self.segmenter)
+            return
+        context = multiprocessing.get_context("fork")
+        with context.Pool(
+            self.workers, _init_worker, (self.recipe.op, self.seed, self.segmenter)
+        ) as pool:
+            yield from pool.imap(_propose_in_worker, chunks)
+
+    def _gate(
+        self, candidates: list[Candidate], stats: AugmentStats, on_reject: Callable[[Candidate, str], None] | None
+    ) -> dict[str, list[Candidate]]:
+        stats.generated.update(c.op for c in candidates)
+        active = candidates
+        for gate in self.recipe.gates:
+            if not active:
+                break
+            kept = []
+            for candidate, reason in zip(active, gate.reasons(active)):
+                if reason is None:
+                    kept.append(candidate)
+                    continue
+                reason = f"{gate.name}: {reason}"
+                stats.rejected[(candidate.op, reason.split(" (")[0])] += 1
+                if on_reject:
+                    on_reject(candidate, reason)
+            active = kept
+        stats.accepted.update(c.op for c in active)
+        accepted: dict[str, list[Candidate]] = {}
+        for candidate in active:
+            accepted.setdefault(candidate.parent.id, []).append(candidate)
+        return accepted
+
+    def _original_row(self, record: Record) -> dict[str, Any]:
+        return {"id": record.id, "parent_id": "", "text": record.text, "label": record.label,
+                "op": "original", "params": "{}", "seed": self.seed}
+
+    def _row(self, candidate: Candidate) -> dict[str, Any]:
+        op = self._leaf(candidate)
+        return {
+            "id": f"{candidate.parent.id}-aug{candidate.copy}",
+            "parent_id": candidate.parent.id,
+            "text": candidate.text,
+            "label": candidate.parent.label,
+            "op": candidate.op,
+            "params": json.dumps(op.get_params(), ensure_ascii=False, sort_keys=True),
+            "seed": self.seed,
+        }
+
+    def _leaf(self, candidate: Candidate) -> Operation:
+        return choose_op(self.recipe.op, self.seed, candidate.parent.id, candidate.copy)
+
+
+def augment_records(records: Sequence[Record], recipe: Recipe, *, seed: int = 0, copy: int = 0) -> list[str]:
+    """Copy number ``copy`` of each record, ungated: the same text the pipeline would propose.
+    Used for online augmentation in training (one fresh copy per epoch) and from Python."""
+    candidates = propose([(r, [copy]) for r in records], recipe.op, seed, default_segmenter())
+    return [c.text for c in candidates]

@@ -1,0 +1,112 @@
+"""Recipes: named, YAML-described compositions of operations plus the gates that check them.
+
+A recipe file looks like::
+
+    name: eda
+    description: EDA's four word-level edits, one per copy
+    op:
+      one_of:
+        - synonym_swap: {rate: 0.1}
+        - random_swap: {rate: 0.1}
+    long_text: {k: 3, min_chars: 300}   # optional: edit k sentences of long texts
+    gates: [rules, dedup]
+
+An operation is written ``{name: {params}}``; ``one_of`` and ``sequence`` take a list of
+operations (or ``{ops: [...], weights: [...]}``), ``sometimes`` takes ``{p: 0.5, op: ...}``.
+Named recipes live in ``configs/recipes/`` and ship with the package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from zhaug.augment import ops  # noqa: F401  (registers the operations)
+from zhaug.augment.base import OPERATIONS, Operation
+from zhaug.augment.compose import OneOf, PerSentence, Sequential, Sometimes
+from zhaug.augment.gates import build_gate
+from zhaug.augment.gates.base import Gate
+from zhaug.errors import ZhaugError
+
+
+@dataclass
+class Recipe:
+    """An operation (possibly composed) and the gates its outputs must pass."""
+
+    name: str
+    op: Operation
+    gates: list[Gate] = field(default_factory=list)
+    description: str = ""
+
+
+def build_op(spec: Any) -> Operation:
+    """An operation from its YAML form (see the module docstring)."""
+    if isinstance(spec, str):
+        spec = {spec: {}}
+    if not isinstance(spec, dict) or len(spec) != 1:
+        raise ZhaugError(f"an operation is written as {{name: {{params}}}}, got {spec!r}")
+    (name, params), = spec.items()
+    params = params if params is not None else {}
+    if name in ("one_of", "sequence"):
+        if isinstance(params, list):
+            params = {"ops": params}
+        children = [build_op(child) for child in params.get("ops", [])]
+        if name == "sequence":
+            return Sequential(children)
+        return OneOf(children, weights=params.get("weights"))
+    if name in ("sometimes", "per_sentence"):
+        params = dict(params)
+        child = build_op(params.pop("op"))
+        return Sometimes(child, **params) if name == "sometimes" else PerSentence(child, **params)
+    if name not in OPERATIONS:
+        raise ZhaugError(f"unknown operation {name!r}; choose from {sorted(OPERATIONS)}")
+    try:
+        return OPERATIONS[name](**params)
+    except TypeError as exc:
+        raise ZhaugError(f"operation {name!r}: {exc}") from None
+
+
+def recipe_from_dict(config: dict[str, Any], default_name: str = "custom") -> Recipe:
+    """A recipe from a parsed YAML mapping."""
+    if "op" not in config:
+        raise ZhaugError(f"recipe {config.get('name', default_name)!r} has no 'op'")
+    op = build_op(config["op"])
+    if config.get("long_text"):
+        op = _per_sentence(op, config["long_text"])
+    gates = [build_gate(spec) for spec in config.get("gates") or []]
+    return Recipe(config.get("name", default_name), op, gates, config.get("description", ""))
+
+
+def _per_sentence(op: Operation, params: dict[str, Any]) -> Operation:
+    """Wrap each branch of a top-level ``one_of`` (so the chosen branch stays visible), else the op."""
+    if isinstance(op, OneOf):
+        return OneOf([PerSentence(child, **params) for child in op.ops], weights=op.weights)
+    return PerSentence(op, **params)
+
+
+def named_recipes() -> list[str]:
+    """Names of the recipes that ship with zhaug."""
+    folder = resources.files("zhaug.configs") / "recipes"
+    return sorted(Path(p.name).stem for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_recipe(name_or_path: str | Path) -> Recipe:
+    """A shipped recipe by name (``eda``, ``aeda``, ``noise``, ``bt``, ``mixed``, ...) or a YAML file."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise ZhaugError(f"{path}: no such recipe file")
+        text, default = path.read_text(encoding="utf-8"), path.stem
+    else:
+        resource = resources.files("zhaug.configs") / "recipes" / f"{name_or_path}.yaml"
+        if not resource.is_file():
+            raise ZhaugError(f"unknown recipe {str(name_or_path)!r}; choose from {named_recipes()} or pass a YAML file")
+        text, default = resource.read_text(encoding="utf-8"), str(name_or_path)
+    config = yaml.safe_load(text)
+    if not isinstance(config, dict):
+        raise ZhaugError(f"recipe {default!r} must be a YAML mapping")
+    return recipe_from_dict(config, default)
