@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from zhaug import __version__
+from zhaug.errors import ZhaugError
 
 app = typer.Typer(
     name="zhaug",
@@ -26,3 +27,17 @@ def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     """Chinese text augmentation, ALBERT fine-tuning and robustness auditing."""
+
+
+def run() -> None:
+    """Entry point: run the app; a :class:`ZhaugError` becomes one clear line and exit code 2."""
+    try:
+        app()
+    except ZhaugError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise SystemExit(2) from None
+
+
+from zhaug.augment.cli import augment_command  # noqa: E402  (subcommands register below)
+
+app.command("augment")(augment_command)

@@ -35,7 +35,7 @@ class RandomSwap(Operation):
 
 @register
 class RandomDelete(Operation):
-    """Delete each editable word with probability ``rate`` (never every word).
+    """Delete ``rate`` × (editable words) words, at least one when rate > 0 (never every word).
 
     Label risk: medium — deleting a key word (e.g. a sentiment word) can remove the evidence
     for the label; negations are protected and never deleted.
@@ -49,9 +49,7 @@ class RandomDelete(Operation):
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         positions = editable_positions(tokens)
-        if self.rate <= 0 or len(positions) < 2:
+        if len(positions) < 2:
             return list(tokens)
-        dropped = {i for i in positions if rng.random() < self.rate}
-        if len(dropped) == len(positions):
-            dropped.discard(rng.choice(positions))
+        dropped = set(rng.sample(positions, min(len(positions) - 1, n_edits(self.rate, len(positions), rng))))
         return [token for i, token in enumerate(tokens) if i not in dropped]

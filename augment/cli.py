@@ -1,0 +1,81 @@
+"""``zhaug augment``: expand a labelled table with gated, reproducible augmentations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from zhaug.augment.gates import build_gate
+from zhaug.augment.pipeline import FIELDS, Augmenter, AugmentStats
+from zhaug.augment.recipes import load_recipe
+from zhaug.augment.text import PROTECTABLE, Segmenter
+from zhaug.io import Columns, ResumableWriter, read_records, table_format, write_table
+
+
+def augment_command(
+    input: Path = typer.Argument(..., help="Labelled table: .csv, .tsv or .jsonl (UTF-8 or GB18030)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Where to write the augmented table."),
+    recipe: str = typer.Option("eda", "--recipe", "-r", help="A shipped recipe name or a recipe YAML file."),
+    n_aug: int = typer.Option(1, "--n-aug", "-n", min=0, help="Augmented copies per row."),
+    balance: bool = typer.Option(False, "--balance", help="Lift every class to the largest class × (1 + n-aug)."),
+    seed: int = typer.Option(0, "--seed", help="The only source of randomness."),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Processes; the output does not depend on it."),
+    keep_originals: bool = typer.Option(True, "--keep-originals/--no-originals", help="Also write the input rows."),
+    gate: list[str] = typer.Option([], "--gate", help="Extra gate by name (length, rules, similarity, teacher, dedup)."),
+    no_gates: bool = typer.Option(False, "--no-gates", help="Drop the recipe's gates."),
+    allow: list[str] = typer.Option([], "--allow", help=f"Let operations edit this protected kind: {', '.join(PROTECTABLE)}."),
+    user_dict: Path | None = typer.Option(None, "--user-dict", help="jieba user dictionary (word [freq] [tag])."),
+    id_col: str = typer.Option("id", "--id-col"),
+    text_col: str = typer.Option("text", "--text-col"),
+    label_col: str = typer.Option("label", "--label-col"),
+    no_header: bool = typer.Option(False, "--no-header", help="The table has no header; columns are 0, 1, ..."),
+    resume: bool = typer.Option(False, "--resume", help="Skip rows already written by an interrupted run."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Augment a labelled table: originals plus gated copies, each with id, parent_id, op, params, seed."""
+    columns = Columns(id=id_col, text=text_col, label=label_col)
+    records = read_records(input, columns, header=not no_header)
+    table_format(output)  # refuse an unknown output format before any work
+    the_recipe = load_recipe(recipe)
+    if no_gates:
+        the_recipe.gates = []
+    the_recipe.gates += [build_gate(name) for name in gate]
+    unknown = set(allow) - set(PROTECTABLE)
+    if unknown:
+        raise typer.BadParameter(f"unknown kinds {sorted(unknown)}; choose from {', '.join(PROTECTABLE)}", param_hint="--allow")
+    segmenter = Segmenter(protect=set(PROTECTABLE) - set(allow), user_dict=user_dict)
+    rejected: list[dict[str, str]] = []
+    writer = ResumableWriter(output, FIELDS, resume=resume)
+    augmenter = Augmenter(
+        the_recipe, n_aug=n_aug, seed=seed, balance=balance, keep_originals=keep_originals,
+        workers=workers, segmenter=segmenter, progress=progress,
+    )
+    rows, stats = augmenter.run(
+        records, writer,
+        on_reject=lambda c, reason: rejected.append(
+            {"parent_id": c.parent.id, "copy": str(c.copy), "op": c.op, "reason": reason, "text": c.text}
+        ),
+    )
+    writer.finish(rows)
+    rejected_path = output.with_name(f"{output.stem}.rejected{output.suffix}")
+    write_table(rejected_path, rejected, ["parent_id", "copy", "op", "reason", "text"])
+    summary_path = output.with_name(f"{output.stem}.summary.json")
+    summary_path.write_text(json.dumps(stats.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
+    Console(stderr=True).print(summary_table(stats, the_recipe.name))
+    typer.echo(f"wrote {output} ({stats.rows_out} rows); rejections in {rejected_path}; summary in {summary_path}", err=True)
+
+
+def summary_table(stats: AugmentStats, recipe: str) -> Table:
+    """Rows in / out, then per operation: generated, accepted, and rejections by reason."""
+    table = Table(title=f"zhaug augment · recipe {recipe} · {stats.rows_in} rows in "
+                  f"({stats.empty} empty, {stats.resumed} resumed) → {stats.rows_out} rows out")
+    for column in ("operation", "generated", "accepted", "rejected: reason"):
+        table.add_column(column, justify="left" if column[0] in "or" else "right")
+    for op in sorted(stats.generated):
+        reasons = "; ".join(f"{n} {reason}" for (o, reason), n in sorted(stats.rejected.items()) if o == op)
+        table.add_row(op, str(stats.generated[op]), str(stats.accepted[op]), reasons or "—")
+    return table
