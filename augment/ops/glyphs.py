@@ -1,0 +1,110 @@
+"""Similar-glyph typos (形近字): replace a character by a common character that looks like it.
+
+Built from char-similar's data files, read directly (its code needs ``macropodus``):
+``char_stroke.dict`` (two-part decompositions, 情 = 心 + 青), ``char_struct.dict`` (layout:
+left-right, top-bottom, ...), ``char_fourangle.dict`` (four-corner codes) and
+``char_number.dict`` (stroke counts). Two common characters look alike when
+
+* they have the same layout and share their larger part, differing only in the smaller one
+  (情 请 清 晴 睛 share 青; 这 还 过 share 辶), or
+* they have the same four-corner code (己 已, 日 曰, 白 自),
+
+and their stroke counts differ by at most ``MAX_STROKE_DIFF``. The index covers the common
+characters only and is built once per process (about half a second).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from functools import cache
+
+from zhaug.augment.base import Operation, editable_positions, n_edits, register
+from zhaug.augment.ops._common import N_COMMON, UNSAFE_CHARS, char_data, cjk_slots, common_chars, replace_chars
+from zhaug.augment.text import Token
+
+MAX_STROKE_DIFF = 2
+
+RADICAL_STROKES = {
+    "心": 3, "水": 3, "手": 3, "人": 2, "言": 2, "辵": 3, "肉": 4, "金": 5, "艸": 3, "草": 3, "刀": 2,
+    "犬": 3, "衣": 5, "示": 4, "糸": 3, "食": 3, "阜": 2, "邑": 2, "玉": 4, "火": 4, "足": 6, "竹": 6,
+    "网": 4, "老": 4, "攴": 4, "牛": 4, "羊": 6,
+}
+"""Strokes of a part written as a side radical (心 → 忄 has 3, not 4)."""
+
+
+def glyph_neighbours(n_common: int = N_COMMON) -> dict[str, tuple[tuple[str, ...], tuple[float, ...]]]:
+    """Each common character's look-alikes among the common characters, with sampling weights."""
+    return _glyph_neighbours(int(n_common))
+
+
+@cache
+def _glyph_neighbours(n_common: int) -> dict[str, tuple[tuple[str, ...], tuple[float, ...]]]:
+    weights = common_chars(n_common)
+    parts, layout = char_data("stroke"), char_data("struct")
+    corners, strokes = char_data("fourangle"), char_data("number")
+
+    def part_strokes(part: str) -> int:
+        return RADICAL_STROKES.get(part, strokes.get(part, 0))
+
+    by_frame: dict[tuple, set[str]] = defaultdict(set)  # (layout, slot, kept part) -> chars
+    by_corner: dict[str, set[str]] = defaultdict(set)
+    for char in weights:
+        pair = parts.get(char)
+        if pair and len(pair) == 2 and layout.get(char, "0") != "0":
+            for slot in (0, 1):
+                if part_strokes(pair[1 - slot]) > part_strokes(pair[slot]):
+                    by_frame[layout[char], slot, pair[1 - slot]].add(char)
+        if char in corners:
+            by_corner[corners[char]].add(char)
+
+    index = {}
+    for char in weights:
+        alike = set(by_corner.get(corners.get(char, ""), ()))
+        pair = parts.get(char)
+        if pair and len(pair) == 2:
+            for slot in (0, 1):
+                if part_strokes(pair[1 - slot]) > part_strokes(pair[slot]):
+                    alike |= by_frame.get((layout.get(char, "0"), slot, pair[1 - slot]), set())
+        alike = sorted(
+            (c for c in alike - {char} if c not in UNSAFE_CHARS
+             and abs(strokes.get(c, 0) - strokes.get(char, 0)) <= MAX_STROKE_DIFF),
+            key=lambda c: (-weights[c], c),
+        )
+        if alike:
+            index[char] = (tuple(alike), tuple(weights[c] for c in alike))
+    return index
+
+
+@register
+class GlyphSwap(Operation):
+    """Replace ``rate`` × (replaceable CJK characters in editable words) characters by a
+    similar-looking common character (情 → 请, 己 → 已), drawn with probability ∝ frequency.
+
+    Parameters
+    ----------
+    rate:
+        Fraction of the characters (those that have a look-alike) replaced.
+    n_common:
+        Only the ``n_common`` most frequent characters are replaced or used as substitutes.
+
+    Label risk: medium — OCR- and handwriting-like noise; the word becomes a non-word that
+    readers decode from its shape, but a replaced key character can hide the label's evidence.
+    """
+
+    name = "similar_glyph"
+    label_risk = "medium"
+
+    def __init__(self, rate: float = 0.1, n_common: int = N_COMMON):
+        self.rate, self.n_common = rate, n_common
+
+    def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
+        if self.rate <= 0:
+            return list(tokens)
+        index = glyph_neighbours(self.n_common)
+        slots = [(i, j) for i, j in cjk_slots(tokens, editable_positions(tokens)) if tokens[i].text[j] in index]
+        edits = {}
+        for i, j in rng.sample(slots, n_edits(self.rate, len(slots), rng)):
+            chars, weights = index[tokens[i].text[j]]
+            edits[i, j] = rng.choices(chars, weights)[0]
+        return replace_chars(tokens, edits)
