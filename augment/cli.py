@@ -25,7 +25,10 @@ def augment_command(
     seed: int = typer.Option(0, "--seed", help="The only source of randomness."),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="Processes; the output does not depend on it."),
     keep_originals: bool = typer.Option(True, "--keep-originals/--no-originals", help="Also write the input rows."),
-    gate: list[str] = typer.Option([], "--gate", help="Extra gate by name (length, rules, similarity, teacher, dedup)."),
+    gate: list[str] = typer.Option([], "--gate", help="Extra gate by name (length, rules, similarity, dedup)."),
+    teacher: Path | None = typer.Option(None, "--teacher", help="Add the teacher gate with this classifier folder."),
+    bt_forward: str | None = typer.Option(None, "--bt-forward", help="zh → pivot translation model (folder or hub id)."),
+    bt_backward: str | None = typer.Option(None, "--bt-backward", help="pivot → zh translation model (folder or hub id)."),
     no_gates: bool = typer.Option(False, "--no-gates", help="Drop the recipe's gates."),
     allow: list[str] = typer.Option([], "--allow", help=f"Let operations edit this protected kind: {', '.join(PROTECTABLE)}."),
     user_dict: Path | None = typer.Option(None, "--user-dict", help="jieba user dictionary (word [freq] [tag])."),
@@ -40,10 +43,13 @@ def augment_command(
     columns = Columns(id=id_col, text=text_col, label=label_col)
     records = read_records(input, columns, header=not no_header)
     table_format(output)  # refuse an unknown output format before any work
-    the_recipe = load_recipe(recipe)
+    translation = {key: value for key, value in (("forward", bt_forward), ("backward", bt_backward)) if value}
+    the_recipe = load_recipe(recipe, {"back_translate": translation} if translation else None)
     if no_gates:
         the_recipe.gates = []
     the_recipe.gates += [build_gate(name) for name in gate]
+    if teacher is not None:
+        the_recipe.gates.append(build_gate({"teacher": {"model": str(teacher)}}))
     unknown = set(allow) - set(PROTECTABLE)
     if unknown:
         raise typer.BadParameter(f"unknown kinds {sorted(unknown)}; choose from {', '.join(PROTECTABLE)}", param_hint="--allow")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -177,7 +178,9 @@ class Augmenter:
             for chunk in chunks:
                 yield propose(chunk, self.recipe.op, self.seed, self.segmenter)
             return
-        context = multiprocessing.get_context("fork")
+        # Forking a process whose torch thread pool is running can deadlock the children; once
+        # torch is loaded (model-based gates or operations), workers start from a fresh server.
+        context = multiprocessing.get_context("forkserver" if "torch" in sys.modules else "fork")
         with context.Pool(
             self.workers, _init_worker, (self.recipe.op, self.seed, self.segmenter)
         ) as pool:

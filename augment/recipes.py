@@ -43,8 +43,9 @@ class Recipe:
     description: str = ""
 
 
-def build_op(spec: Any) -> Operation:
-    """An operation from its YAML form (see the module docstring)."""
+def build_op(spec: Any, overrides: dict[str, dict[str, Any]] | None = None) -> Operation:
+    """An operation from its YAML form (see the module docstring); ``overrides`` maps an operation
+    name to parameters that replace the recipe's wherever that operation occurs."""
     if isinstance(spec, str):
         spec = {spec: {}}
     if not isinstance(spec, dict) or len(spec) != 1:
@@ -54,27 +55,30 @@ def build_op(spec: Any) -> Operation:
     if name in ("one_of", "sequence"):
         if isinstance(params, list):
             params = {"ops": params}
-        children = [build_op(child) for child in params.get("ops", [])]
+        children = [build_op(child, overrides) for child in params.get("ops", [])]
         if name == "sequence":
             return Sequential(children)
         return OneOf(children, weights=params.get("weights"))
     if name in ("sometimes", "per_sentence"):
         params = dict(params)
-        child = build_op(params.pop("op"))
+        child = build_op(params.pop("op"), overrides)
         return Sometimes(child, **params) if name == "sometimes" else PerSentence(child, **params)
     if name not in OPERATIONS:
         raise ZhaugError(f"unknown operation {name!r}; choose from {sorted(OPERATIONS)}")
+    params = {**params, **(overrides or {}).get(name, {})}
     try:
         return OPERATIONS[name](**params)
     except TypeError as exc:
         raise ZhaugError(f"operation {name!r}: {exc}") from None
 
 
-def recipe_from_dict(config: dict[str, Any], default_name: str = "custom") -> Recipe:
-    """A recipe from a parsed YAML mapping."""
+def recipe_from_dict(
+    config: dict[str, Any], default_name: str = "custom", overrides: dict[str, dict[str, Any]] | None = None
+) -> Recipe:
+    """A recipe from a parsed YAML mapping (``overrides``: see :func:`build_op`)."""
     if "op" not in config:
         raise ZhaugError(f"recipe {config.get('name', default_name)!r} has no 'op'")
-    op = build_op(config["op"])
+    op = build_op(config["op"], overrides)
     if config.get("long_text"):
         op = _per_sentence(op, config["long_text"])
     gates = [build_gate(spec) for spec in config.get("gates") or []]
@@ -94,8 +98,9 @@ def named_recipes() -> list[str]:
     return sorted(Path(p.name).stem for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-def load_recipe(name_or_path: str | Path) -> Recipe:
-    """A shipped recipe by name (``eda``, ``aeda``, ``noise``, ``bt``, ``mixed``, ...) or a YAML file."""
+def load_recipe(name_or_path: str | Path, overrides: dict[str, dict[str, Any]] | None = None) -> Recipe:
+    """A shipped recipe by name (``eda``, ``aeda``, ``noise``, ``bt``, ``mixed``, ...) or a YAML file;
+    ``overrides`` (e.g. ``{"back_translate": {"forward": PATH}}``): see :func:`build_op`."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml"):
         if not path.is_file():
@@ -109,4 +114,4 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     config = yaml.safe_load(text)
     if not isinstance(config, dict):
         raise ZhaugError(f"recipe {default!r} must be a YAML mapping")
-    return recipe_from_dict(config, default)
+    return recipe_from_dict(config, default, overrides)

@@ -138,3 +138,11 @@ def test_cli_bad_row_is_reported_with_line(tmp_path):
     assert result.exit_code != 0
     assert "bad.csv, line 3" in str(result.exception)
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_overrides_reach_nested_operations():
+    recipe = recipe_from_dict(
+        {"op": {"one_of": [{"random_swap": {"rate": 0.1}}, {"sometimes": {"p": 0.5, "op": {"random_swap": {}}}}]}},
+        overrides={"random_swap": {"rate": 0.4}},
+    )
+    assert recipe.op.ops[0].rate == 0.4 and recipe.op.ops[1].ops[0].rate == 0.4

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from zhaug.errors import ZhaugError
 from zhaug.io import Record
 
 GATES: dict[str, type[Gate]] = {}
@@ -54,5 +55,8 @@ def build_gate(spec: str | dict[str, Any]) -> Gate:
         raise ValueError(f"a gate is written as {{name: {{params}}}}, got {spec!r}")
     (name, params), = spec.items()
     if name not in GATES:
-        raise ValueError(f"unknown gate {name!r}; choose from {sorted(GATES)}")
-    return GATES[name](**(params or {}))
+        raise ZhaugError(f"unknown gate {name!r}; choose from {sorted(GATES)}")
+    try:
+        return GATES[name](**(params or {}))
+    except TypeError as exc:
+        raise ZhaugError(f"gate {name!r}: {exc}") from None

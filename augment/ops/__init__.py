@@ -24,3 +24,4 @@ __all__ = [
     "ToSimplified",
     "ToTraditional",
 ]
+from zhaug.augment.ops import backtranslate  # noqa: E402,F401  (registers back_translate)

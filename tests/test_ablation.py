@@ -1,0 +1,67 @@
+"""The ablation harness: pairing, equal budgets, no eval leakage, resume, report and verdicts."""
+
+import json
+
+import pytest
+
+from tests.train_helpers import synthetic, tiny_model
+from zhaug.io import read_table, write_table
+from zhaug.rng import derive_rng
+from zhaug.train.ablation import AblationConfig, Arm, load_pool_and_eval, run_ablation, stratified_sample
+from zhaug.train.ablation_report import paired, summarise
+
+
+def test_stratified_sample_keeps_proportions_and_is_seeded():
+    pool = synthetic(100)  # 50 pos / 50 neg
+    a = stratified_sample(pool, 30, derive_rng(1))
+    assert sum(r.label == "pos" for r in a) == 15 and len(a) == 30
+    assert a == stratified_sample(pool, 30, derive_rng(1)) != stratified_sample(pool, 30, derive_rng(2))
+
+
+def test_eval_texts_never_in_pool(tmp_path):
+    rows = [{"id": r.id, "text": r.text, "label": r.label} for r in synthetic(60)]
+    rows.append({"id": "dup", "text": rows[0]["text"], "label": rows[0]["label"]})
+    write_table(tmp_path / "pool.csv", rows, ["id", "text", "label"])
+    pool, eval_set = load_pool_and_eval({"source": str(tmp_path / "pool.csv"), "eval_size": 20})
+    assert len(eval_set) == 20
+    assert not {r.text for r in eval_set} & {r.text for r in pool}
+
+
+def test_paired_statistics():
+    assert paired([0.02, 0.03, 0.025, 0.02])["p"] < 0.01
+    assert paired([0.01, -0.01, 0.02, -0.02])["p"] > 0.5
+    results = [
+        {"arm": "none", "recipe": "none", "multiplier": 0, "size": 10, "seed": s, "accuracy": 0.5 + s / 100}
+        for s in range(4)
+    ] + [
+        {"arm": "eda", "recipe": "eda", "multiplier": 2, "size": 10, "seed": s, "accuracy": 0.6 + s / 100 + (s % 2) / 1000}
+        for s in range(4)
+    ]
+    summary = summarise(results)
+    assert summary["verdicts"] == {"eda ×2": "helps at N = 10"}
+    assert summary["differences"][0]["mean"] == pytest.approx(0.1005)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_small_grid_runs_resumes_and_reports(tmp_path):
+    model = tiny_model(tmp_path / "model")
+    rows = [{"id": r.id, "text": r.text, "label": r.label} for r in synthetic(80)]
+    write_table(tmp_path / "pool.csv", rows, ["id", "text", "label"])
+    recipe = tmp_path / "swap.yaml"
+    recipe.write_text(json.dumps({"name": "swap", "op": {"random_swap": {"rate": 0.3}}}), "utf-8")
+    config = AblationConfig(
+        name="tiny", data={"source": str(tmp_path / "pool.csv"), "eval_size": 20},
+        arms=[Arm("none"), Arm("swap", str(recipe))], sizes=[16], seeds=[0, 1], multipliers=[2], epochs=2,
+        train={"model": str(model), "batch_size": 8, "max_length": 16, "lr": 1e-3},
+    )
+    results = run_ablation(config, tmp_path / "out", progress=False)
+    assert [(r["arm"], r["seed"]) for r in results] == [("none", 0), ("swap", 0), ("none", 1), ("swap", 1)]
+    assert {r["steps"] for r in results} == {4}  # the same budget for every arm of a size
+    assert [r["train_rows"] for r in results if r["arm"] == "swap"] == [48, 48]
+    table = read_table(tmp_path / "out" / "results.csv")
+    assert len(table) == 4 and "report.md" in {p.name for p in (tmp_path / "out").iterdir()}
+    assert "## Verdicts" in (tmp_path / "out" / "report.md").read_text("utf-8")
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "out" / "cells").glob("*/result.json")}
+    again = run_ablation(config, tmp_path / "out", progress=False)
+    assert again == results
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # every finished cell was skipped

