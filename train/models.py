@@ -1,0 +1,98 @@
+"""Model resolution used by every command: ``--model`` is a hub id, a local folder or nothing.
+
+With nothing, the embedded default (:data:`~zhaug.train.embedded.FULL`) is used, built on first use;
+the embedded names (``e5-small-zh``) resolve the same way. Remote code is
+never trusted and only safetensors weights are loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    BertTokenizerFast,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from zhaug.errors import MissingResourceError
+from zhaug.rng import derive_seed
+from zhaug.train.embedded import FULL, VARIANTS, build_model
+
+HUB_FILES = ["*.json", "*.safetensors", "vocab.txt", "*.model"]
+
+
+def resolve_model(name_or_path: str | os.PathLike[str] | None = None) -> Path:
+    """A local folder holding the model: the embedded default, a local folder, or a hub snapshot.
+
+    Hub ids are fetched (config, tokenizer and safetensors files only) into the Hugging Face cache;
+    offline, an uncached id raises :class:`~zhaug.errors.MissingResourceError` saying what to do.
+    """
+    name = FULL if name_or_path is None else str(name_or_path)
+    variant = {model: variant for variant, model in VARIANTS.items()}.get(name)
+    if variant is not None:
+        return build_model(variant)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise MissingResourceError(f"{path} has no config.json: not a transformers model folder")
+        return path
+    if path.is_absolute() or name.startswith(".") or name.count("/") != 1:
+        raise MissingResourceError(f"no model folder {name!r}, and it is not a hub id (owner/name)")
+    return _hub_snapshot(name)
+
+
+def _hub_snapshot(repo_id: str) -> Path:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=HUB_FILES))
+    except (OSError, ValueError, HfHubHTTPError) as exc:  # offline, not cached, unknown repo, HTTP errors
+        raise MissingResourceError(
+            f"cannot fetch model {repo_id!r} from the Hugging Face hub ({type(exc).__name__}: {exc}). "
+            f"Without network access, pass a local model folder with --model, or omit --model to use the "
+            f"embedded {FULL} model."
+        ) from None
+
+
+def load_tokenizer(path: str | os.PathLike[str]) -> PreTrainedTokenizerBase:
+    """The model's tokenizer. Hub Chinese ALBERTs (``voidful/albert_chinese_*``, ``clue/albert_chinese_*``)
+    ship a BERT ``vocab.txt`` although their config says ALBERT: those get a (fast) BERT tokenizer."""
+    path = Path(path)
+    config_file = path / "tokenizer_config.json"
+    declared = json.loads(config_file.read_text(encoding="utf-8")).get("tokenizer_class") if config_file.is_file() else None
+    if (path / "vocab.txt").is_file() and (declared is None or declared.startswith("Bert")):
+        return BertTokenizerFast.from_pretrained(path)
+    return AutoTokenizer.from_pretrained(path)
+
+
+def load_classifier(
+    path: str | os.PathLike[str], num_labels: int, id2label: dict[int, str], *, seed: int = 0
+) -> PreTrainedModel:
+    """A sequence classifier from the model at ``path`` (safetensors only, no remote code).
+
+    Weights the checkpoint lacks (a new classification head) are initialised from ``seed`` alone.
+    """
+    try:
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            path, num_labels=num_labels, id2label=dict(id2label), label2id={v: k for k, v in id2label.items()},
+            use_safetensors=True, output_loading_info=True,
+        )
+    except OSError as exc:
+        raise MissingResourceError(f"cannot load {path}: {exc} (zhaug loads safetensors weights only)") from None
+    generator = torch.Generator().manual_seed(derive_seed(seed, "init") % 2**63)
+    std = getattr(model.config, "initializer_range", 0.02)
+    with torch.no_grad():
+        for name in info["missing_keys"]:
+            parameter = model.get_parameter(name)
+            if name.endswith("bias"):
+                parameter.zero_()
+            else:
+                parameter.normal_(0.0, std, generator=generator)
+    return model
