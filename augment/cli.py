@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from zhaug.augment.gates import build_gate
+from zhaug.augment.gates import Candidate, build_gate
 from zhaug.augment.pipeline import FIELDS, Augmenter, AugmentStats
 from zhaug.augment.recipes import load_recipe
 from zhaug.augment.text import PROTECTABLE, Segmenter
-from zhaug.io import Columns, ResumableWriter, read_records, table_format, write_table
+from zhaug.io import Columns, ResumableWriter, TableWriter, iter_records, table_format, write_table
+
+REJECTED_FIELDS = ["parent_id", "copy", "op", "reason", "text"]
 
 
 def augment_command(
-    input: Path = typer.Argument(..., help="Labelled table: .csv, .tsv or .jsonl (UTF-8 or GB18030)."),
+    input: Path = typer.Argument(..., help="Labelled table: .csv, .tsv, .jsonl or .parquet (UTF-8 or GB18030)."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the augmented table."),
     recipe: str = typer.Option("eda", "--recipe", "-r", help="A shipped recipe name or a recipe YAML file."),
     n_aug: int = typer.Option(1, "--n-aug", "-n", min=0, help="Augmented copies per row."),
     balance: bool = typer.Option(False, "--balance", help="Lift every class to the largest class × (1 + n-aug)."),
     seed: int = typer.Option(0, "--seed", help="The only source of randomness."),
-    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Processes; the output does not depend on it."),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Processes (Ray actors with --engine ray); the output does not depend on it."),
+    engine: str = typer.Option("local", "--engine", help="local (processes on this machine) or ray (a Ray cluster; streams)."),
+    ray_address: str | None = typer.Option(None, "--ray-address", help='Ray cluster to join, e.g. "auto" or host:6379 (default: a local one).'),
+    stream: bool = typer.Option(False, "--stream", help="Read and write row by row: memory stays flat (no --balance / --resume)."),
     keep_originals: bool = typer.Option(True, "--keep-originals/--no-originals", help="Also write the input rows."),
     gate: list[str] = typer.Option([], "--gate", help="Extra gate by name (length, rules, similarity, dedup)."),
     teacher: Path | None = typer.Option(None, "--teacher", help="Add the teacher gate with this classifier folder."),
@@ -40,8 +46,14 @@ def augment_command(
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Augment a labelled table: originals plus gated copies, each with id, parent_id, op, params, seed."""
+    if engine not in ("local", "ray"):
+        raise typer.BadParameter(f"{engine!r}: choose local or ray", param_hint="--engine")
+    stream = stream or engine == "ray"
+    if stream and (balance or resume):
+        raise typer.BadParameter("--balance and --resume need the whole table in memory", param_hint="--stream / --engine ray")
     columns = Columns(id=id_col, text=text_col, label=label_col)
-    records = read_records(input, columns, header=not no_header)
+    read = partial(iter_records, input, columns, header=not no_header)
+    records = [] if stream else list(read())
     table_format(output)  # refuse an unknown output format before any work
     translation = {key: value for key, value in (("forward", bt_forward), ("backward", bt_backward)) if value}
     the_recipe = load_recipe(recipe, {"back_translate": translation} if translation else None)
@@ -54,25 +66,35 @@ def augment_command(
     if unknown:
         raise typer.BadParameter(f"unknown kinds {sorted(unknown)}; choose from {', '.join(PROTECTABLE)}", param_hint="--allow")
     segmenter = Segmenter(protect=set(PROTECTABLE) - set(allow), user_dict=user_dict)
-    rejected: list[dict[str, str]] = []
-    writer = ResumableWriter(output, FIELDS, resume=resume)
-    augmenter = Augmenter(
-        the_recipe, n_aug=n_aug, seed=seed, balance=balance, keep_originals=keep_originals,
-        workers=workers, segmenter=segmenter, progress=progress,
-    )
-    rows, stats = augmenter.run(
-        records, writer,
-        on_reject=lambda c, reason: rejected.append(
-            {"parent_id": c.parent.id, "copy": str(c.copy), "op": c.op, "reason": reason, "text": c.text}
-        ),
-    )
-    writer.finish(rows)
+    settings = {"n_aug": n_aug, "seed": seed, "balance": balance, "keep_originals": keep_originals,
+                "workers": workers, "segmenter": segmenter, "progress": progress}
+    if engine == "ray":
+        from zhaug.augment.distributed import RayAugmenter
+
+        augmenter: Augmenter = RayAugmenter(the_recipe, address=ray_address, **settings)
+    else:
+        augmenter = Augmenter(the_recipe, **settings)
     rejected_path = output.with_name(f"{output.stem}.rejected{output.suffix}")
-    write_table(rejected_path, rejected, ["parent_id", "copy", "op", "reason", "text"])
+    if stream:
+        stats = AugmentStats()
+        with TableWriter(output, FIELDS) as out, TableWriter(rejected_path, REJECTED_FIELDS) as log:
+            out.write_rows(augmenter.stream(read, stats, on_reject=lambda c, reason: log.write(_rejection(c, reason))))
+    else:
+        rejected: list[dict[str, str]] = []
+        writer = ResumableWriter(output, FIELDS, resume=resume)
+        rows, stats = augmenter.run(records, writer, on_reject=lambda c, reason: rejected.append(_rejection(c, reason)))
+        writer.finish(rows)
+        write_table(rejected_path, rejected, REJECTED_FIELDS)
     summary_path = output.with_name(f"{output.stem}.summary.json")
     summary_path.write_text(json.dumps(stats.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     Console(stderr=True).print(summary_table(stats, the_recipe.name))
     typer.echo(f"wrote {output} ({stats.rows_out} rows); rejections in {rejected_path}; summary in {summary_path}", err=True)
+
+
+def _rejection(candidate: Candidate, reason: str) -> dict[str, str]:
+    """A row of the rejection log."""
+    return {"parent_id": candidate.parent.id, "copy": str(candidate.copy), "op": candidate.op,
+            "reason": reason, "text": candidate.text}
 
 
 def summary_table(stats: AugmentStats, recipe: str) -> Table:

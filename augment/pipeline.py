@@ -3,6 +3,8 @@
 Determinism: a copy's operation is chosen with ``derive_rng(seed, id, "choose", copy)`` and
 applied with ``derive_rng(seed, id, op, copy)``; records are processed in fixed-size chunks
 whatever the number of workers, so the output is byte-identical for 1 or N workers.
+:meth:`Augmenter.stream` does the same without holding the table (see also
+:class:`zhaug.augment.distributed.RayAugmenter`).
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ import json
 import multiprocessing
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
@@ -27,6 +29,22 @@ from zhaug.rng import derive_rng
 
 FIELDS = ("id", "parent_id", "text", "label", "op", "params", "seed")
 """Columns of every augmentation output."""
+
+Job = tuple[Record, Sequence[int]]
+"""A record and the indices of its copies to propose."""
+T = TypeVar("T")
+
+
+def windows(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of ``size`` items (the last may be shorter), reading no further ahead."""
+    window: list[T] = []
+    for item in items:
+        window.append(item)
+        if len(window) == size:
+            yield window
+            window = []
+    if window:
+        yield window
 
 
 @dataclass
@@ -78,9 +96,7 @@ def choose_op(op: Operation, seed: int, record_id: str, copy: int) -> Operation:
     return op
 
 
-def propose(
-    jobs: Sequence[tuple[Record, Sequence[int]]], op: Operation, seed: int, segmenter: Segmenter
-) -> list[Candidate]:
+def propose(jobs: Sequence[Job], op: Operation, seed: int, segmenter: Segmenter) -> list[Candidate]:
     """Candidates for ``(record, copy indices)`` jobs, batched per chosen operation."""
     planned = [
         (record, copy, choose_op(op, seed, record.id, copy)) for record, copies in jobs for copy in copies
@@ -103,7 +119,7 @@ def _init_worker(op: Operation, seed: int, segmenter: Segmenter) -> None:
     _WORKER = (op, seed, segmenter)
 
 
-def _propose_in_worker(jobs: Sequence[tuple[Record, Sequence[int]]]) -> list[Candidate]:
+def _propose_in_worker(jobs: Sequence[Job]) -> list[Candidate]:
     assert _WORKER is not None
     return propose(jobs, *_WORKER)
 
@@ -156,14 +172,10 @@ class Augmenter:
         for gate in self.recipe.gates:
             gate.prepare(records)
         produced: dict[str, list[dict[str, Any]]] = dict(done)
-        chunks = [jobs[i : i + self.chunk_size] for i in range(0, len(jobs), self.chunk_size)]
+        chunks = windows(jobs, self.chunk_size)
         bar = tqdm(total=len(jobs), desc=f"augment ({self.recipe.name})", unit="row", disable=not self.progress)
-        for chunk, candidates in zip(chunks, self._proposals(chunks)):
-            accepted = self._gate(candidates, stats, on_reject)
-            for record, _ in chunk:
-                rows = ([self._original_row(record)] if self.keep_originals else []) + [
-                    self._row(c) for c in accepted.get(record.id, [])
-                ]
+        for chunk, candidates in self._proposals(chunks):
+            for record, rows in self._chunk_rows(chunk, candidates, stats, on_reject):
                 produced[record.id] = rows
                 if writer:
                     writer.write_group(record.id, rows)
@@ -173,10 +185,48 @@ class Augmenter:
         stats.rows_out = len(rows)
         return rows, stats
 
-    def _proposals(self, chunks: list[list[tuple[Record, range]]]) -> Iterator[list[Candidate]]:
-        if self.workers == 1 or len(chunks) < 2:
+    def stream(
+        self,
+        read: Callable[[], Iterable[Record]],
+        stats: AugmentStats,
+        on_reject: Callable[[Candidate, str], None] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """The rows of :meth:`run`, in the same order, without holding the table in memory.
+
+        ``read()`` streams the records; it is called once more for each gate's
+        :meth:`~zhaug.augment.gates.base.Gate.prepare` (only the dedup gate reads it, keeping the
+        set of input texts). ``stats`` is filled as rows go by. ``balance`` needs every class
+        size up front, so it is not supported here.
+        """
+        if self.balance:
+            raise ValueError("balance needs the whole table: use run()")
+        for gate in self.recipe.gates:
+            gate.prepare(read())
+        bar = tqdm(desc=f"augment ({self.recipe.name})", unit="row", disable=not self.progress)
+        for chunk, candidates in self._stream_proposals(read, stats):
+            for _, rows in self._chunk_rows(chunk, candidates, stats, on_reject):
+                stats.rows_out += len(rows)
+                yield from rows
+            bar.update(len(chunk))
+        bar.close()
+
+    def _jobs(self, records: Iterable[Record], stats: AugmentStats) -> Iterator[list[Job]]:
+        """Fixed-size chunks of jobs for streamed records (no balance), counting rows in."""
+        for chunk in windows(records, self.chunk_size):
+            stats.rows_in += len(chunk)
+            stats.empty += sum(not record.text.strip() for record in chunk)
+            yield list(zip(chunk, map(range, copies_per_record(chunk, self.n_aug))))
+
+    def _stream_proposals(
+        self, read: Callable[[], Iterable[Record]], stats: AugmentStats
+    ) -> Iterator[tuple[list[Job], list[Candidate]]]:
+        return self._proposals(self._jobs(read(), stats))
+
+    def _proposals(self, chunks: Iterable[list[Job]]) -> Iterator[tuple[list[Job], list[Candidate]]]:
+        """(chunk, candidates) in order; with workers, a few chunks per worker are in flight at a time."""
+        if self.workers == 1:
             for chunk in chunks:
-                yield propose(chunk, self.recipe.op, self.seed, self.segmenter)
+                yield chunk, propose(chunk, self.recipe.op, self.seed, self.segmenter)
             return
         # Forking a process whose torch thread pool is running can deadlock the children; once
         # torch is loaded (model-based gates or operations), workers start from a fresh server.
@@ -184,7 +234,19 @@ class Augmenter:
         with context.Pool(
             self.workers, _init_worker, (self.recipe.op, self.seed, self.segmenter)
         ) as pool:
-            yield from pool.imap(_propose_in_worker, chunks)
+            for window in windows(chunks, 4 * self.workers):
+                yield from zip(window, pool.imap(_propose_in_worker, window))
+
+    def _chunk_rows(
+        self, chunk: list[Job], candidates: list[Candidate], stats: AugmentStats,
+        on_reject: Callable[[Candidate, str], None] | None,
+    ) -> Iterator[tuple[Record, list[dict[str, Any]]]]:
+        """Gate one chunk's candidates; per record, its output rows (the original, then accepted copies)."""
+        accepted = self._gate(candidates, stats, on_reject)
+        for record, _ in chunk:
+            yield record, ([self._original_row(record)] if self.keep_originals else []) + [
+                self._row(c) for c in accepted.get(record.id, [])
+            ]
 
     def _gate(
         self, candidates: list[Candidate], stats: AugmentStats, on_reject: Callable[[Candidate, str], None] | None

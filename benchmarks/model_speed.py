@@ -1,10 +1,11 @@
-"""Fine-tuning and inference speed of the embedded model vs the untrimmed BERT-form encoder.
+"""Fine-tuning and inference speed of the embedded models vs the untrimmed BERT-form encoder.
 
     python benchmarks/model_speed.py [--steps 5] [--batch-size 16] [--lengths 64 128]
 
 Prints training samples/s (forward, backward and an AdamW step of a sequence classifier) and
-inference samples/s (fp32, and dynamic int8 for the linear layers) at each sequence length, and
-the ratios to the untrimmed BERT-form model (the same encoder with the 250k-piece vocabulary).
+inference samples/s (fp32, and dynamic int8 for the linear layers) at each sequence length for the
+full and compact models, and the ratios to the untrimmed BERT-form model (the same encoder with
+the 250k-piece vocabulary).
 """
 
 from __future__ import annotations
@@ -60,11 +61,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)  # only the untrimmed model's new head is drawn from it; values do not affect speed
     print(f"torch threads: {torch.get_num_threads()}, batch size {args.batch_size}, {args.steps} timed steps")
-    full_dir = build_model("full")
+    full_dir, compact_dir = build_model("full"), build_model("compact")
     bert = bert_form_model()
     untrimmed = BertForSequenceClassification(bert.config)
     untrimmed.bert.load_state_dict(bert.state_dict(), strict=False)
     models = {"full (trimmed ALBERT)": lambda: load_classifier(full_dir, 2, {0: "0", 1: "1"}),
+              "compact (distilled)": lambda: load_classifier(compact_dir, 2, {0: "0", 1: "1"}),
               "untrimmed BERT-form": lambda: untrimmed}
     generator = torch.Generator().manual_seed(0)
     results: dict[tuple[str, int], dict[str, float]] = {}

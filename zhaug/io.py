@@ -1,26 +1,31 @@
 """The data contract shared by every command: reading labelled tables and writing results safely.
 
-Input: CSV, TSV or JSON lines (or a ``datasets.Dataset``) with configurable id / text / label
-columns; UTF-8, UTF-8 with BOM and GB18030 are detected. Ids are generated (``row<N>``, by
-position) when the input has none. Output writes are atomic: a temporary file is renamed into
-place, so a crash never leaves a half-written result.
+Input: CSV, TSV, JSON lines or Parquet (or a ``datasets.Dataset``) with configurable id / text /
+label columns; UTF-8, UTF-8 with BOM and GB18030 are detected. Ids are generated (``row<N>``, by
+position) when the input has none. Tables are read and written row by row (:func:`iter_records`,
+:class:`TableWriter`), so memory stays flat however long the table. Output writes are atomic: a
+temporary file is renamed into place, so a crash never leaves a half-written result.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from zhaug.errors import InputError
 
 ENCODINGS = ("utf-8-sig", "gb18030")
+READ_BYTES = 1 << 20
+"""Bytes per read when detecting an encoding."""
+ROW_GROUP = 10_000
+"""Rows per Parquet row group (and rows held in memory) when writing Parquet."""
 csv.field_size_limit(1 << 30)
 
 
@@ -43,33 +48,42 @@ class Record:
 
 
 def table_format(path: str | os.PathLike[str]) -> str:
-    """``csv``, ``tsv`` or ``jsonl``, from the file name."""
+    """``csv``, ``tsv``, ``jsonl`` or ``parquet``, from the file name."""
     suffix = Path(path).suffix.lower()
+    if suffix == ".parquet":
+        return "parquet"
     if suffix in (".tsv", ".tab", ".txt"):
         return "tsv"
     if suffix in (".jsonl", ".json", ".ndjson"):
         return "jsonl"
     if suffix == ".csv":
         return "csv"
-    raise InputError(path, f"unknown table format {suffix!r}: use .csv, .tsv or .jsonl")
+    raise InputError(path, f"unknown table format {suffix!r}: use .csv, .tsv, .jsonl or .parquet")
 
 
-def decode(raw: bytes, path: str | os.PathLike[str]) -> str:
-    """Decode UTF-8 (with or without BOM) or GB18030; refuse anything else with a clear error."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw:
-        raise InputError(path, "looks like UTF-16 or binary data; save it as UTF-8 or GB18030")
+def detect_encoding(path: str | os.PathLike[str]) -> str:
+    """UTF-8 (with or without BOM) or GB18030, checked block by block; refuse anything else clearly."""
+    with open(path, "rb") as handle:
+        utf16 = handle.read(2) in (b"\xff\xfe", b"\xfe\xff")
     for encoding in ENCODINGS:
+        decoder = codecs.getincrementaldecoder(encoding)()
         try:
-            return raw.decode(encoding)
+            with open(path, "rb") as handle:
+                while block := handle.read(READ_BYTES):
+                    if utf16 or b"\x00" in block:
+                        raise InputError(path, "looks like UTF-16 or binary data; save it as UTF-8 or GB18030")
+                    decoder.decode(block)
+            decoder.decode(b"", final=True)
+            return encoding
         except UnicodeDecodeError:
             continue
     raise InputError(path, "is neither UTF-8 nor GB18030 text; convert it to UTF-8")
 
 
-def _rows(path: Path, text: str, fmt: str, header: bool) -> Iterator[tuple[int, dict[str, str]]]:
+def _rows(path: Path, lines: Iterable[str], fmt: str, header: bool) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, row) pairs; raises InputError on malformed rows."""
     if fmt == "jsonl":
-        for lineno, line in enumerate(text.splitlines(), start=1):
+        for lineno, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
@@ -80,7 +94,7 @@ def _rows(path: Path, text: str, fmt: str, header: bool) -> Iterator[tuple[int, 
                 raise InputError(path, "each JSON line must be an object", lineno)
             yield lineno, {k: "" if v is None else str(v) for k, v in row.items()}
         return
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if fmt == "tsv" else ",")
+    reader = csv.reader(lines, delimiter="\t" if fmt == "tsv" else ",")
     names: list[str] | None = None
     try:
         for fields in reader:
@@ -99,6 +113,40 @@ def _rows(path: Path, text: str, fmt: str, header: bool) -> Iterator[tuple[int, 
         raise InputError(path, f"malformed CSV ({exc})", reader.line_num) from None
 
 
+def iter_rows(path: str | os.PathLike[str], header: bool = True) -> Iterator[tuple[int, dict[str, str]]]:
+    """Stream (line number, row) pairs of any table format, all values as strings (Parquet: row numbers)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "no such file")
+    fmt = table_format(path)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        lineno = 0
+        for batch in pq.ParquetFile(path).iter_batches():
+            for row in batch.to_pylist():
+                lineno += 1
+                yield lineno, {k: "" if v is None else str(v) for k, v in row.items()}
+        return
+    with open(path, encoding=detect_encoding(path), newline="") as handle:
+        yield from _rows(path, handle, fmt, header)
+
+
+def iter_records(
+    path: str | os.PathLike[str],
+    columns: Columns = Columns(),
+    *,
+    require_label: bool = True,
+    header: bool = True,
+) -> Iterator[Record]:
+    """Stream a labelled (or, with ``require_label=False``, unlabelled) table, record by record.
+
+    Empty or whitespace-only texts are kept. Ids must be unique; without an id column
+    they are ``row0``, ``row1``, ... by position.
+    """
+    return validate_rows(iter_rows(path, header), columns, Path(path), require_label)
+
+
 def read_records(
     path: str | os.PathLike[str],
     columns: Columns = Columns(),
@@ -106,16 +154,8 @@ def read_records(
     require_label: bool = True,
     header: bool = True,
 ) -> list[Record]:
-    """Read a labelled (or, with ``require_label=False``, unlabelled) table.
-
-    Empty or whitespace-only texts are kept. Ids must be unique; without an id column
-    they are ``row0``, ``row1``, ... by position.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "no such file")
-    text = decode(path.read_bytes(), path)
-    return records_from_rows(_rows(path, text, table_format(path), header), columns, path, require_label)
+    """All records of a table; see :func:`iter_records`."""
+    return list(iter_records(path, columns, require_label=require_label, header=header))
 
 
 def records_from_rows(
@@ -124,8 +164,17 @@ def records_from_rows(
     source: object,
     require_label: bool = True,
 ) -> list[Record]:
-    """Validate (line number, row) pairs into records; see :func:`read_records`."""
-    records: list[Record] = []
+    """Validate (line number, row) pairs into records; see :func:`validate_rows`."""
+    return list(validate_rows(rows, columns, source, require_label))
+
+
+def validate_rows(
+    rows: Iterable[tuple[int, Mapping[str, Any]]],
+    columns: Columns,
+    source: object,
+    require_label: bool = True,
+) -> Iterator[Record]:
+    """Records from (line number, row) pairs, one at a time; see :func:`iter_records`."""
     seen: dict[str, int] = {}
     for position, (lineno, row) in enumerate(rows):
         if columns.text not in row:
@@ -140,8 +189,7 @@ def records_from_rows(
         if rid in seen:
             raise InputError(source, f"duplicate id {rid!r} (first on line {seen[rid]})", lineno)
         seen[rid] = lineno
-        records.append(Record(rid, "" if row[columns.text] is None else str(row[columns.text]), label or None))
-    return records
+        yield Record(rid, "" if row[columns.text] is None else str(row[columns.text]), label or None)
 
 
 def records_from_dataset(dataset: Any, columns: Columns = Columns(), *, require_label: bool = True) -> list[Record]:
@@ -149,19 +197,6 @@ def records_from_dataset(dataset: Any, columns: Columns = Columns(), *, require_
     return records_from_rows(
         ((i + 1, row) for i, row in enumerate(dataset)), columns, "dataset", require_label
     )
-
-
-def _serialise(rows: Iterable[Mapping[str, Any]], fieldnames: Sequence[str], fmt: str, handle: io.TextIOBase) -> None:
-    if fmt == "jsonl":
-        for row in rows:
-            handle.write(json.dumps({k: row.get(k) for k in fieldnames}, ensure_ascii=False) + "\n")
-        return
-    writer = csv.DictWriter(
-        handle, fieldnames=list(fieldnames), delimiter="\t" if fmt == "tsv" else ",",
-        extrasaction="ignore", lineterminator="\n",
-    )
-    writer.writeheader()
-    writer.writerows(rows)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
@@ -178,17 +213,84 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
         raise
 
 
+class TableWriter:
+    """Write rows one at a time as CSV / TSV / JSON lines / Parquet (by the file name), atomically.
+
+    Rows go to a temporary file in the same folder, renamed into place when the ``with`` block
+    ends without an error (otherwise removed). Parquet columns are strings (``None`` stays null),
+    like the values of the text formats; rows are buffered one row group at a time.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], fieldnames: Sequence[str]):
+        self.path, self.fieldnames = Path(path), list(fieldnames)
+        self.format = table_format(self.path)
+        self.rows_written = 0
+
+    def __enter__(self) -> TableWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        if self.format == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            os.close(fd)
+            self._schema = pa.schema([(name, pa.string()) for name in self.fieldnames])
+            self._parquet, self._buffer = pq.ParquetWriter(self._tmp, self._schema), []
+            return self
+        self._handle: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        if self.format != "jsonl":
+            self._csv = csv.DictWriter(
+                self._handle, fieldnames=self.fieldnames, delimiter="\t" if self.format == "tsv" else ",",
+                extrasaction="ignore", lineterminator="\n",
+            )
+            self._csv.writeheader()
+        return self
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        """Append one row (missing fields are empty, extra fields ignored)."""
+        self.rows_written += 1
+        if self.format == "jsonl":
+            self._handle.write(json.dumps({k: row.get(k) for k in self.fieldnames}, ensure_ascii=False) + "\n")
+        elif self.format != "parquet":
+            self._csv.writerow(row)
+        else:
+            self._buffer.append({k: None if row.get(k) is None else str(row[k]) for k in self.fieldnames})
+            if len(self._buffer) >= ROW_GROUP:
+                self._flush()
+
+    def write_rows(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        for row in rows:
+            self.write(row)
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        self._parquet.write_table(pa.Table.from_pylist(self._buffer, schema=self._schema))
+        self._buffer = []
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        try:
+            if self.format == "parquet":
+                if kind is None and (self._buffer or not self.rows_written):
+                    self._flush()
+                self._parquet.close()
+            else:
+                self._handle.close()
+            if kind is None:
+                os.replace(self._tmp, self.path)
+        finally:
+            Path(self._tmp).unlink(missing_ok=True)
+
+
 def write_table(path: str | os.PathLike[str], rows: Iterable[Mapping[str, Any]], fieldnames: Sequence[str]) -> None:
-    """Atomically write rows as CSV / TSV / JSON lines (chosen by the file name), UTF-8."""
-    buffer = io.StringIO(newline="")
-    _serialise(rows, fieldnames, table_format(path), buffer)
-    atomic_write_text(path, buffer.getvalue())
+    """Atomically write rows as CSV / TSV / JSON lines / Parquet (chosen by the file name), UTF-8."""
+    with TableWriter(path, fieldnames) as writer:
+        writer.write_rows(rows)
 
 
 def read_table(path: str | os.PathLike[str]) -> list[dict[str, str]]:
     """Read back a table that zhaug wrote (all values as strings)."""
-    path = Path(path)
-    return [row for _, row in _rows(path, decode(path.read_bytes(), path), table_format(path), True)]
+    return [row for _, row in iter_rows(path)]
 
 
 class ResumableWriter:

@@ -24,4 +24,5 @@ __all__ = [
     "ToSimplified",
     "ToTraditional",
 ]
+from zhaug.augment.ops import noise  # noqa: E402,F401  (registers the noise operations)
 from zhaug.augment.ops import backtranslate  # noqa: E402,F401  (registers back_translate)

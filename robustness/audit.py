@@ -1,0 +1,209 @@
+"""The audit: every family × severity against the clean predictions, plus the optional attack.
+
+``audit(predict_proba, records)`` returns the report as a JSON-ready dict (every figure);
+:func:`zhaug.robustness.report.write_report` turns it into report.json / .md / .html.
+Determinism: perturbations use ``derive_rng(seed, row id, family, severity)``, bootstrap
+resamples ``derive_seed(seed, "bootstrap", family, severity)``; nothing else is random.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from tqdm.auto import tqdm
+
+from zhaug import __version__
+from zhaug.augment.base import default_segmenter
+from zhaug.augment.text import Segmenter, Token
+from zhaug.errors import ZhaugError
+from zhaug.io import Record
+from zhaug.robustness.attack import AttackConfig, Embed, attack
+from zhaug.robustness.families import SEVERITY_RATES, Family, perturb, select_families, severity_rate
+from zhaug.robustness.metrics import bootstrap_indices, clean_metrics, compare, robustness_score
+from zhaug.robustness.predict import BatchPredictor, PredictProba, cached_json, fingerprint
+from zhaug.rng import derive_seed
+
+
+Cells = Callable[[Sequence[list[Token]], Sequence[str], Sequence[tuple[Family, int]], int], Iterator[list[str]]]
+"""(tokens, ids, (family, severity) plan, seed) → each cell's perturbed texts, in plan order."""
+
+
+def perturb_cells(
+    tokens: Sequence[list[Token]], ids: Sequence[str], plan: Sequence[tuple[Family, int]], seed: int
+) -> Iterator[list[str]]:
+    """:func:`~zhaug.robustness.families.perturb` for each cell of ``plan``, one after the other."""
+    for family, severity in plan:
+        yield perturb(tokens, ids, family, severity, seed)
+
+
+@dataclass
+class AuditConfig:
+    """What to audit and how (the YAML config; ``configs/audit/default.yaml`` has every key).
+
+    ``families``: names (default: every available family); ``severities``: subset of 1..5;
+    ``n_resamples``: bootstrap resamples; ``n_bins``: ECE bins; ``worst_examples``: examples per
+    family in the report; ``attack``: attack settings, ``None`` for no attack.
+    """
+
+    families: list[str] | None = None
+    severities: list[int] = field(default_factory=lambda: [1, 3, 5])
+    seed: int = 0
+    batch_size: int = 64
+    n_resamples: int = 1000
+    n_bins: int = 10
+    worst_examples: int = 3
+    attack: AttackConfig | None = None
+
+    def __post_init__(self) -> None:
+        for severity in self.severities:
+            severity_rate(severity)
+        if self.batch_size < 1 or self.n_resamples < 1:
+            raise ZhaugError("audit: batch_size and n_resamples must be >= 1")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> AuditConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ZhaugError(f"audit config: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+        values = dict(values)
+        if isinstance(values.get("attack"), dict):
+            try:
+                values["attack"] = AttackConfig(**values["attack"])
+            except TypeError as exc:
+                raise ZhaugError(f"audit config, attack: {exc}") from None
+        return cls(**values)
+
+
+def load_config(path: str | Path | None = None) -> AuditConfig:
+    """The audit config from a YAML file, or the shipped default."""
+    if path is None:
+        text = (resources.files("zhaug.configs") / "audit" / "default.yaml").read_text(encoding="utf-8")
+    elif not Path(path).is_file():
+        raise ZhaugError(f"{path}: no such audit config")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    values = yaml.safe_load(text) or {}
+    if not isinstance(values, dict):
+        raise ZhaugError(f"audit config {path or 'default'} must be a YAML mapping")
+    return AuditConfig.from_dict(values)
+
+
+def _gold(records: Sequence[Record], classes: Sequence[str]) -> np.ndarray:
+    position = {label: k for k, label in enumerate(classes)}
+    unknown = sorted({r.label for r in records if r.label not in position}, key=str)
+    if unknown:
+        raise ZhaugError(f"labels {unknown} are not among the model's classes {list(classes)}")
+    return np.array([position[r.label] for r in records], dtype=int)
+
+
+def _worst(
+    family: str, severity: int, records: Sequence[Record], texts: Sequence[str],
+    clean: np.ndarray, perturbed: np.ndarray, classes: Sequence[str], k: int,
+) -> list[dict[str, Any]]:
+    """Up to ``k`` changed rows, prediction flips first, then by the largest confidence drop."""
+    clean_pred, pert_pred = clean.argmax(1), perturbed.argmax(1)
+    rows = np.arange(len(texts))
+    drop = clean[rows, clean_pred] - perturbed[rows, clean_pred]
+    changed = [i for i in rows if texts[i] != records[i].text]
+    changed.sort(key=lambda i: (clean_pred[i] == pert_pred[i], -drop[i], i))
+    return [{
+        "family": family, "severity": severity, "id": records[i].id, "label": records[i].label,
+        "original": records[i].text, "perturbed": texts[i], "flipped": bool(clean_pred[i] != pert_pred[i]),
+        "clean_prediction": classes[clean_pred[i]], "perturbed_prediction": classes[pert_pred[i]],
+        "confidence_drop": float(drop[i]),
+    } for i in changed[:k]]
+
+
+def audit(
+    predict_proba: PredictProba,
+    records: Sequence[Record],
+    config: AuditConfig | None = None,
+    *,
+    labels: Sequence[str] | None = None,
+    embed: Embed | None = None,
+    cache_dir: str | Path | None = None,
+    model_id: str = "",
+    segmenter: Segmenter | None = None,
+    progress: bool = True,
+    cells: Cells = perturb_cells,
+) -> dict[str, Any]:
+    """Audit a classifier on labelled ``records``; returns the report (see the module docstring).
+
+    Parameters
+    ----------
+    predict_proba: texts → (n, len(labels)) class probabilities.
+    labels: class names in column order (default: the sorted labels of ``records``).
+    embed: texts → embeddings, for the attack's similarity figure (optional).
+    cache_dir: where prediction sets are cached (resumable); ``model_id`` names the model in
+        the cache keys, so another model never reuses them.
+    cells: computes the perturbed texts (e.g. on Ray: :func:`zhaug.robustness.distributed.ray_cells`).
+    """
+    config = config or AuditConfig()
+    if not records:
+        raise ZhaugError("audit: no rows to audit")
+    started = time.perf_counter()
+    classes = list(labels) if labels is not None else sorted({str(r.label) for r in records})
+    gold = _gold(records, classes)
+    families = select_families(config.families)
+    segmenter = segmenter or default_segmenter()
+    predictor = BatchPredictor(predict_proba, len(classes), config.batch_size, cache_dir, model_id, progress)
+    ids, texts = [r.id for r in records], [r.text for r in records]
+
+    clean = predictor.cached("clean", texts)
+    report_clean = clean_metrics(clean, gold, classes, bootstrap_indices(len(gold), config.n_resamples, config.seed),
+                                 config.n_bins)
+    tokens = [segmenter(text) for text in texts]
+    results, worst = [], []
+    plan = [(family, severity) for family in families for severity in config.severities]
+    perturbed = cells(tokens, ids, plan, config.seed)
+    for (family, severity), perturbed_texts in tqdm(
+        zip(plan, perturbed), total=len(plan), desc="audit", unit="cell", disable=not progress
+    ):
+        probs = predictor.cached(f"{family.name}-s{severity}", perturbed_texts)
+        index = bootstrap_indices(len(gold), config.n_resamples, derive_seed(config.seed, "bootstrap", family.name, severity))
+        results.append({
+            "family": family.name, "severity": severity,
+            "setting": {family.severity_param: family.severity_values[severity - 1]},
+            "expectation": family.expectation,
+            "changed_rate": float(np.mean([p != t for p, t in zip(perturbed_texts, texts)])),
+            **compare(clean, probs, gold, classes, index, config.n_bins),
+        })
+        if severity == max(config.severities):
+            worst += _worst(family.name, severity, records, perturbed_texts, clean, probs, classes, config.worst_examples)
+
+    report: dict[str, Any] = {
+        "meta": {
+            "zhaug": __version__, "model": model_id, "n_rows": len(records), "classes": classes,
+            "seed": config.seed, "severities": list(config.severities), "severity_rates": list(SEVERITY_RATES),
+            "n_resamples": config.n_resamples, "n_bins": config.n_bins,
+            "families": [family.as_dict() for family in families],
+            "config": dataclasses.asdict(config),
+        },
+        "clean": report_clean,
+        "score": robustness_score(results),
+        "cells": results,
+        "worst_examples": worst,
+        "attack": None,
+    }
+    if config.attack is not None:
+        settings = config.attack
+        report["attack"] = cached_json(
+            Path(cache_dir) / "attack.json" if cache_dir is not None else None,
+            fingerprint(model_id, texts, dataclasses.asdict(settings), config.seed, embed is not None),
+            lambda: attack(
+                lambda batch: predictor(batch, "attack step"), texts, tokens, ids, gold, clean, classes, settings,
+                seed=config.seed, n_resamples=config.n_resamples, embed=embed, progress=progress,
+            ),
+        )
+    report["meta"]["forward_texts"] = predictor.texts_seen
+    report["meta"]["seconds"] = time.perf_counter() - started
+    return report

@@ -1,0 +1,143 @@
+"""The model side of an audit: any ``predict_proba(list[str]) -> (n, n_classes)`` function,
+called in batches, with named prediction sets cached on disk so an interrupted audit resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from zhaug.errors import MissingResourceError, ZhaugError
+from zhaug.io import atomic_write_text
+
+PredictProba = Callable[[list[str]], np.ndarray]
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short stable hash of JSON-serialisable ``parts`` (cache keys)."""
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+
+
+class BatchPredictor:
+    """Calls ``predict_proba`` on batches of ``batch_size`` texts and checks what it returns.
+
+    ``texts_seen`` and ``batches`` count the forward passes made (cache hits excluded). With a
+    ``cache_dir``, :meth:`cached` stores each named prediction set as ``<name>.json`` keyed by
+    ``model_id`` and the exact texts, so a rerun skips what is done and a change of model or
+    data recomputes (see :func:`cached_json`).
+    """
+
+    def __init__(
+        self,
+        predict_proba: PredictProba,
+        n_classes: int,
+        batch_size: int = 64,
+        cache_dir: str | Path | None = None,
+        model_id: str = "",
+        progress: bool = True,
+    ):
+        self.predict_proba, self.n_classes, self.batch_size = predict_proba, n_classes, batch_size
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.model_id, self.progress = model_id, progress
+        self.texts_seen = self.batches = 0
+
+    def __call__(self, texts: Sequence[str], desc: str = "predict") -> np.ndarray:
+        out = np.zeros((len(texts), self.n_classes))
+        with tqdm(total=len(texts), desc=desc, unit="text", leave=False, disable=not self.progress) as bar:
+            for start in range(0, len(texts), self.batch_size):
+                batch = list(texts[start : start + self.batch_size])
+                probs = np.asarray(self.predict_proba(batch), dtype=float)
+                if probs.shape != (len(batch), self.n_classes):
+                    raise ZhaugError(
+                        f"predict_proba returned shape {probs.shape} for {len(batch)} texts; "
+                        f"expected ({len(batch)}, {self.n_classes})"
+                    )
+                out[start : start + len(batch)] = probs
+                self.texts_seen += len(batch)
+                self.batches += 1
+                bar.update(len(batch))
+        return out
+
+    def cached(self, name: str, texts: Sequence[str]) -> np.ndarray:
+        """Predictions for ``texts``, read from or written to ``<cache_dir>/<name>.json``."""
+        path = self.cache_dir / f"{name}.json" if self.cache_dir is not None else None
+        key = fingerprint(self.model_id, list(texts))
+        probs = cached_json(path, key, lambda: self(texts, name).tolist())
+        return np.asarray(probs, dtype=float).reshape(len(texts), self.n_classes)
+
+
+def cached_json(path: Path | None, key: str, compute: Callable[[], Any]) -> Any:
+    """The value stored in ``path`` under ``key``, else ``compute()`` (then stored atomically).
+
+    A missing, damaged or differently keyed file is recomputed; ``path=None`` disables caching.
+    """
+    if path is not None and path.is_file():
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            if stored.get("key") == key:
+                return stored["value"]
+        except (json.JSONDecodeError, AttributeError, KeyError):
+            pass
+    value = compute()
+    if path is not None:
+        atomic_write_text(path, json.dumps({"key": key, "value": value}, ensure_ascii=False))
+    return value
+
+
+class TransformersClassifier:
+    """A transformers sequence-classification folder that ``zhaug train`` did not write.
+
+    Class names come from the config's ``id2label``; the default names ``LABEL_<i>`` become
+    ``<i>``, so that they match labels written as class indices.
+    """
+
+    def __init__(self, path: str | Path, batch_size: int = 64, max_length: int = 512):
+        from transformers import AutoConfig
+
+        from zhaug.train.models import load_classifier, load_tokenizer
+
+        id2label = {int(k): v for k, v in AutoConfig.from_pretrained(path, local_files_only=True).id2label.items()}
+        self.labels = [
+            label.removeprefix("LABEL_") if label == f"LABEL_{i}" else label for i, label in sorted(id2label.items())
+        ]
+        self.model = load_classifier(path, len(id2label), id2label).eval()
+        self.tokenizer = load_tokenizer(path)
+        self.batch_size, self.max_length = batch_size, max_length
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        from zhaug.train.data import encode
+        from zhaug.train.predict import batched_logits
+
+        if not texts:
+            return np.zeros((0, len(self.labels)))
+        sequences = encode(self.tokenizer, texts, self.max_length)
+        return torch.softmax(batched_logits(self.model, sequences, self.batch_size, self.tokenizer.pad_token_id), -1).numpy()
+
+
+def load_model(model_dir: str | Path, batch_size: int = 64) -> tuple[PredictProba, list[str]]:
+    """``(predict_proba, class names)`` of a run folder ``zhaug train`` wrote or of a transformers
+    sequence-classification folder."""
+    model_dir = Path(model_dir)
+    try:
+        from zhaug.train import Predictor
+        from zhaug.train.checkpoint import RUN_INFO
+    except ImportError:
+        raise MissingResourceError(
+            "auditing a model folder needs zhaug.train, which this install lacks; "
+            "from Python, pass any predict_proba function to zhaug.robustness.audit"
+        ) from None
+    if any((folder / RUN_INFO).is_file() for folder in (model_dir, model_dir / "best")):
+        predictor = Predictor(model_dir, batch_size=batch_size)
+    elif (model_dir / "config.json").is_file():
+        predictor = TransformersClassifier(model_dir, batch_size=batch_size)
+    else:
+        raise ZhaugError(f"{model_dir}: neither a zhaug run folder nor a transformers model folder")
+    return predictor.predict_proba, list(predictor.labels)

@@ -1,0 +1,87 @@
+"""The compact student's construction and distillation, on a tiny synthetic teacher (fast, no real model)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import AlbertConfig, AlbertModel
+
+from zhaug.train import models
+from zhaug.train.compact import distil, student_from_teacher, zero_sum_basis
+from zhaug.train.embedded import COMPACT
+
+HIDDEN = 16
+
+
+@pytest.fixture(scope="module")
+def teacher() -> AlbertModel:
+    """A random 6-layer ALBERT shaped like the full model: embedding_size == hidden, identity projection."""
+    config = AlbertConfig(vocab_size=50, embedding_size=HIDDEN, hidden_size=HIDDEN, num_hidden_layers=6,
+                          num_hidden_groups=6, num_attention_heads=2, intermediate_size=32, hidden_act="gelu",
+                          max_position_embeddings=32, pad_token_id=1)
+    model = AlbertModel(config)
+    generator = torch.Generator().manual_seed(0)
+    state = {name: 0.02 + 0.3 * torch.randn(value.shape, generator=generator) for name, value in model.state_dict().items()}
+    state["encoder.embedding_hidden_mapping_in.weight"] = torch.eye(HIDDEN)
+    state["encoder.embedding_hidden_mapping_in.bias"] = torch.zeros(HIDDEN)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def student(teacher: AlbertModel, layers: list[int], embedding_size: int) -> AlbertModel:
+    config, state = student_from_teacher(teacher.config, teacher.state_dict(), layers, embedding_size)
+    model = AlbertModel(config)
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def ids(rows: int = 3, width: int = 9) -> torch.Tensor:
+    return torch.randint(2, 50, (rows, width), generator=torch.Generator().manual_seed(1))
+
+
+def test_zero_sum_basis_is_orthonormal_and_orthogonal_to_ones():
+    basis = zero_sum_basis(8)
+    assert basis.shape == (8, 7)
+    assert torch.allclose(basis.T @ basis, torch.eye(7, dtype=basis.dtype), atol=1e-12)
+    assert torch.allclose(basis.sum(0), torch.zeros(7, dtype=basis.dtype), atol=1e-12)
+
+
+def test_full_rank_student_with_all_layers_is_the_teacher(teacher):
+    same = student(teacher, list(range(6)), HIDDEN)
+    with torch.inference_mode():
+        assert torch.allclose(same(ids()).last_hidden_state, teacher(ids()).last_hidden_state, atol=1e-4)
+
+
+def test_layer_selection_and_shapes(teacher):
+    small = student(teacher, [0, 2, 5], 8)
+    assert (small.config.num_hidden_layers, small.config.num_hidden_groups, small.config.embedding_size) == (3, 3, 8)
+    assert small.embeddings.word_embeddings.weight.shape == (50, 8)
+    assert small.encoder.embedding_hidden_mapping_in.weight.shape == (HIDDEN, 8)
+    for new, old in enumerate([0, 2, 5]):
+        kept, source = small.encoder.albert_layer_groups[new], teacher.encoder.albert_layer_groups[old]
+        assert all(torch.equal(a, b) for a, b in zip(kept.state_dict().values(), source.state_dict().values()))
+    with torch.inference_mode():
+        assert small(ids()).last_hidden_state.shape == (3, 9, HIDDEN)
+
+
+def test_invalid_layers_or_rank_are_rejected(teacher):
+    for layers, size in (([2, 1], 8), ([0, 6], 8), ([], 8), ([0], HIDDEN + 1)):
+        with pytest.raises(ValueError):
+            student_from_teacher(teacher.config, teacher.state_dict(), layers, size)
+
+
+def test_distillation_is_seeded_and_lowers_the_loss(teacher):
+    sequences = ids(40, 8).tolist()
+    runs = [distil(student(teacher, [0, 5], 8), teacher, sequences, pad_id=1, steps=30, batch_size=8, lr=3e-3,
+                   warmup_ratio=0.1, seed=0, progress=False) for _ in range(2)]
+    assert runs[0] == runs[1]
+    assert sum(runs[0][-5:]) < sum(runs[0][:5])
+
+
+def test_compact_names_resolve_to_the_variant_unless_a_folder_has_that_name(tmp_path, monkeypatch):
+    monkeypatch.setattr(models, "build_model", lambda variant: f"built {variant}")
+    assert models.resolve_model("compact") == models.resolve_model(COMPACT) == "built compact"
+    (tmp_path / "compact").mkdir()
+    (tmp_path / "compact" / "config.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    assert models.resolve_model("compact") == tmp_path.joinpath("compact").relative_to(tmp_path)

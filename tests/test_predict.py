@@ -1,0 +1,83 @@
+"""Prediction from a run folder: Python API, ``zhaug predict`` ids / order / empty texts, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from train_helpers import synthetic, tiny_model
+from typer.testing import CliRunner
+
+from zhaug.cli import app, run
+from zhaug.errors import InputError, ZhaugError
+from zhaug.io import read_table, write_table
+from zhaug.train import Predictor, TrainConfig, fit, predict_file
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    model = tiny_model(tmp_path_factory.mktemp("model"))
+    out = tmp_path_factory.mktemp("run")
+    config = TrainConfig(model=str(model), epochs=4, lr=3e-3, patience=None, threads=1)
+    fit(synthetic(160), synthetic(40, seed=1, prefix="e"), out_dir=out, config=config, progress=False)
+    return out
+
+
+def test_predict_proba_for_the_robustness_suite(run_dir):
+    predictor = Predictor(run_dir)
+    probabilities = predictor.predict_proba(["好棒好棒", "差差坏", ""])
+    assert probabilities.shape == (3, 2) and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    assert predictor.labels == ["neg", "pos"]
+    assert predictor.predict(["好棒好棒", "差差坏"]) == ["pos", "neg"]
+    assert predictor.predict_proba([]).shape == (0, 2)
+    assert np.allclose(Predictor(run_dir / "best").predict_proba(["好"]), predictor.predict_proba(["好"]))
+
+
+def test_cli_predict_keeps_ids_order_and_empty_texts(run_dir, tmp_path):
+    rows = [{"id": "z9", "text": "好棒美"}, {"id": "a1", "text": "   "}, {"id": "m5", "text": "烂差糟"},
+            {"id": "b2", "text": ""}]
+    write_table(tmp_path / "in.csv", rows, ["id", "text"])
+    result = runner.invoke(app, ["predict", str(run_dir), str(tmp_path / "in.csv"), "-o", str(tmp_path / "out.csv"),
+                                 "--proba", "--batch-size", "3"])
+    assert result.exit_code == 0, result.output
+    out = read_table(tmp_path / "out.csv")
+    assert [r["id"] for r in out] == ["z9", "a1", "m5", "b2"]
+    assert [r["empty"] for r in out] == ["0", "1", "0", "1"]
+    assert [r["label"] for r in out[::2]] == ["pos", "neg"]
+    assert set(out[0]) == {"id", "label", "empty", "p_neg", "p_pos"}
+
+
+def test_int8_quantisation_agrees(run_dir):
+    texts = [r.text for r in synthetic(40, seed=1, prefix="e")]
+    assert Predictor(run_dir, quantize="int8").predict(texts) == Predictor(run_dir).predict(texts)
+    with pytest.raises(ZhaugError, match="quantisation"):
+        Predictor(run_dir, quantize="int4")
+
+
+def test_bad_input_is_refused_and_nothing_written(run_dir, tmp_path):
+    out = tmp_path / "out.csv"
+    (tmp_path / "dup.csv").write_text("id,text\na,好\na,差\n", encoding="utf-8")
+    (tmp_path / "notext.csv").write_text("id,body\na,好\n", encoding="utf-8")
+    (tmp_path / "empty.csv").write_text("id,text\n", encoding="utf-8")
+    for name, problem in (("dup.csv", "duplicate id"), ("notext.csv", "no column 'text'"), ("empty.csv", "no rows")):
+        with pytest.raises(InputError, match=problem):
+            predict_file(run_dir, tmp_path / name, out)
+    with pytest.raises(InputError, match="unknown table format"):
+        predict_file(run_dir, tmp_path / "dup.csv", tmp_path / "out.xlsx")
+    with pytest.raises(ZhaugError, match="not a zhaug run folder"):
+        Predictor(tmp_path)
+    assert not out.exists() and not list(tmp_path.glob(".out.csv.*"))
+
+
+def test_cli_bad_input_is_one_clear_line(run_dir, tmp_path, monkeypatch, capsys):
+    (tmp_path / "dup.csv").write_text("id,text\na,好\na,差\n", encoding="utf-8")
+    monkeypatch.setattr("sys.argv", ["zhaug", "predict", str(run_dir), str(tmp_path / "dup.csv"), "-o",
+                                     str(tmp_path / "out.csv")])
+    with pytest.raises(SystemExit) as exit_info:
+        run()
+    assert exit_info.value.code == 2
+    assert "dup.csv, line 3: duplicate id 'a'" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists()

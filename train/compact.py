@@ -1,0 +1,181 @@
+"""The compact variant: a 4-layer ALBERT student with a factorised embedding, distilled from the full model.
+
+Construction (:func:`student_from_teacher`) is exact up to the embedding rank: the teacher's
+embedding tables are centred (the embedding LayerNorm removes the mean anyway) and projected on
+their top ``embedding_size - 1`` principal directions, expressed in an ``embedding_size`` basis
+whose coordinates sum to zero, so the student's small LayerNorm normalises exactly as the
+teacher's does, up to a constant factor that the ``embedding_hidden_mapping_in`` projection
+(together with the teacher's LayerNorm gain and bias) restores. With ``embedding_size ==
+hidden_size`` and all layers kept, the student computes what the teacher computes. Then
+:func:`distil` trains the student to reproduce the teacher's last hidden states on packaged
+unlabelled Chinese text.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+from transformers import AlbertConfig, AlbertModel
+
+from zhaug.rng import derive_seed
+from zhaug.train.fidelity import cosines, mean_pooled
+from zhaug.train.models import load_tokenizer
+from zhaug.train.vocab_trim import trimming_corpus
+
+# A built model is only rebuilt when its sources or BUILD_VERSION change: after changing SETTINGS,
+# rebuild with `zhaug model build --variant compact --force`.
+SETTINGS = {"layers": [0, 4, 8, 11], "embedding_size": 128, "steps": 160, "batch_size": 16,
+            "max_length": 32, "lr": 3e-4, "warmup_ratio": 0.1, "seed": 0, "check_sentences": 100}
+EMBEDDING_TABLES = ("word_embeddings", "position_embeddings", "token_type_embeddings")
+
+
+def zero_sum_basis(size: int) -> torch.Tensor:
+    """``size × (size - 1)`` orthonormal columns, each orthogonal to the all-ones vector."""
+    ones = torch.ones(size, 1, dtype=torch.float64) / math.sqrt(size)
+    basis, _ = torch.linalg.qr(torch.cat([ones, torch.eye(size, dtype=torch.float64)[:, : size - 1]], dim=1))
+    return basis[:, 1:]
+
+
+def factorise_embeddings(state: dict[str, torch.Tensor], embedding_size: int) -> dict[str, torch.Tensor]:
+    """Factorised ALBERT embedding tables, LayerNorm and ``embedding_hidden_mapping_in`` from the
+    ``embeddings.*`` entries of an ALBERT state dict with ``embedding_size == hidden_size``."""
+    tables = {name: state[f"embeddings.{name}.weight"].double() for name in EMBEDDING_TABLES}
+    tables = {name: t - t.mean(1, keepdim=True) for name, t in tables.items()}
+    hidden = next(iter(tables.values())).shape[1]
+    if not 2 <= embedding_size <= hidden:
+        raise ValueError(f"embedding_size must be in 2..{hidden}, got {embedding_size}")
+    _, _, vh = torch.linalg.svd(torch.cat(list(tables.values())), full_matrices=False)
+    to_small = vh[: embedding_size - 1].T @ zero_sum_basis(embedding_size).T  # hidden × embedding_size
+    gain = state["embeddings.LayerNorm.weight"].double()
+    out = {f"embeddings.{name}.weight": (t @ to_small).float() for name, t in tables.items()}
+    out["embeddings.LayerNorm.weight"] = torch.ones(embedding_size)
+    out["embeddings.LayerNorm.bias"] = torch.zeros(embedding_size)
+    scale = math.sqrt(hidden / embedding_size)  # both LayerNorms divide by an RMS over their own width
+    out["encoder.embedding_hidden_mapping_in.weight"] = (scale * gain[:, None] * to_small).float()
+    out["encoder.embedding_hidden_mapping_in.bias"] = state["embeddings.LayerNorm.bias"].clone()
+    return out
+
+
+def student_from_teacher(
+    config: AlbertConfig, state: dict[str, torch.Tensor], layers: Sequence[int], embedding_size: int
+) -> tuple[AlbertConfig, dict[str, torch.Tensor]]:
+    """A student config and state dict: the teacher's ``layers`` (one group each), factorised embeddings.
+
+    The teacher is an ALBERT with ``embedding_size == hidden_size``, an identity embedding projection
+    and one layer group per layer (as :func:`zhaug.train.convert.albert_from_bert` builds it).
+    """
+    if config.embedding_size != config.hidden_size or config.num_hidden_groups != config.num_hidden_layers:
+        raise ValueError("the teacher must have embedding_size == hidden_size and one layer group per layer")
+    if not layers or sorted(set(layers)) != list(layers) or not 0 <= layers[0] <= layers[-1] < config.num_hidden_layers:
+        raise ValueError(f"layers must be increasing indices below {config.num_hidden_layers}, got {list(layers)}")
+    student = AlbertConfig(**{**config.to_dict(), "embedding_size": embedding_size,
+                              "num_hidden_layers": len(layers), "num_hidden_groups": len(layers)})
+    out = factorise_embeddings(state, embedding_size)
+    for new, old in enumerate(layers):
+        prefix = f"encoder.albert_layer_groups.{old}."
+        out.update({f"encoder.albert_layer_groups.{new}.{name[len(prefix):]}": value.clone()
+                    for name, value in state.items() if name.startswith(prefix)})
+    out.update({name: value.clone() for name, value in state.items() if name.startswith("pooler.")})
+    return student, out
+
+
+def distillation_texts() -> list[str]:
+    """The unlabelled Chinese text the student learns from (the full model's trimming corpus)."""
+    return trimming_corpus()
+
+
+def distil(
+    student: AlbertModel,
+    teacher: AlbertModel,
+    ids: Sequence[Sequence[int]],
+    pad_id: int,
+    *,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    warmup_ratio: float,
+    seed: int,
+    progress: bool = True,
+) -> list[float]:
+    """Train ``student`` to match ``teacher``'s last hidden states on token sequences ``ids`` (MSE over
+    tokens plus ``1 - cosine`` of the mean-pooled states); returns the loss per step."""
+    generator = torch.Generator().manual_seed(derive_seed(seed, "distil") % 2**63)
+    optimizer = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.01)
+    warmup = max(1, int(steps * warmup_ratio))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup + 1))))
+    student.train()
+    teacher.eval()
+    losses = []
+    bar = tqdm(range(steps), desc="distilling", unit="step", disable=not progress)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(seed, "dropout") % 2**63)
+        for _ in bar:
+            picks = torch.randint(len(ids), (batch_size,), generator=generator).tolist()
+            batch = [ids[i] for i in picks]
+            width = max(map(len, batch))
+            input_ids = torch.full((batch_size, width), pad_id, dtype=torch.long)
+            for row, seq in enumerate(batch):
+                input_ids[row, : len(seq)] = torch.tensor(seq)
+            mask = (input_ids != pad_id).long()
+            with torch.inference_mode():
+                target = teacher(input_ids=input_ids, attention_mask=mask).last_hidden_state
+            hidden = student(input_ids=input_ids, attention_mask=mask).last_hidden_state
+            weights = mask[..., None].float()
+            mse = ((hidden - target) ** 2 * weights).sum() / (weights.sum() * hidden.shape[-1])
+            pooled = [(h * weights).sum(1) / weights.sum(1) for h in (hidden, target)]
+            loss = mse + (1 - F.cosine_similarity(*pooled, dim=-1)).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+    student.eval()
+    return losses
+
+
+def build_compact(teacher_dir: Path, out: Path, progress: bool) -> dict[str, Any]:
+    """Build the compact student of the full model in ``teacher_dir`` into ``out``; returns card details."""
+    started = time.perf_counter()
+    s = SETTINGS
+    teacher = AlbertModel.from_pretrained(teacher_dir, use_safetensors=True).eval()
+    tokenizer = load_tokenizer(teacher_dir)
+    config, state = student_from_teacher(teacher.config, teacher.state_dict(), s["layers"], s["embedding_size"])
+    student = AlbertModel(config)
+    student.load_state_dict(state, strict=True)
+    texts = distillation_texts()
+    ids = tokenizer(texts, truncation=True, max_length=s["max_length"])["input_ids"]
+    check = ids[:: max(1, len(ids) // s["check_sentences"])][: s["check_sentences"]]
+    reference = mean_pooled(teacher, check, tokenizer.pad_token_id)
+    before = _agreement(student, reference, check, tokenizer.pad_token_id)
+    losses = distil(student, teacher, ids, tokenizer.pad_token_id, steps=s["steps"], batch_size=s["batch_size"],
+                    lr=s["lr"], warmup_ratio=s["warmup_ratio"], seed=s["seed"], progress=progress)
+    after = _agreement(student, reference, check, tokenizer.pad_token_id)
+    student.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    if (teacher_dir / "vocab_map.npy").is_file():
+        np.save(out / "vocab_map.npy", np.load(teacher_dir / "vocab_map.npy"))
+    return {"vocab_size": config.vocab_size, "parameters": sum(p.numel() for p in student.parameters()),
+            "settings": s, "distillation_texts": len(texts),
+            "loss_first_last": [round(losses[0], 5), round(losses[-1], 5)],
+            "cosine_to_teacher": {"before_distillation": before, "after_distillation": after},
+            "build_seconds": round(time.perf_counter() - started, 1),
+            "description": f"compact student of the full model: layers {s['layers']} of 12 (one group each), "
+                           f"embedding factorised to {s['embedding_size']} by SVD, then distilled for "
+                           f"{s['steps']} steps on the last hidden states over packaged Chinese text."}
+
+
+def _agreement(student: AlbertModel, reference: np.ndarray, ids: Sequence[Sequence[int]], pad_id: int) -> dict[str, float]:
+    """Mean and minimum cosine of the student's mean-pooled sentence embeddings to the teacher's."""
+    cos = cosines(mean_pooled(student, ids, pad_id), reference)
+    return {"mean": round(float(cos.mean()), 5), "min": round(float(cos.min()), 5)}

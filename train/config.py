@@ -1,0 +1,133 @@
+"""Training hyper-parameters: one dataclass, loadable from YAML (``configs/train/default.yaml``).
+
+Every run saves its full config beside the checkpoint, so a run can be reproduced or resumed
+from its folder alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from zhaug.errors import ZhaugError
+
+SCHEDULES = ("linear", "cosine")
+CLASS_WEIGHTS = ("none", "balanced")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What to train and how.
+
+    Parameters
+    ----------
+    model: hub id or local folder; ``None`` is the embedded default model.
+    max_length: tokens per text (longer texts are truncated; batches are padded to their longest).
+    epochs / max_steps: the budget; ``max_steps`` (optimizer steps) wins when set, so runs with
+        and without augmentation can spend the same compute.
+    lr / head_lr_multiplier: the encoder's peak learning rate, and the new head's as a multiple of it.
+    warmup_ratio / schedule: linear warm-up over that share of the steps, then ``linear`` or
+        ``cosine`` decay to zero.
+    freeze_embeddings / freeze_layers / head_only: keep the embeddings, the first k encoder
+        layers, or everything but the classification head fixed.
+    class_weights: ``balanced`` weighs the loss by inverse class frequency.
+    group_by_length: batch texts of similar length together (less padding).
+    eval_every: evaluate (and checkpoint) every so many steps; ``None`` = once per epoch.
+    patience: stop after this many evaluations without a better macro-F1; ``None`` never stops early.
+    augment / n_aug: online augmentation: a recipe, and fresh copies per row and epoch.
+    aug_weight: loss weight of augmented rows (0 = use them only for the consistency loss).
+    consistency_weight: weight of the UDA-style KL term between predictions on a row and on one of
+        its augmentations (0 = off).
+    eval_fraction: share held out (stratified, by parent) when no eval set is given.
+    threads: torch threads; ``None`` = the CPUs this process may use.
+    """
+
+    model: str | None = None
+    max_length: int = 128
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    epochs: int = 3
+    max_steps: int | None = None
+    lr: float = 5e-5
+    head_lr_multiplier: float = 10.0
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    schedule: str = "linear"
+    max_grad_norm: float = 1.0
+    freeze_embeddings: bool = False
+    freeze_layers: int = 0
+    head_only: bool = False
+    class_weights: str = "none"
+    group_by_length: bool = True
+    eval_every: int | None = None
+    patience: int | None = 3
+    augment: str | None = None
+    n_aug: int = 1
+    aug_weight: float = 1.0
+    consistency_weight: float = 0.0
+    eval_fraction: float = 0.1
+    seed: int = 0
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        checks = {
+            "schedule": self.schedule in SCHEDULES,
+            "class_weights": self.class_weights in CLASS_WEIGHTS,
+            "max_length": self.max_length >= 2,
+            "batch_size": self.batch_size >= 1 and self.eval_batch_size >= 1,
+            "epochs": self.epochs >= 1,
+            "max_steps": self.max_steps is None or self.max_steps >= 1,
+            "lr": self.lr > 0 and self.head_lr_multiplier > 0,
+            "warmup_ratio": 0 <= self.warmup_ratio < 1,
+            "freeze_layers": self.freeze_layers >= 0,
+            "eval_every": self.eval_every is None or self.eval_every >= 1,
+            "patience": self.patience is None or self.patience >= 1,
+            "n_aug": self.n_aug >= 0,
+            "aug_weight": self.aug_weight >= 0 and self.consistency_weight >= 0,
+            "eval_fraction": 0 < self.eval_fraction < 1,
+            "threads": self.threads is None or self.threads >= 1,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ZhaugError(f"invalid training config value(s) for {', '.join(bad)}: see `zhaug train --help`")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with ``changes``; ``None`` values are ignored (unset CLI options)."""
+        return from_dict({**self.to_dict(), **{k: v for k, v in changes.items() if v is not None}})
+
+    @property
+    def torch_threads(self) -> int:
+        if self.threads:
+            return self.threads
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def from_dict(values: dict[str, Any]) -> TrainConfig:
+    """A config from a mapping; unknown keys are an error (typos must not pass silently)."""
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ZhaugError(f"unknown training option(s) {unknown}; valid: {sorted(names)}")
+    return TrainConfig(**values)
+
+
+def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) -> TrainConfig:
+    """Defaults, updated from a YAML file (a ``train:`` section or the top level), then ``overrides``."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ZhaugError(f"{path}: no such config file")
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ZhaugError(f"{path}: a training config must be a YAML mapping")
+        values = loaded.get("train", loaded)
+    return from_dict(values).replace(**overrides)

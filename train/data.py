@@ -1,0 +1,178 @@
+"""Training data: the eval split, leakage guard, augmented children, per-epoch rows and batches.
+
+Originals and their augmented *children* (rows with a ``parent_id``) are kept apart until each
+epoch's rows are built, so a child can never reach the eval set and a child that duplicates an
+eval text is dropped. Every random choice is keyed on the seed (see :mod:`zhaug.rng`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from sklearn.model_selection import train_test_split
+
+from zhaug.errors import InputError, ZhaugError
+from zhaug.io import Columns, Record, iter_rows, read_table, records_from_rows
+from zhaug.rng import derive_rng, derive_seed
+
+Children = dict[str, list[str]]
+"""Augmented texts by parent id."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One training row of an epoch; ``pair`` is an augmentation of the same parent (consistency loss)."""
+
+    text: str
+    label: int
+    weight: float
+    pair: str | None = None
+
+
+def normalise(text: str) -> str:
+    """The form in which texts are compared for leakage (whitespace-insensitive)."""
+    return "".join(text.split())
+
+
+def label_names(records: Sequence[Record]) -> list[str]:
+    """The sorted labels of a training set; at least two are needed."""
+    names = sorted({r.label for r in records if r.label is not None})
+    if len(names) < 2:
+        raise ZhaugError(f"training needs at least two labels, found {names}")
+    return names
+
+
+def check_labels(records: Sequence[Record], names: Sequence[str], source: str) -> None:
+    """Refuse an empty set, or records whose label the model cannot predict."""
+    if not records:
+        raise ZhaugError(f"{source}: no rows")
+    unknown = sorted({r.label for r in records} - set(names))
+    if unknown:
+        raise ZhaugError(f"{source}: label(s) {unknown} do not occur in the training set {list(names)}")
+
+
+def split_by_parent(records: Sequence[Record], fraction: float, seed: int) -> tuple[list[Record], list[Record]]:
+    """A stratified (train, eval) split of original rows; children follow their parent later."""
+    counts = Counter(r.label for r in records)
+    n_eval = max(len(counts), round(fraction * len(records)))
+    if min(counts.values()) < 2 or len(records) - n_eval < len(counts):
+        raise ZhaugError("too few rows per label to hold out an eval set: pass --eval")
+    train, held = train_test_split(
+        list(records), test_size=n_eval, stratify=[r.label for r in records],
+        random_state=derive_seed(seed, "eval-split") % 2**32,
+    )
+    return list(train), list(held)
+
+
+def read_training_table(path: str | os.PathLike[str]) -> tuple[list[Record], Children]:
+    """Originals, and their children when the table has a ``parent_id`` column (``zhaug augment``
+    output passed as the training table), so children never land in an eval split."""
+    rows = list(iter_rows(path))
+    records = records_from_rows(rows, Columns(), path)
+    if not rows or "parent_id" not in rows[0][1]:
+        return records, {}
+    return ([r for r, (_, row) in zip(records, rows) if not row["parent_id"]],
+            children_from_rows([row for _, row in rows]))
+
+
+def read_children(path: str | os.PathLike[str]) -> Children:
+    """Augmented texts by parent id from an augmentation output (rows without ``parent_id`` are originals)."""
+    rows = read_table(path)
+    if rows and not {"parent_id", "text"} <= set(rows[0]):
+        raise InputError(path, "an augmented table needs 'parent_id' and 'text' columns (zhaug augment output)")
+    return children_from_rows(rows)
+
+
+def children_from_rows(rows: Sequence[Mapping[str, Any]]) -> Children:
+    """Augmented texts by parent id from rows such as :meth:`Augmenter.run` returns."""
+    children: Children = {}
+    for row in rows:
+        if row.get("parent_id"):
+            children.setdefault(str(row["parent_id"]), []).append(str(row["text"]))
+    return children
+
+
+def guard_children(children: Children, train: Sequence[Record], eval_texts: set[str]) -> tuple[Children, Counter]:
+    """Keep children of training rows that are not empty and do not duplicate an eval text.
+
+    Returns the kept children and the counts of dropped ones by reason.
+    """
+    parents = {r.id for r in train}
+    kept: Children = {}
+    dropped: Counter = Counter()
+    for parent, texts in children.items():
+        for text in texts:
+            if parent not in parents:
+                dropped["parent not in the training split"] += 1
+            elif not text.strip():
+                dropped["empty"] += 1
+            elif normalise(text) in eval_texts:
+                dropped["duplicates an eval text"] += 1
+            else:
+                kept.setdefault(parent, []).append(text)
+    return kept, dropped
+
+
+def epoch_rows(
+    train: Sequence[Record],
+    children: Children,
+    label_ids: Mapping[str, int],
+    *,
+    aug_weight: float,
+    pairs: bool,
+    seed: int,
+    epoch: int,
+) -> list[Row]:
+    """The originals (weight 1, each paired with one child when ``pairs``), then the children
+    (weight ``aug_weight``, left out when it is 0)."""
+    rows = []
+    for record in train:
+        own = children.get(record.id, [])
+        pair = derive_rng(seed, record.id, "pair", epoch).choice(own) if pairs and own else None
+        rows.append(Row(record.text, label_ids[record.label], 1.0, pair))
+    if aug_weight > 0:
+        rows += [
+            Row(text, label_ids[record.label], aug_weight)
+            for record in train
+            for text in children.get(record.id, [])
+        ]
+    return rows
+
+
+def batch_order(lengths: Sequence[int], batch_size: int, generator: torch.Generator, by_length: bool) -> list[list[int]]:
+    """Shuffled batches of indices. With ``by_length``, indices are sorted by length within
+    windows of 50 batches, then the batches are shuffled (similar lengths, little padding)."""
+    order = torch.randperm(len(lengths), generator=generator).tolist()
+    if by_length:
+        window = batch_size * 50
+        order = [
+            i for start in range(0, len(order), window)
+            for i in sorted(order[start : start + window], key=lambda j: -lengths[j])
+        ]
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if by_length:
+        batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+    return batches
+
+
+def encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[list[int]]:
+    """Token ids with special tokens, truncated to ``max_length`` (no padding: see :func:`pad`)."""
+    if not texts:
+        return []
+    return tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+
+
+def pad(sequences: Sequence[Sequence[int]], pad_id: int) -> dict[str, torch.Tensor]:
+    """``input_ids`` and ``attention_mask`` padded to the longest sequence (dynamic padding)."""
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for i, sequence in enumerate(sequences):
+        ids[i, : len(sequence)] = torch.tensor(sequence, dtype=torch.long)
+        mask[i, : len(sequence)] = 1
+    return {"input_ids": ids, "attention_mask": mask}
