@@ -5,12 +5,7 @@ line) stays fast.
 """
 
 import importlib
-import os
 from typing import Any
-
-# Idle OpenMP threads sleep instead of spinning: on a busy, shared CPU spinning threads make
-# training many times slower. Effective only when torch is not imported yet.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _EXPORTS = {
     "TrainConfig": "config", "load_config": "config", "Predictor": "predict", "predict_file": "predict",

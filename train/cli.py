@@ -40,7 +40,10 @@ def train_command(
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Fine-tune a classifier, keep the best checkpoint by eval macro-F1, write metrics.json."""
+    """Fine-tune a classifier, keep the best checkpoint by eval macro-F1, write metrics.json.
+
+    Under torchrun / accelerate launch, each process trains on its shard of every batch and rank 0
+    writes (see docs/scale.md)."""
     from zhaug.io import read_records
     from zhaug.train.config import load_config
     from zhaug.train.data import read_children, read_training_table
@@ -98,6 +101,20 @@ def demo_command(
     _quiet_transformers()
     summary = run_demo(out, config, progress=progress)
     typer.echo(f"wrote {summary}", err=True)
+
+
+def ablate_command(
+    config: Path = typer.Argument(..., help="Ablation YAML (see configs/ablation/)."),
+    out: Path = typer.Option(..., "--out", help="Study folder: cells/, results.csv, report.md, plots."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Cells trained in parallel (default: the config's)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Recipes × multipliers × sizes × seeds on one step budget per size, paired against no augmentation."""
+    from zhaug.train.ablation import AblationConfig, run_ablation
+
+    _quiet_transformers()
+    run_ablation(AblationConfig.load(config), out, workers=workers, progress=progress)
+    typer.echo(f"wrote {out / 'report.md'} and {out / 'results.csv'}", err=True)
 
 
 def _quiet_transformers() -> None:

@@ -104,6 +104,12 @@ def run_demo(out: str | os.PathLike[str], config: str | os.PathLike[str] | None 
         test_metrics[name] = classification_metrics(
             [labels.index(r.label) for r in splits["test"]], [labels.index(p["label"]) for p in predicted], labels)
 
+    if settings.get("audit"):
+        stage("audit", "robustness of both models on the held-out test set")
+        report_audit = audit_runs(out, splits["test"], list(results), settings["audit"], progress)
+    else:
+        report_audit = {}
+
     stage("report", "plots and summary")
     training_curves({name: r["history"] for name, r in results.items()}, out / "curves.png")
     confusion_matrices({f"{name} (test)": m["confusion_matrix"] for name, m in test_metrics.items()}, labels,
@@ -114,13 +120,36 @@ def run_demo(out: str | os.PathLike[str], config: str | os.PathLike[str] | None 
         "config": settings, "train_config": train_config.to_dict(), "sizes": {k: len(v) for k, v in splits.items()},
         "augmentation": stats.as_dict(), "dev": {name: r["eval"] for name, r in results.items()},
         "test": test_metrics, "runs": {name: {k: v for k, v in r.items() if k != "eval"} for name, r in results.items()},
-        "seconds": seconds, "total_seconds": round(time.perf_counter() - started, 1),
+        "audit": report_audit, "seconds": seconds, "total_seconds": round(time.perf_counter() - started, 1),
     }
     atomic_write_text(out / "demo.json", json.dumps(report, ensure_ascii=False, indent=2))
     summary = out / "summary.md"
     atomic_write_text(summary, render_summary(report, model_dir.name))
     console.print(f"done in {report['total_seconds']:.0f} s")
     return summary
+
+
+def audit_runs(out: Path, test: list[Record], runs: list[str], settings: dict[str, Any],
+               progress: bool) -> dict[str, Any]:
+    """``zhaug audit`` of each run on (the first ``rows`` of) the test set; reports in ``audit/<run>/``."""
+    from zhaug.robustness import AuditConfig, audit, write_report
+    from zhaug.train.predict import Predictor
+
+    settings = dict(settings)
+    rows = test[: settings.pop("rows", len(test))]
+    summaries = {}
+    for name in runs:
+        predictor = Predictor(out / "runs" / name)
+        folder = out / "audit" / name
+        report = audit(predictor.predict_proba, rows, AuditConfig.from_dict(settings), labels=predictor.labels,
+                       cache_dir=folder / "cache", model_id=f"demo-{name}", progress=progress)
+        write_report(report, folder)
+        summaries[name] = {
+            "score": report["score"], "clean_accuracy": report["clean"]["accuracy"]["value"],
+            "cells": [{"family": c["family"], "severity": c["severity"], "accuracy": c["accuracy"]["value"],
+                       "flip_rate": c["flip_rate"]["value"]} for c in report["cells"]],
+        }
+    return summaries
 
 
 def render_summary(report: dict[str, Any], model: str) -> str:
@@ -151,6 +180,7 @@ def render_summary(report: dict[str, Any], model: str) -> str:
         (f"Test macro-F1 change from augmentation: **{gain:+.4f}** (one seed and a small test set: differences "
          f"of about a point are within noise)."),
         "",
+        *audit_lines(report.get("audit") or {}),
         "![training curves](curves.png)",
         "",
         "![confusion matrices](confusion.png)",
@@ -158,7 +188,23 @@ def render_summary(report: dict[str, Any], model: str) -> str:
         f"Stage times (s): {stages}; total {report['total_seconds']} s.",
         "",
         ("Files: `data/` (samples and augmented table), `runs/<run>/` (checkpoint, metrics.json, TensorBoard "
-         "logs in `tb/`), `predictions/<run>.csv`, `demo.json` (every figure above and more)."),
+         "logs in `tb/`), `predictions/<run>.csv`, `audit/<run>/report.html`, `demo.json` (every figure above "
+         "and more)."),
         "",
     ]
     return "\n".join(lines)
+
+
+def audit_lines(audits: dict[str, Any]) -> list[str]:
+    """The robustness table of the summary: flip rate per family and severity, per run."""
+    if not audits:
+        return []
+    first = next(iter(audits.values()))
+    cells = [(c["family"], c["severity"]) for c in first["cells"]]
+    lines = ["## Robustness (held-out test rows; `audit/<run>/report.html` has the details)", "",
+             "| run | clean accuracy | robustness score | " + " | ".join(f"{f} s{s} flips" for f, s in cells) + " |",
+             "|---" * (3 + len(cells)) + "|"]
+    for name, summary in audits.items():
+        flips = " | ".join(f"{c['flip_rate']:.3f}" for c in summary["cells"])
+        lines.append(f"| {name} | {summary['clean_accuracy']:.4f} | {summary['score']:.1f} | {flips} |")
+    return lines + [""]

@@ -46,11 +46,12 @@ from zhaug.robustness.cli import audit_command  # noqa: E402
 
 app.command("audit")(audit_command)
 
-from zhaug.train.cli import demo_command, predict_command, train_command  # noqa: E402
+from zhaug.train.cli import ablate_command, demo_command, predict_command, train_command  # noqa: E402
 
 app.command("train")(train_command)
 app.command("predict")(predict_command)
 app.command("demo")(demo_command)
+app.command("ablate")(ablate_command)
 
 from zhaug.cli_model import model_app  # noqa: E402
 
