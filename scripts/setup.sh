@@ -6,4 +6,4 @@
 set -euo pipefail
 python -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
 python -m pip install --quiet --disable-pip-version-check --no-deps "char-similar==0.0.2"
-python -m pip install --quiet --disable-pip-version-check -e ".[test,translate]"
+python -m pip install --quiet --disable-pip-version-check -e ".[test,translate,distributed]"

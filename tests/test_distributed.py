@@ -12,11 +12,11 @@ from zhaug.io import TableWriter, iter_records, read_records, read_table, write_
 from zhaug.robustness.audit import perturb_cells
 from zhaug.robustness.families import select_families
 
-ray = pytest.importorskip("ray")
-
 
 @pytest.fixture(scope="module")
 def cluster():
+    """A local Ray cluster of 2 CPUs (the tests that need it skip without Ray)."""
+    ray = pytest.importorskip("ray")
     ray.init(num_cpus=2, include_dashboard=False)
     yield
     ray.shutdown()

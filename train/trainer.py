@@ -4,6 +4,7 @@ Determinism: the eval split, the batch order of epoch ``e`` (a ``torch.Generator
 ``(seed, "order", e)``), online augmentations (copy numbers ``e * n_aug + k``) and dropout (the
 torch RNG is re-seeded from ``(seed, "step", s)`` before step ``s``) are all keyed on the seed,
 so the same seed gives the same metrics and a resumed run continues exactly where it stopped.
+Under ``torchrun`` each process takes its shard of every batch (see :mod:`zhaug.train.distributed`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from zhaug.train.data import (
     pad,
     split_by_parent,
 )
+from zhaug.train.distributed import ranks_from_env
 from zhaug.train.metrics import classification_metrics
 from zhaug.train.models import load_classifier, load_tokenizer, resolve_model
 from zhaug.train.predict import batched_logits
@@ -115,6 +117,14 @@ def parameter_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict[s
     return groups
 
 
+def loss_totals(rows: Sequence[Row], class_weight: torch.Tensor | None) -> tuple[torch.Tensor, int]:
+    """What a batch's loss is normalised by: its total row weight (× class weight) and its number of pairs."""
+    labels = torch.tensor([r.label for r in rows])
+    weights = torch.tensor([r.weight for r in rows])
+    scale = weights * (class_weight[labels] if class_weight is not None else 1.0)
+    return scale.sum(), sum(r.pair is not None for r in rows)
+
+
 def fingerprint(*parts: object) -> str:
     """A short hash of the run's data and config (a resumed run must see the same)."""
     return f"{derive_seed(*parts):016x}"
@@ -149,7 +159,7 @@ class Trainer:
     def _fit(
         self, train: list[Record], eval: list[Record] | None, out: Path, children: Children, resume: bool
     ) -> dict[str, Any]:
-        config, started = self.config, time.perf_counter()
+        config, started, ranks = self.config, time.perf_counter(), ranks_from_env()
         if eval is None:
             train, eval = split_by_parent(train, config.eval_fraction, config.seed)
         labels = label_names(train)
@@ -170,6 +180,7 @@ class Trainer:
         model_path = resolve_model(config.model)
         tokenizer = load_tokenizer(model_path)
         model = load_classifier(model_path, len(labels), dict(enumerate(labels)), seed=config.seed)
+        ranks.broadcast(model)
         optimizer = torch.optim.AdamW(parameter_groups(model, config), fused=True)
 
         def rows_for(epoch: int) -> tuple[list[Row], Counter]:
@@ -201,13 +212,13 @@ class Trainer:
             load_last(out, model, optimizer, scheduler)
             loop = state
             rows = rows_for(loop["epoch"])[0]
-        else:
+        elif ranks.main:
             atomic_write_text(out / "config.yaml", yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False))
         eval_ids = encode(tokenizer, [r.text for r in eval], config.max_length)
         eval_y = [label_ids[r.label] for r in eval]
         pad_id = tokenizer.pad_token_id
-        writer = SummaryWriter(str(out / "tb"), purge_step=loop["step"] or None)
-        bar = tqdm(total=total, initial=loop["step"], desc="train", unit="step", disable=not self.progress)
+        writer = SummaryWriter(str(out / "tb"), purge_step=loop["step"] or None) if ranks.main else None
+        bar = tqdm(total=total, initial=loop["step"], desc="train", unit="step", disable=not self.progress or not ranks.main)
         model.train()
         running, seen, clock = 0.0, 0, time.perf_counter()
 
@@ -225,17 +236,20 @@ class Trainer:
                      **{k: metrics[k] for k in ("accuracy", "macro_f1", "weighted_f1")}}
             loop["history"].append(entry)
             for key in ("eval_loss", "accuracy", "macro_f1", "weighted_f1"):
-                writer.add_scalar(f"eval/{key}", entry[key], loop["step"])
+                if writer is not None:
+                    writer.add_scalar(f"eval/{key}", entry[key], loop["step"])
             running, seen = 0.0, 0
             if metrics["macro_f1"] > loop["best_f1"]:
                 loop.update(best_f1=metrics["macro_f1"], best_step=loop["step"], bad_evals=0, best=metrics)
-                save_best(out, model, tokenizer, {"labels": labels, "config": config.to_dict(),
-                                                  "step": loop["step"], "eval": metrics})
+                if ranks.main:
+                    save_best(out, model, tokenizer, {"labels": labels, "config": config.to_dict(),
+                                                      "step": loop["step"], "eval": metrics})
             else:
                 loop["bad_evals"] += 1
             patience_out = config.patience is not None and loop["bad_evals"] >= config.patience
             loop["done"] = final or patience_out or loop["step"] >= total
-            save_last(out, model, optimizer, scheduler, loop)
+            if ranks.main:
+                save_last(out, model, optimizer, scheduler, loop)
             bar.set_postfix(loss=f"{entry['train_loss']:.3f}", f1=f"{metrics['macro_f1']:.3f}")
             clock = time.perf_counter()
 
@@ -247,17 +261,23 @@ class Trainer:
             batches = batch_order([len(s) for s in ids], config.batch_size, generator, config.group_by_length)
             for index in batches[loop["batch"] :]:
                 seed_torch(config.seed, "step", loop["step"])
-                loss = self._loss(model, [rows[i] for i in index], [ids[i] for i in index],
-                                  [pair_ids.get(i) for i in index], pad_id, class_weight)
-                loss.backward()
+                totals, mine = loss_totals([rows[i] for i in index], class_weight), ranks.shard(index)
+                loss = torch.zeros(())
+                if mine:
+                    loss = self._loss(model, [rows[i] for i in mine], [ids[i] for i in mine],
+                                      [pair_ids.get(i) for i in mine], pad_id, class_weight, totals)
+                    loss.backward()
+                ranks.sum_gradients(model)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 loop.update(step=loop["step"] + 1, batch=loop["batch"] + 1, samples=loop["samples"] + len(index))
-                running, seen = running + loss.item(), seen + 1
-                writer.add_scalar("train/loss", loss.item(), loop["step"])
-                writer.add_scalar("train/lr", scheduler.get_last_lr()[0], loop["step"])
+                batch_loss = ranks.sum(loss)
+                running, seen = running + batch_loss, seen + 1
+                if writer is not None:
+                    writer.add_scalar("train/loss", batch_loss, loop["step"])
+                    writer.add_scalar("train/lr", scheduler.get_last_lr()[0], loop["step"])
                 bar.update()
                 epoch_end = loop["batch"] == len(batches)
                 last_epoch = epoch_end and config.max_steps is None and loop["epoch"] + 1 >= config.epochs
@@ -270,8 +290,6 @@ class Trainer:
                 loop.update(epoch=loop["epoch"] + 1, batch=0)
                 rows = rows_for(loop["epoch"])[0]
         bar.close()
-        writer.close()
-        finish_last(out)
         result = {
             "eval": loop["best"], "best_step": loop["best_step"], "steps": loop["step"], "epochs": loop["epoch"],
             "labels": labels, "train_rows": len(train), "eval_rows": len(eval),
@@ -280,7 +298,10 @@ class Trainer:
             "samples_per_second": round(loop["samples"] / max(loop["seconds"], 1e-9), 3),
             "wall_seconds": round(time.perf_counter() - started, 3),
         }
-        atomic_write_text(out / "metrics.json", json.dumps(result, ensure_ascii=False, indent=2))
+        if ranks.main:
+            writer.close()
+            finish_last(out)
+            atomic_write_text(out / "metrics.json", json.dumps(result, ensure_ascii=False, indent=2))
         return result
 
     def _loss(
@@ -291,19 +312,21 @@ class Trainer:
         pair_ids: list[list[int] | None],
         pad_id: int,
         class_weight: torch.Tensor | None,
+        totals: tuple[torch.Tensor, int],
     ) -> torch.Tensor:
-        """Weighted cross-entropy, plus the consistency term for rows that have a pair."""
+        """These rows' part of their batch's loss: weighted cross-entropy, plus the consistency term
+        for rows that have a pair, each over the whole batch's :func:`loss_totals`."""
         logits = model(**pad(ids, pad_id)).logits
         labels = torch.tensor([r.label for r in rows])
         weights = torch.tensor([r.weight for r in rows])
         per_row = F.cross_entropy(logits, labels, weight=class_weight, reduction="none") * weights
-        scale = weights * (class_weight[labels] if class_weight is not None else 1.0)
-        loss = per_row.sum() / scale.sum()
+        scale, pairs = totals
+        loss = per_row.sum() / scale
         paired = [i for i, p in enumerate(pair_ids) if p is not None]
         if paired:
             pair_logits = model(**pad([pair_ids[i] for i in paired], pad_id)).logits
             target = F.softmax(logits[paired].detach(), dim=-1)
-            kl = F.kl_div(F.log_softmax(pair_logits, dim=-1), target, reduction="batchmean")
+            kl = F.kl_div(F.log_softmax(pair_logits, dim=-1), target, reduction="sum") / pairs
             loss = loss + self.config.consistency_weight * kl
         return loss
 
