@@ -156,6 +156,7 @@ class Augmenter:
         self.keep_originals, self.workers, self.chunk_size = keep_originals, max(1, workers), chunk_size
         self.segmenter = segmenter or default_segmenter()
         self.progress = progress
+        self._params_json: dict[int, str] = {}
 
     def run(
         self,
@@ -277,19 +278,21 @@ class Augmenter:
                 "op": "original", "params": "{}", "seed": self.seed}
 
     def _row(self, candidate: Candidate) -> dict[str, Any]:
-        op = self._leaf(candidate)
         return {
             "id": f"{candidate.parent.id}-aug{candidate.copy}",
             "parent_id": candidate.parent.id,
             "text": candidate.text,
             "label": candidate.parent.label,
             "op": candidate.op,
-            "params": json.dumps(op.get_params(), ensure_ascii=False, sort_keys=True),
+            "params": self._params(choose_op(self.recipe.op, self.seed, candidate.parent.id, candidate.copy)),
             "seed": self.seed,
         }
 
-    def _leaf(self, candidate: Candidate) -> Operation:
-        return choose_op(self.recipe.op, self.seed, candidate.parent.id, candidate.copy)
+    def _params(self, op: Operation) -> str:
+        """The operation's parameters as JSON (computed once per operation)."""
+        if id(op) not in self._params_json:
+            self._params_json[id(op)] = json.dumps(op.get_params(), ensure_ascii=False, sort_keys=True)
+        return self._params_json[id(op)]
 
 
 def augment_records(records: Sequence[Record], recipe: Recipe, *, seed: int = 0, copy: int = 0) -> list[str]:

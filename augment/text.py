@@ -49,6 +49,7 @@ PROTECTABLE = (*PATTERNS, "entity", "negation")
 
 _PUNCT = re.compile(r"^[\s\W_]+$")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_ALL_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+\Z")
 
 
 def is_cjk(char: str) -> bool:
@@ -142,7 +143,7 @@ class Segmenter:
             return Token(word, "space", True)
         if _PUNCT.match(word):
             return Token(word, "punct")
-        if "negation" in self.protect and any(char in NEGATION_CHARS for char in word):
+        if "negation" in self.protect and not NEGATION_CHARS.isdisjoint(word):
             return Token(word, "negation", True)
         if "entity" in self.protect and self._is_entity(word):
             return Token(word, "entity", True)
@@ -153,7 +154,7 @@ class Segmenter:
         (most often a name) counts as an entity too."""
         tag = self._tags.get(word)
         if tag is None:
-            return len(word) > 1 and all(is_cjk(char) for char in word)
+            return len(word) > 1 and _ALL_CJK.match(word) is not None
         return tag in ENTITY_TAGS
 
 
