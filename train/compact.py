@@ -14,6 +14,7 @@ unlabelled Chinese text.
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -163,14 +164,13 @@ def build_compact(teacher_dir: Path, out: Path, progress: bool) -> dict[str, Any
     after = _agreement(student, reference, check, tokenizer.pad_token_id)
     student.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
-    if (teacher_dir / "vocab_map.npy").is_file():
-        np.save(out / "vocab_map.npy", np.load(teacher_dir / "vocab_map.npy"))
+    shutil.copyfile(teacher_dir / "vocab_map.npy", out / "vocab_map.npy")
     return {"vocab_size": config.vocab_size, "parameters": sum(p.numel() for p in student.parameters()),
             "settings": s, "distillation_texts": len(texts),
             "loss_first_last": [round(losses[0], 5), round(losses[-1], 5)],
             "cosine_to_teacher": {"before_distillation": before, "after_distillation": after},
             "build_seconds": round(time.perf_counter() - started, 1),
-            "description": f"compact student of the full model: layers {s['layers']} of 12 (one group each), "
+            "description": f"Compact student of the full model: layers {s['layers']} of 12 (one group each), "
                            f"embedding factorised to {s['embedding_size']} by SVD, then distilled for "
                            f"{s['steps']} steps on the last hidden states over packaged Chinese text."}
 
