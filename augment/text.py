@@ -44,6 +44,9 @@ PATTERNS: dict[str, str] = {
 }
 """Regex-detected protected kinds, tried in this order (earlier kinds win overlaps)."""
 
+CLASSIFY_CACHE = 200_000
+"""Words whose token a segmenter remembers before it starts afresh."""
+
 PROTECTABLE = (*PATTERNS, "entity", "negation")
 """Every kind of protected span; ``protect`` takes any subset (default: all)."""
 
@@ -115,9 +118,14 @@ class Segmenter:
     def _tags(self) -> dict[str, str]:
         return jieba.posseg.POSTokenizer(self._jieba).word_tag_tab
 
+    @cached_property
+    def _classified(self) -> dict[str, Token]:
+        """Tokens by word: a word's token depends only on the word (tokens are immutable)."""
+        return {}
+
     def __getstate__(self) -> dict:
-        # Worker processes rebuild the jieba instance lazily instead of pickling it.
-        return {k: v for k, v in self.__dict__.items() if k not in ("_jieba", "_tags")}
+        # Worker processes rebuild the jieba instance and caches lazily instead of pickling them.
+        return {k: v for k, v in self.__dict__.items() if k not in ("_jieba", "_tags", "_classified")}
 
     def __call__(self, text: str) -> list[Token]:
         tokens: list[Token] = []
@@ -133,9 +141,15 @@ class Segmenter:
     def _words(self, text: str) -> list[Token]:
         if not text:
             return []
+        cache = self._classified
+        if len(cache) > CLASSIFY_CACHE:
+            cache.clear()
         out = []
         for word in self._jieba.cut(text):
-            out.append(self._classify(word))
+            token = cache.get(word)
+            if token is None:
+                token = cache[word] = self._classify(word)
+            out.append(token)
         return out
 
     def _classify(self, word: str) -> Token:
