@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from zhaug.errors import MissingResourceError, ZhaugError
+from zhaug.errors import ZhaugError
 from zhaug.io import atomic_write_text
 
 PredictProba = Callable[[list[str]], np.ndarray]
@@ -90,54 +90,10 @@ def cached_json(path: Path | None, key: str, compute: Callable[[], Any]) -> Any:
     return value
 
 
-class TransformersClassifier:
-    """A transformers sequence-classification folder that ``zhaug train`` did not write.
-
-    Class names come from the config's ``id2label``; the default names ``LABEL_<i>`` become
-    ``<i>``, so that they match labels written as class indices.
-    """
-
-    def __init__(self, path: str | Path, batch_size: int = 64, max_length: int = 512):
-        from transformers import AutoConfig
-
-        from zhaug.train.models import load_classifier, load_tokenizer
-
-        id2label = {int(k): v for k, v in AutoConfig.from_pretrained(path, local_files_only=True).id2label.items()}
-        self.labels = [
-            label.removeprefix("LABEL_") if label == f"LABEL_{i}" else label for i, label in sorted(id2label.items())
-        ]
-        self.model = load_classifier(path, len(id2label), id2label).eval()
-        self.tokenizer = load_tokenizer(path)
-        self.batch_size, self.max_length = batch_size, max_length
-
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
-        import torch
-
-        from zhaug.train.data import encode
-        from zhaug.train.predict import batched_logits
-
-        if not texts:
-            return np.zeros((0, len(self.labels)))
-        sequences = encode(self.tokenizer, texts, self.max_length)
-        return torch.softmax(batched_logits(self.model, sequences, self.batch_size, self.tokenizer.pad_token_id), -1).numpy()
-
-
 def load_model(model_dir: str | Path, batch_size: int = 64) -> tuple[PredictProba, list[str]]:
     """``(predict_proba, class names)`` of a run folder ``zhaug train`` wrote or of a transformers
-    sequence-classification folder."""
-    model_dir = Path(model_dir)
-    try:
-        from zhaug.train import Predictor
-        from zhaug.train.checkpoint import RUN_INFO
-    except ImportError:
-        raise MissingResourceError(
-            "auditing a model folder needs zhaug.train, which this install lacks; "
-            "from Python, pass any predict_proba function to zhaug.robustness.audit"
-        ) from None
-    if any((folder / RUN_INFO).is_file() for folder in (model_dir, model_dir / "best")):
-        predictor = Predictor(model_dir, batch_size=batch_size)
-    elif (model_dir / "config.json").is_file():
-        predictor = TransformersClassifier(model_dir, batch_size=batch_size)
-    else:
-        raise ZhaugError(f"{model_dir}: neither a zhaug run folder nor a transformers model folder")
+    sequence-classification folder (see :func:`zhaug.train.predict.load_predictor`)."""
+    from zhaug.train.predict import load_predictor
+
+    predictor = load_predictor(model_dir, batch_size=batch_size)
     return predictor.predict_proba, list(predictor.labels)

@@ -81,3 +81,16 @@ def test_cli_bad_input_is_one_clear_line(run_dir, tmp_path, monkeypatch, capsys)
     assert exit_info.value.code == 2
     assert "dup.csv, line 3: duplicate id 'a'" in capsys.readouterr().err
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_teacher_gate_takes_a_run_folder(run_dir):
+    from zhaug.augment.gates import Candidate
+    from zhaug.augment.gates.teacher import TeacherGate
+    from zhaug.io import Record
+    from zhaug.train.predict import Predictor, load_predictor
+
+    assert isinstance(load_predictor(run_dir), Predictor)
+    parent = Record("p", "好棒", "neg")
+    p_pos = Predictor(run_dir).predict_proba(["好棒好棒"])[0][1]  # the model predicts pos (see above)
+    verdict = TeacherGate(str(run_dir), threshold=0.0).reasons([Candidate(parent, "好棒好棒", "x", 0)])
+    assert verdict == [f"label flipped (neg→pos, p={p_pos:.2f})"]

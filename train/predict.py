@@ -13,7 +13,7 @@ import torch
 
 from zhaug.errors import InputError, ZhaugError
 from zhaug.io import Columns, read_records, table_format, write_table
-from zhaug.train.checkpoint import read_info
+from zhaug.train.checkpoint import RUN_INFO, read_info
 from zhaug.train.data import encode, pad
 from zhaug.train.models import load_classifier, load_tokenizer
 
@@ -67,6 +67,44 @@ class Predictor:
     def predict(self, texts: list[str]) -> list[str]:
         """The most probable label of each text."""
         return [self.labels[i] for i in self.predict_proba(texts).argmax(axis=1)]
+
+
+class TransformersClassifier:
+    """A transformers sequence-classification folder that ``zhaug train`` did not write.
+
+    Class names come from the config's ``id2label``; the default names ``LABEL_<i>`` become
+    ``<i>``, so that they match labels written as class indices.
+    """
+
+    def __init__(self, path: str | Path, batch_size: int = 64, max_length: int = 512):
+        from transformers import AutoConfig
+
+        id2label = {int(k): v for k, v in AutoConfig.from_pretrained(path, local_files_only=True).id2label.items()}
+        self.labels = [
+            label.removeprefix("LABEL_") if label == f"LABEL_{i}" else label for i, label in sorted(id2label.items())
+        ]
+        self.model = load_classifier(path, len(id2label), id2label).eval()
+        self.tokenizer = load_tokenizer(path)
+        self.batch_size, self.max_length = batch_size, max_length
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        """Class probabilities, columns in ``self.labels`` order."""
+        if not texts:
+            return np.zeros((0, len(self.labels)))
+        sequences = encode(self.tokenizer, texts, self.max_length)
+        return torch.softmax(batched_logits(self.model, sequences, self.batch_size, self.tokenizer.pad_token_id), -1).numpy()
+
+
+def load_predictor(model_dir: str | os.PathLike[str], *, batch_size: int = 64,
+                   max_length: int = 512) -> Predictor | TransformersClassifier:
+    """A classifier with ``labels`` and ``predict_proba`` from a run folder ``zhaug train`` wrote
+    (its own max length) or from a transformers sequence-classification folder (``max_length``)."""
+    model_dir = Path(model_dir)
+    if any((folder / RUN_INFO).is_file() for folder in (model_dir, model_dir / "best")):
+        return Predictor(model_dir, batch_size=batch_size)
+    if (model_dir / "config.json").is_file():
+        return TransformersClassifier(model_dir, batch_size=batch_size, max_length=max_length)
+    raise ZhaugError(f"{model_dir}: neither a zhaug run folder nor a transformers model folder")
 
 
 def predict_file(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from zhaug.augment.gates._models import load_model
+from typing import Any
+
 from zhaug.augment.gates.base import Candidate, Gate, register_gate
 from zhaug.errors import ZhaugError
 
@@ -16,8 +17,8 @@ class TeacherGate(Gate):
     Parameters
     ----------
     model:
-        A sequence-classification folder (e.g. one saved by ``zhaug train``) or cached hub id;
-        its ``config.id2label`` names must be the labels of the data.
+        A run folder saved by ``zhaug train`` or a transformers sequence-classification folder;
+        its label names must be the labels of the data.
     threshold:
         Probability of the other label above which the candidate is rejected.
     batch_size, max_length:
@@ -30,30 +31,22 @@ class TeacherGate(Gate):
 
     def __init__(self, model: str, threshold: float = 0.9, batch_size: int = 32, max_length: int = 256):
         self.model, self.threshold, self.batch_size, self.max_length = str(model), threshold, batch_size, max_length
-        self._loaded: tuple | None = None
+        self._loaded: Any = None
 
     def reasons(self, candidates: Sequence[Candidate]) -> list[str | None]:
-        import torch
-        from transformers import AutoModelForSequenceClassification
+        from zhaug.train.predict import load_predictor
 
         if self._loaded is None:
-            self._loaded = load_model(AutoModelForSequenceClassification, self.model)
-        model, tokenizer = self._loaded
-        names = [str(model.config.id2label[i]) for i in range(model.config.num_labels)]
+            self._loaded = load_predictor(self.model, batch_size=self.batch_size, max_length=self.max_length)
+        names = [str(label) for label in self._loaded.labels]
         unknown = {c.parent.label for c in candidates if c.parent.label is not None} - set(names)
         if unknown:
             raise ZhaugError(f"teacher gate: labels {sorted(unknown)} are not among the teacher's labels {names}")
+        probs = self._loaded.predict_proba([c.text for c in candidates]) if candidates else []
         out: list[str | None] = []
-        for start in range(0, len(candidates), self.batch_size):
-            batch = candidates[start : start + self.batch_size]
-            inputs = tokenizer(
-                [c.text for c in batch], padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-            )
-            with torch.inference_mode():
-                probs = model(**inputs).logits.float().softmax(-1)
-            confidence, predicted = probs.max(-1)
-            for candidate, p, k in zip(batch, confidence.tolist(), predicted.tolist()):
-                label = candidate.parent.label
-                flipped = label is not None and names[k] != label and p > self.threshold
-                out.append(f"label flipped ({label}→{names[k]}, p={p:.2f})" if flipped else None)
+        for candidate, row in zip(candidates, probs):
+            k = int(row.argmax())
+            label, p = candidate.parent.label, float(row[k])
+            flipped = label is not None and names[k] != label and p > self.threshold
+            out.append(f"label flipped ({label}→{names[k]}, p={p:.2f})" if flipped else None)
         return out
