@@ -42,6 +42,13 @@ def test_paired_statistics():
     assert summary["differences"][0]["mean"] == pytest.approx(0.1005)
 
 
+def test_step_budget_is_epochs_over_the_subset_with_a_floor():
+    config = AblationConfig(name="b", data={}, arms=[Arm("none")], sizes=[100, 1000], seeds=[0], epochs=3,
+                            min_steps=60, train={"batch_size": 16})
+    assert [config.steps(n) for n in (16, 100, 1000)] == [60, 60, 189]
+    assert AblationConfig(name="b", data={}, arms=[Arm("none")], sizes=[1], seeds=[0]).steps(100) == 21
+
+
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_small_grid_runs_resumes_and_reports(tmp_path):
     model = tiny_model(tmp_path / "model")

@@ -62,6 +62,7 @@ class AblationConfig:
     seeds: list[int]
     multipliers: list[int] = field(default_factory=lambda: [4])
     epochs: int = 3
+    min_steps: int = 0
     train: dict[str, Any] = field(default_factory=dict)
     audit: dict[str, Any] | None = None
     workers: int = 1
@@ -89,9 +90,10 @@ class AblationConfig:
         ]
 
     def steps(self, size: int) -> int:
-        """The optimiser budget of every cell of a size: ``epochs`` passes over the un-augmented set."""
+        """The optimiser budget of every cell of a size: ``epochs`` passes over the un-augmented set,
+        and at least ``min_steps`` (a tiny set needs more passes to learn at all)."""
         batch = int(self.train.get("batch_size", 16))
-        return self.epochs * math.ceil(size / batch)
+        return max(self.epochs * math.ceil(size / batch), self.min_steps)
 
 
 def load_pool_and_eval(data: dict[str, Any]) -> tuple[list[Record], list[Record]]:
@@ -130,7 +132,7 @@ def stratified_sample(records: Sequence[Record], size: int, rng: Any) -> list[Re
 
 def cell_key(cell: Cell, config: AblationConfig) -> str:
     """A hash of everything a cell's result depends on."""
-    return f"{derive_seed(asdict(cell), config.data, config.train, config.epochs, config.audit):016x}"
+    return f"{derive_seed(asdict(cell), config.data, config.train, config.steps(cell.size), config.audit):016x}"
 
 
 def run_cell(cell: Cell, config: AblationConfig, pool: list[Record], eval_set: list[Record],
