@@ -5,6 +5,7 @@ import json
 import pytest
 
 from tests.train_helpers import synthetic, tiny_model
+from zhaug.errors import ZhaugError
 from zhaug.io import read_table, write_table
 from zhaug.rng import derive_rng
 from zhaug.train.ablation import AblationConfig, Arm, load_pool_and_eval, run_ablation, stratified_sample
@@ -72,3 +73,11 @@ def test_small_grid_runs_resumes_and_reports(tmp_path):
     again = run_ablation(config, tmp_path / "out", progress=False)
     assert again == results
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # every finished cell was skipped
+
+
+def test_bad_audit_families_fail_when_the_config_loads(tmp_path):
+    path = tmp_path / "study.yaml"
+    path.write_text("name: s\ndata: {}\narms: [{name: none}]\nsizes: [10]\nseeds: [0]\n"
+                    "audit: {rows: 5, families: [homophone]}\n", "utf-8")
+    with pytest.raises(ZhaugError, match=r"study\.yaml.*unknown families \['homophone'\]"):
+        AblationConfig.load(path)

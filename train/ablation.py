@@ -67,6 +67,17 @@ class AblationConfig:
     audit: dict[str, Any] | None = None
     workers: int = 1
 
+    def __post_init__(self) -> None:
+        if self.audit:  # fail before hours of training, not after the first cell
+            from zhaug.robustness.audit import AuditConfig
+            from zhaug.robustness.families import select_families
+
+            settings = {k: v for k, v in self.audit.items() if k != "rows"}
+            try:
+                select_families(AuditConfig.from_dict(settings).families)
+            except ZhaugError as exc:
+                raise ZhaugError(f"ablation {self.name!r}, audit: {exc}") from None
+
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> AblationConfig:
         path = Path(path)
@@ -78,7 +89,7 @@ class AblationConfig:
             raise ZhaugError(f"{path}: 'arms' must list at least one arm (name, recipe, train)")
         try:
             return cls(arms=[Arm(**arm) for arm in arms], **values)
-        except TypeError as exc:
+        except (TypeError, ZhaugError) as exc:
             raise ZhaugError(f"{path}: {exc}") from None
 
     def cells(self) -> list[Cell]:
