@@ -61,8 +61,10 @@ def test_small_grid_runs_resumes_and_reports(tmp_path):
         name="tiny", data={"source": str(tmp_path / "pool.csv"), "eval_size": 20},
         arms=[Arm("none"), Arm("swap", str(recipe))], sizes=[16], seeds=[0, 1], multipliers=[2], epochs=2,
         train={"model": str(model), "batch_size": 8, "max_length": 16, "lr": 1e-3},
+        audit={"rows": 10, "families": ["char_delete"], "severities": [3], "n_resamples": 20},
     )
     results = run_ablation(config, tmp_path / "out", progress=False)
+    assert all(0 <= r["char_delete_accuracy"] <= 1 and 0 <= r["char_delete_flip_rate"] <= 1 for r in results)
     assert [(r["arm"], r["seed"]) for r in results] == [("none", 0), ("swap", 0), ("none", 1), ("swap", 1)]
     assert {r["steps"] for r in results} == {4}  # the same budget for every arm of a size
     assert [r["train_rows"] for r in results if r["arm"] == "swap"] == [48, 48]

@@ -93,10 +93,11 @@ class AblationConfig:
             raise ZhaugError(f"{path}: {exc}") from None
 
     def cells(self) -> list[Cell]:
-        """Every cell; an arm without a recipe runs once per (size, seed), with multiplier 0."""
+        """Every cell, seed by seed (a stopped study has whole replicates); an arm without a recipe runs
+        once per (size, seed), with multiplier 0."""
         return [
             Cell(arm, multiplier if arm.recipe else 0, size, seed)
-            for size in self.sizes for seed in self.seeds for arm in self.arms
+            for seed in self.seeds for size in self.sizes for arm in self.arms
             for multiplier in (self.multipliers if arm.recipe else [0])
         ]
 
@@ -192,7 +193,8 @@ def audit_cell(folder: Path, eval_set: list[Record], settings: dict[str, Any]) -
     from zhaug.train.predict import Predictor
 
     settings = dict(settings)
-    rows = eval_set[: settings.pop("rows", len(eval_set))]
+    size = min(int(settings.pop("rows", len(eval_set))), len(eval_set))
+    rows = stratified_sample(eval_set, size, derive_rng("ablation-audit-rows"))  # not the head: it is sorted
     predictor = Predictor(folder / "run")
     report = audit(predictor.predict_proba, rows, AuditConfig.from_dict(settings), labels=predictor.labels,
                    cache_dir=folder / "audit", model_id=str(folder), progress=False)

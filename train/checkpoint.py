@@ -23,6 +23,7 @@ import torch
 from safetensors.torch import load_model, save_model
 
 from zhaug.errors import ZhaugError
+from zhaug.train.models import quiet_transformers
 
 RUN_INFO = "zhaug.json"
 
@@ -47,8 +48,9 @@ def _fresh(path: Path) -> Path:
 def save_best(run_dir: Path, model: torch.nn.Module, tokenizer: Any, info: dict[str, Any]) -> None:
     """A self-contained model folder: weights, tokenizer, label names, config and metrics."""
     tmp = _fresh(run_dir / "best")
-    model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
+    with quiet_transformers():
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
     (tmp / RUN_INFO).write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
     replace_dir(tmp, run_dir / "best")
 

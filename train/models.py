@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -20,6 +22,7 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
+from transformers.utils import logging as hf_logging
 
 from zhaug.errors import MissingResourceError
 from zhaug.rng import derive_seed
@@ -75,6 +78,20 @@ def load_tokenizer(path: str | os.PathLike[str]) -> PreTrainedTokenizerBase:
     return AutoTokenizer.from_pretrained(path)
 
 
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' load reports and progress bars (zhaug initialises a missing head itself)."""
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def load_classifier(
     path: str | os.PathLike[str], num_labels: int, id2label: dict[int, str], *, seed: int = 0
 ) -> PreTrainedModel:
@@ -83,10 +100,11 @@ def load_classifier(
     Weights the checkpoint lacks (a new classification head) are initialised from ``seed`` alone.
     """
     try:
-        model, info = AutoModelForSequenceClassification.from_pretrained(
-            path, num_labels=num_labels, id2label=dict(id2label), label2id={v: k for k, v in id2label.items()},
-            use_safetensors=True, output_loading_info=True,
-        )
+        with quiet_transformers():
+            model, info = AutoModelForSequenceClassification.from_pretrained(
+                path, num_labels=num_labels, id2label=dict(id2label), label2id={v: k for k, v in id2label.items()},
+                use_safetensors=True, output_loading_info=True,
+            )
     except OSError as exc:
         raise MissingResourceError(f"cannot load {path}: {exc} (zhaug loads safetensors weights only)") from None
     generator = torch.Generator().manual_seed(derive_seed(seed, "init") % 2**63)
