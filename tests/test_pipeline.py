@@ -36,8 +36,8 @@ def test_same_seed_same_rows_other_seed_other_rows():
 
 def test_worker_count_does_not_change_output():
     recs = [Record(f"r{i}", t, "x") for i, t in enumerate(TEXTS * 8)]
-    single, _ = run(recs, n_aug=2, seed=1, workers=1, chunk_size=4)
-    double, _ = run(recs, n_aug=2, seed=1, workers=2, chunk_size=4)
+    single, _ = run(recs, n_aug=2, seed=1, workers=1, chunk_size=2)
+    double, _ = run(recs, n_aug=2, seed=1, workers=2, chunk_size=2)  # 20 chunks: more than are in flight
     assert single == double
 
 
@@ -129,6 +129,13 @@ def test_cli_augment_end_to_end(tmp_path):
     rows = read_table(out)
     assert {row["id"] for row in rows if row["op"] == "original"} == {str(i) for i in range(5)}
     assert json.loads((tmp_path / "out.summary.json").read_text("utf-8"))["rows_out"] == len(rows)
+
+
+def test_cli_unknown_segmenter_is_refused(tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text("id,text,label\n1,好,a\n", "utf-8")
+    result = CliRunner().invoke(app, ["augment", str(source), "-o", str(tmp_path / "o.csv"), "--segmenter", "hanlp"])
+    assert result.exit_code != 0 and "--segmenter" in result.output
 
 
 def test_cli_bad_row_is_reported_with_line(tmp_path):

@@ -1,11 +1,16 @@
-"""Segmentation: exact re-joining and protected spans."""
+"""Segmentation: exact re-joining, protected spans, backends and user dictionaries."""
 
+import multiprocessing
+import pickle
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zhaug.augment.base import default_segmenter
 from zhaug.augment.compose import split_token_sentences
-from zhaug.augment.text import Segmenter, join, protected_spans, split_sentences
+from zhaug.augment.text import BACKENDS, Segmenter, join, protected_spans, split_sentences
 
 SAMPLE = "李明在北京大学说，华为2023年营收增长了12%，这不是假新闻。请看《人民日报》http://t.cn/abc @张三 #热点# 😀"
 
@@ -45,3 +50,38 @@ def test_segmentation_rejoins_exactly(text):
     assert join(tokens) == text
     assert "".join(split_sentences(text)) == text
     assert join(t for s in split_token_sentences(tokens) for t in s) == text
+
+
+PLAIN = [SAMPLE, "这家酒店的服务非常差，不推荐大家入住。", "房间干净整洁，早餐种类丰富，前台小姐态度热情。"]
+
+
+def test_backends_give_the_same_tokens():
+    rust, python = Segmenter(backend="jieba-rs"), Segmenter(backend="jieba")
+    for text in PLAIN:
+        assert rust(text) == python(text)
+
+
+def test_unknown_backend_is_refused():
+    with pytest.raises(ValueError, match=r"unknown segmentation backend 'hanlp'; choose from \['jieba-rs', 'jieba'\]"):
+        Segmenter(backend="hanlp")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_user_dictionary_words_and_tags(tmp_path, backend):
+    words = tmp_path / "words.txt"
+    words.write_text("\ufeff小米 nz\n云栖小镇 8 ns\n\n区块链联盟 n\n", "utf-8")
+    tokens = {t.text: t for t in Segmenter(user_dict=words, backend=backend)("小米在云栖小镇参加区块链联盟")}
+    assert tokens["小米"].kind == "entity"  # a dictionary noun, tagged nz by the user
+    assert tokens["云栖小镇"].kind == "entity"
+    assert tokens["区块链联盟"].editable  # kept whole; a common-noun tag is no entity
+
+
+def test_segmenter_pickles_without_its_tokenizer_and_works_in_a_child_process(tmp_path):
+    words = tmp_path / "words.txt"
+    words.write_text("云栖小镇 ns\n", "utf-8")
+    segmenter = Segmenter(user_dict=words)
+    words.unlink()  # read when the segmenter was built; its words travel with it
+    expected = segmenter(PLAIN[0] + "云栖小镇")
+    assert "_cut" not in pickle.loads(pickle.dumps(segmenter)).__dict__
+    with ProcessPoolExecutor(1, multiprocessing.get_context("spawn")) as pool:  # spawn: nothing inherited
+        assert pool.submit(segmenter, PLAIN[0] + "云栖小镇").result() == expected
