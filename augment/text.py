@@ -69,6 +69,11 @@ def is_cjk(char: str) -> bool:
     return bool(_CJK.match(char))
 
 
+def all_cjk(text: str) -> bool:
+    """True for a non-empty text of CJK ideographs only."""
+    return _ALL_CJK.match(text) is not None
+
+
 @dataclass(frozen=True)
 class Token:
     """A piece of text. ``kind`` is ``word``, ``punct``, ``space`` or a protected kind."""
@@ -193,7 +198,7 @@ class Segmenter:
         a name, or an untagged user word) counts as an entity too."""
         tag = self._tags.get(word)
         if tag is None:
-            return len(word) > 1 and _ALL_CJK.match(word) is not None
+            return len(word) > 1 and all_cjk(word)
         return tag in ENTITY_TAGS
 
 

@@ -15,7 +15,7 @@ import re
 from functools import cache
 
 from zhaug.augment.base import Operation, editable_positions, n_edits, register
-from zhaug.augment.text import NEGATION_CHARS, PATTERNS, Token, is_cjk
+from zhaug.augment.text import NEGATION_CHARS, PATTERNS, Token, all_cjk
 from zhaug.resources import cilin_path, package_file
 
 _PROTECTED_LOOKING = re.compile("|".join(PATTERNS[kind] for kind in ("number", "date", "time", "percent", "money")))
@@ -47,6 +47,11 @@ class Cilin:
                 word, count = line.split(" ", 2)[:2]
                 if word in self.sets_of:
                     self.frequency[word] = int(count)
+        self.clean = {
+            w for w in self.frequency
+            if all_cjk(w) and NEGATION_CHARS.isdisjoint(w) and not _PROTECTED_LOOKING.search(w)
+        }
+        """Words with a frequency that are all Chinese, without a negation or a number."""
         self._memo: dict[tuple[str, int, int], tuple[tuple[str, ...], tuple[float, ...]]] = {}
 
     def __contains__(self, word: str) -> bool:
@@ -65,11 +70,7 @@ class Cilin:
         if key not in self._memo:
             seen = dict.fromkeys(w for i in self.senses(word) for w in self.sets[i])
             seen.pop(word, None)
-            chosen = [
-                w for w in seen
-                if self.frequency.get(w, 0) >= min_freq and len(w) >= min_len and all(is_cjk(c) for c in w)
-                and not NEGATION_CHARS.intersection(w) and not _PROTECTED_LOOKING.search(w)
-            ]
+            chosen = [w for w in seen if w in self.clean and len(w) >= min_len and self.frequency[w] >= min_freq]
             self._memo[key] = (tuple(chosen), tuple(math.sqrt(self.frequency[w]) for w in chosen))
         return self._memo[key]
 
