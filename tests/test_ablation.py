@@ -75,6 +75,9 @@ def test_small_grid_runs_resumes_and_reports(tmp_path):
     again = run_ablation(config, tmp_path / "out", progress=False)
     assert again == results
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # every finished cell was skipped
+    next(iter(stamps)).unlink()
+    partial = run_ablation(config, tmp_path / "out", progress=False, report_only=True)
+    assert len(partial) == 3 and "**3 of 4 cells finished so far**" in (tmp_path / "out" / "report.md").read_text("utf-8")
 
 
 def test_bad_audit_families_fail_when_the_config_loads(tmp_path):

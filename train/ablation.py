@@ -147,6 +147,17 @@ def cell_key(cell: Cell, config: AblationConfig) -> str:
     return f"{derive_seed(asdict(cell), config.data, config.train, config.steps(cell.size), config.audit):016x}"
 
 
+def cell_folder(cell: Cell, config: AblationConfig, out: Path) -> Path:
+    """Where a cell's run folder and ``result.json`` live."""
+    return out / "cells" / f"{cell.name}-{cell_key(cell, config)}"
+
+
+def finished_result(cell: Cell, config: AblationConfig, out: Path) -> dict[str, Any] | None:
+    """The result row of a finished cell, else ``None``."""
+    done = cell_folder(cell, config, out) / "result.json"
+    return json.loads(done.read_text(encoding="utf-8")) if done.exists() else None
+
+
 def run_cell(cell: Cell, config: AblationConfig, pool: list[Record], eval_set: list[Record],
              out: Path, threads: int) -> dict[str, Any]:
     """Train (and audit) one cell; its result row is also written to ``<cell dir>/result.json``."""
@@ -156,10 +167,10 @@ def run_cell(cell: Cell, config: AblationConfig, pool: list[Record], eval_set: l
     from zhaug.train.data import children_from_rows
     from zhaug.train.trainer import Trainer
 
-    folder = out / "cells" / f"{cell.name}-{cell_key(cell, config)}"
-    done = folder / "result.json"
-    if done.exists():
-        return json.loads(done.read_text(encoding="utf-8"))
+    finished = finished_result(cell, config, out)
+    if finished is not None:
+        return finished
+    folder = cell_folder(cell, config, out)
     started = time.perf_counter()
     subset = stratified_sample(pool, cell.size, derive_rng(cell.seed, cell.size, "ablation-subset"))
     children = None
@@ -183,7 +194,7 @@ def run_cell(cell: Cell, config: AblationConfig, pool: list[Record], eval_set: l
     if config.audit:
         result.update(audit_cell(folder, eval_set, config.audit))
     result["seconds"] = round(time.perf_counter() - started, 1)
-    atomic_write_text(done, json.dumps(result, ensure_ascii=False, indent=2))
+    atomic_write_text(folder / "result.json", json.dumps(result, ensure_ascii=False, indent=2))
     return result
 
 
@@ -223,9 +234,10 @@ def _run_in_worker(cell: Cell) -> dict[str, Any]:
 
 
 def run_ablation(config: AblationConfig, out: str | os.PathLike[str], *, workers: int | None = None,
-                 progress: bool = True) -> list[dict[str, Any]]:
+                 progress: bool = True, report_only: bool = False) -> list[dict[str, Any]]:
     """Run (or resume) every cell, in parallel processes; writes ``results.csv`` / ``results.json``
-    and the report (see :mod:`zhaug.train.ablation_report`). Returns the result rows."""
+    and the report (see :mod:`zhaug.train.ablation_report`). Returns the result rows.
+    ``report_only``: train nothing, report the cells finished so far."""
     from zhaug.train.ablation_report import write_report
 
     out = Path(out)
@@ -236,7 +248,9 @@ def run_ablation(config: AblationConfig, out: str | os.PathLike[str], *, workers
     cells, started = config.cells(), time.perf_counter()
     bar = tqdm(total=len(cells), desc=f"ablate {config.name}", unit="cell", disable=not progress)
     results: list[dict[str, Any]] = []
-    if workers == 1:
+    if report_only:
+        results = [r for r in (finished_result(cell, config, out) for cell in cells) if r is not None]
+    elif workers == 1:
         for cell in cells:
             results.append(run_cell(cell, config, pool, eval_set, out, threads))
             bar.update()

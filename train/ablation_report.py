@@ -132,13 +132,17 @@ def _plots(results: Sequence[dict[str, Any]], summary: dict[str, Any], out: Path
 
 
 def _markdown(config: AblationConfig, summaries: dict[str, dict[str, Any]], robust: dict[str, Any] | None,
-              plots: list[str], seconds: float, n_cells: int) -> str:
+              plots: list[str], seconds: float, results: Sequence[dict[str, Any]]) -> str:
     acc = summaries["accuracy"]
+    total = len(config.cells())
+    done = f"{total} cells" if len(results) == total else f"**{len(results)} of {total} cells finished so far**"
+    steps = ", ".join(f"N = {size}: {config.steps(size)}" for size in config.sizes)
     lines = [
         f"# Ablation: {config.name}", "",
-        f"{n_cells} cells (arms × multipliers × sizes {config.sizes} × seeds {config.seeds}); every cell of a "
-        f"size trains for the same number of steps ({config.epochs} epochs of the un-augmented set). "
-        f"Wall time of this run: {seconds / 60:.1f} min.", "",
+        f"{done} (arms × multipliers × sizes {config.sizes} × seeds {config.seeds}); every cell of a size "
+        f"trains for the same number of steps ({config.epochs} epochs of the un-augmented set, at least "
+        f"{config.min_steps}: {steps}). Cell time {sum(r['seconds'] for r in results) / 3600:.1f} h in all; "
+        f"wall time of the last run: {seconds / 60:.1f} min.", "",
         "## Verdicts (paired t-test against `none`, same subset and seed, α = 0.05, accuracy)", "",
         *[f"- **{arm}**: {verdict}" for arm, verdict in acc["verdicts"].items()], "",
         "## Accuracy, mean and 95% interval over seeds", "",
@@ -175,4 +179,4 @@ def write_report(results: Sequence[dict[str, Any]], config: AblationConfig, out:
         summaries["perturbed_accuracy"] = robust
     atomic_write_text(out / "summary.json", json.dumps(summaries, ensure_ascii=False, indent=2))
     plots = _plots(results, summaries["accuracy"], out)
-    atomic_write_text(out / "report.md", _markdown(config, summaries, robust, plots, seconds, len(results)))
+    atomic_write_text(out / "report.md", _markdown(config, summaries, robust, plots, seconds, results))

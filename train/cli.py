@@ -108,12 +108,13 @@ def ablate_command(
     out: Path = typer.Option(..., "--out", help="Study folder: cells/, results.csv, report.md, plots."),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Cells trained in parallel (default: the config's)."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    report_only: bool = typer.Option(False, "--report-only", help="Train nothing: report the cells finished so far."),
 ) -> None:
     """Recipes × multipliers × sizes × seeds on one step budget per size, paired against no augmentation."""
     from zhaug.train.ablation import AblationConfig, run_ablation
 
     _quiet_transformers()
-    run_ablation(AblationConfig.load(config), out, workers=workers, progress=progress)
+    run_ablation(AblationConfig.load(config), out, workers=workers, progress=progress, report_only=report_only)
     typer.echo(f"wrote {out / 'report.md'} and {out / 'results.csv'}", err=True)
 
 
