@@ -1,6 +1,7 @@
 """The ablation harness: pairing, equal budgets, no eval leakage, resume, report and verdicts."""
 
 import json
+import math
 
 import pytest
 
@@ -41,6 +42,9 @@ def test_paired_statistics():
     summary = summarise(results)
     assert summary["verdicts"] == {"eda ×2": "helps at N = 10"}
     assert summary["differences"][0]["mean"] == pytest.approx(0.1005)
+    one_seed = summarise([r for r in results if r["seed"] == 0])
+    assert one_seed["verdicts"] == {"eda ×2": "untested at N = 10 (fewer than 2 seeds)"}
+    assert math.isnan(one_seed["cells"][0]["low"])  # one value has no interval, not a zero-width one
 
 
 def test_step_budget_is_epochs_over_the_subset_with_a_floor():

@@ -22,11 +22,11 @@ METRICS = ("accuracy", "macro_f1")
 
 
 def interval(values: Sequence[float]) -> dict[str, float]:
-    """Mean and two-sided 95% t-interval (the interval is the mean itself for one value)."""
+    """Mean and two-sided 95% t-interval (NaN bounds for a single value: no interval exists)."""
     values = np.asarray(values, dtype=float)
     mean = float(values.mean())
     if len(values) < 2:
-        return {"mean": mean, "low": mean, "high": mean, "n": len(values)}
+        return {"mean": mean, "low": math.nan, "high": math.nan, "n": len(values)}
     half = float(stats.t.ppf(1 - ALPHA / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
     return {"mean": mean, "low": mean - half, "high": mean + half, "n": len(values)}
 
@@ -78,7 +78,10 @@ def verdicts(differences: Sequence[dict[str, Any]]) -> dict[str, str]:
             parts.append(f"helps at N = {', '.join(map(str, helps))}")
         if hurts:
             parts.append(f"hurts at N = {', '.join(map(str, hurts))}")
-        rest = [d["size"] for d in items if d["size"] not in helps + hurts]
+        untested = [d["size"] for d in items if math.isnan(d["p"])]
+        if untested:
+            parts.append(f"untested at N = {', '.join(map(str, untested))} (fewer than 2 seeds)")
+        rest = [d["size"] for d in items if d["size"] not in helps + hurts + untested]
         if rest:
             parts.append(f"no significant effect at N = {', '.join(map(str, rest))}")
         out[arm] = "; ".join(parts)
@@ -131,6 +134,11 @@ def _plots(results: Sequence[dict[str, Any]], summary: dict[str, Any], out: Path
     return made
 
 
+def _span(low: float, high: float, spec: str) -> str:
+    """``low – high`` in a table cell, or a dash when there is no interval."""
+    return "–" if math.isnan(low) else f"{low:{spec}} – {high:{spec}}"
+
+
 def _markdown(config: AblationConfig, summaries: dict[str, dict[str, Any]], robust: dict[str, Any] | None,
               plots: list[str], seconds: float, results: Sequence[dict[str, Any]]) -> str:
     acc = summaries["accuracy"]
@@ -147,18 +155,18 @@ def _markdown(config: AblationConfig, summaries: dict[str, dict[str, Any]], robu
         *[f"- **{arm}**: {verdict}" for arm, verdict in acc["verdicts"].items()], "",
         "## Accuracy, mean and 95% interval over seeds", "",
         "| arm | × | N | accuracy | 95% interval |", "|---|---|---|---|---|",
-        *[f"| {c['arm']} | {c['multiplier']} | {c['size']} | {c['mean']:.4f} | {c['low']:.4f} – {c['high']:.4f} |"
+        *[f"| {c['arm']} | {c['multiplier']} | {c['size']} | {c['mean']:.4f} | {_span(c['low'], c['high'], '.4f')} |"
           for c in acc["cells"]], "",
         "## Paired difference against none (accuracy points)", "",
         "| arm | × | N | mean Δ | 95% interval | p |", "|---|---|---|---|---|---|",
         *[f"| {d['arm']} | {d['multiplier']} | {d['size']} | {100 * d['mean']:+.2f} | "
-          f"{100 * d['low']:+.2f} – {100 * d['high']:+.2f} | {d['p']:.3f} |" for d in acc["differences"]], "",
+          f"{_span(100 * d['low'], 100 * d['high'], '+.2f')} | {d['p']:.3f} |" for d in acc["differences"]], "",
     ]
     if robust:
         lines += ["## Robustness (mean accuracy under the audited families; paired Δ against none)", "",
                   "| arm | × | N | mean Δ | 95% interval | p |", "|---|---|---|---|---|---|",
                   *[f"| {d['arm']} | {d['multiplier']} | {d['size']} | {100 * d['mean']:+.2f} | "
-                    f"{100 * d['low']:+.2f} – {100 * d['high']:+.2f} | {d['p']:.3f} |" for d in robust["differences"]],
+                    f"{_span(100 * d['low'], 100 * d['high'], '+.2f')} | {d['p']:.3f} |" for d in robust["differences"]],
                   "", *[f"- **{arm}** (perturbed accuracy): {v}" for arm, v in robust["verdicts"].items()], ""]
     lines += [f"![{p}]({p})" for p in plots]
     return "\n".join(lines) + "\n"
