@@ -2,15 +2,23 @@
 
 import json
 import math
+import os
 
 import pytest
+from zhaug.train.ablation import (
+    AblationConfig,
+    Arm,
+    exit_when_orphaned,
+    load_pool_and_eval,
+    run_ablation,
+    stratified_sample,
+)
+from zhaug.train.ablation_report import paired, summarise
 
 from tests.train_helpers import synthetic, tiny_model
 from zhaug.errors import ZhaugError
 from zhaug.io import read_table, write_table
 from zhaug.rng import derive_rng
-from zhaug.train.ablation import AblationConfig, Arm, load_pool_and_eval, run_ablation, stratified_sample
-from zhaug.train.ablation_report import paired, summarise
 
 
 def test_stratified_sample_keeps_proportions_and_is_seeded():
@@ -78,6 +86,9 @@ def test_small_grid_runs_resumes_and_reports(tmp_path):
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "out" / "cells").glob("*/result.json")}
     again = run_ablation(config, tmp_path / "out", progress=False)
     assert again == results
+    parallel = run_ablation(config, tmp_path / "parallel", workers=2, progress=False)
+    same = ("cell", "steps", "train_rows", "accuracy", "macro_f1", "char_delete_accuracy")
+    assert [{k: r[k] for k in same} for r in parallel] == [{k: r[k] for k in same} for r in results]
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # every finished cell was skipped
     next(iter(stamps)).unlink()
     partial = run_ablation(config, tmp_path / "out", progress=False, report_only=True)
@@ -90,3 +101,12 @@ def test_bad_audit_families_fail_when_the_config_loads(tmp_path):
                     "audit: {rows: 5, families: [homophone]}\n", "utf-8")
     with pytest.raises(ZhaugError, match=r"study\.yaml.*unknown families \['homophone'\]"):
         AblationConfig.load(path)
+
+
+def test_a_worker_exits_once_its_parent_is_gone():
+    exits = []
+    exit_when_orphaned(os.getpid() + 10_000_000, interval=0.01, exit=exits.append).join(timeout=5)
+    assert exits == [1]  # "parent" is not our parent: the watcher exits at once
+    watcher = exit_when_orphaned(os.getppid(), interval=0.01, exit=exits.append)
+    watcher.join(timeout=0.2)
+    assert watcher.is_alive() and exits == [1]  # the real parent is alive: keep working

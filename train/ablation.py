@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
@@ -222,9 +223,25 @@ def audit_cell(folder: Path, eval_set: list[Record], settings: dict[str, Any]) -
 _STATE: tuple[AblationConfig, list[Record], list[Record], Path, int] | None = None
 
 
-def _init_worker(config: AblationConfig, pool: list[Record], eval_set: list[Record], out: Path, threads: int) -> None:
+def exit_when_orphaned(parent: int, interval: float = 5.0, exit: Callable[[int], None] = os._exit) -> threading.Thread:
+    """Watch from a daemon thread and ``exit(1)`` once this process's parent is no longer ``parent``:
+    a worker of a killed ``zhaug ablate`` then stops within ``interval`` seconds instead of training
+    its cell to the end for nobody."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        exit(1)
+
+    thread = threading.Thread(target=watch, name="exit-when-orphaned", daemon=True)
+    thread.start()
+    return thread
+
+
+def _init_worker(config: AblationConfig, pool: list[Record], eval_set: list[Record], out: Path, threads: int,
+                 parent: int) -> None:
     global _STATE
     _STATE = (config, pool, eval_set, out, threads)
+    exit_when_orphaned(parent)
 
 
 def _run_in_worker(cell: Cell) -> dict[str, Any]:
@@ -256,7 +273,7 @@ def run_ablation(config: AblationConfig, out: str | os.PathLike[str], *, workers
             bar.update()
     else:
         with ProcessPoolExecutor(workers, get_context("spawn"), _init_worker,
-                                 (config, pool, eval_set, out, threads)) as executor:
+                                 (config, pool, eval_set, out, threads, os.getpid())) as executor:
             for result in executor.map(_run_in_worker, cells):
                 results.append(result)
                 bar.update()
