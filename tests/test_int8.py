@@ -29,3 +29,18 @@ def test_attention_and_feed_forward_are_quantised_the_rest_stays_fp32(tmp_path):
     assert kinds["classifier"] is kinds["embedding_hidden_mapping_in"] is kinds["pooler"] is nn.Linear
     with torch.inference_mode():
         assert torch.allclose(model(input_ids=ids).logits, before, atol=0.05)
+
+
+def test_calibration_is_cached_beside_the_model(tmp_path):
+    folder = tiny_model(tmp_path / "m")
+    first = load_classifier(folder, 2, {0: "neg", 1: "pos"}).eval()
+    ids = torch.randint(5, first.config.vocab_size, (4, 12), generator=torch.Generator().manual_seed(2))
+    quantize_int8(first, lambda: first(input_ids=ids), cache=folder / "amax.safetensors")
+
+    def not_again() -> None:
+        raise AssertionError("calibrated twice")
+
+    second = quantize_int8(load_classifier(folder, 2, {0: "neg", 1: "pos"}).eval(), not_again,
+                           cache=folder / "amax.safetensors")
+    with torch.inference_mode():
+        assert torch.equal(first(input_ids=ids).logits, second(input_ids=ids).logits)

@@ -18,10 +18,14 @@ projections and the classifier almost none. So:
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import suppress
+from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 ALPHA = 0.85
@@ -77,14 +81,22 @@ def input_amax(model: nn.Module, names: Sequence[str], run: Callable[[], object]
     return amax
 
 
-def quantize_int8(model: nn.Module, calibrate: Callable[[], object]) -> nn.Module:
+def quantize_int8(model: nn.Module, calibrate: Callable[[], object], cache: Path | None = None) -> nn.Module:
     """``model`` (in place) with attention projections in int8 and feed-forward layers in smoothed
-    int8; ``calibrate()`` runs the fp32 model on calibration text."""
+    int8; ``calibrate()`` runs the fp32 model on calibration text. The activation maxima are kept
+    in ``cache`` (safetensors) when given, so a model is calibrated once; a cache that cannot be
+    written (a read-only folder) is skipped."""
     hidden = model.config.intermediate_size
     linears = {name: m for name, m in model.named_modules() if isinstance(m, nn.Linear)}
     feed_forward = [name for name, m in linears.items() if hidden in (m.in_features, m.out_features)]
     attention = [name for name in linears if "attention" in name and name not in feed_forward]
-    amax = input_amax(model, feed_forward, calibrate)
+    amax = load_file(cache) if cache is not None and cache.is_file() else {}
+    if set(amax) != set(feed_forward):
+        amax = input_amax(model, feed_forward, calibrate)
+        if cache is not None:
+            with suppress(OSError):
+                save_file({name: value.contiguous() for name, value in amax.items()}, cache.with_suffix(".partial"))
+                os.replace(cache.with_suffix(".partial"), cache)
     for name in attention + feed_forward:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name)

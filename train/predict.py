@@ -20,7 +20,7 @@ from zhaug.io import Columns, read_records, table_format, write_table
 from zhaug.rng import derive_rng
 
 QUANTIZATIONS = ("int8",)
-CALIBRATION_SENTENCES = 256
+CALIBRATION_SENTENCES = 1024
 
 
 def batched_logits(model: torch.nn.Module, sequences: Sequence[Sequence[int]], batch_size: int, pad_id: int) -> torch.Tensor:
@@ -38,8 +38,8 @@ class Predictor:
     """A trained classifier loaded from a run folder (or its ``best/``), which is all it needs.
 
     ``quantize="int8"``: dynamic int8 attention and (smoothed) feed-forward layers, calibrated on
-    256 packaged sentences (People's Daily and reviews; :mod:`zhaug.train.int8`); measure speed and
-    accuracy with ``benchmarks/train_speed.py``.
+    1,024 packaged sentences (People's Daily and reviews; :mod:`zhaug.train.int8`) once per model
+    (the maxima are cached beside its weights); measure with ``benchmarks/train_speed.py``.
     """
 
     def __init__(self, run_dir: str | os.PathLike[str], *, quantize: str | None = None, batch_size: int = 64):
@@ -58,7 +58,8 @@ class Predictor:
             texts = derive_rng("int8-calibration").sample(trimming_corpus(), CALIBRATION_SENTENCES)
             calibration = encode(self.tokenizer, texts, length)
             pad_id = self.tokenizer.pad_token_id
-            model = quantize_int8(model, lambda: batched_logits(model, calibration, batch_size, pad_id))
+            cache = model_dir / f"int8-calibration-{CALIBRATION_SENTENCES}x{length}.safetensors"
+            model = quantize_int8(model, lambda: batched_logits(model, calibration, batch_size, pad_id), cache)
         self.model = model
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
