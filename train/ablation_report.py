@@ -134,6 +134,10 @@ def _plots(results: Sequence[dict[str, Any]], summary: dict[str, Any], out: Path
     return made
 
 
+def _p(p: float) -> str:
+    return "–" if math.isnan(p) else f"{p:.3f}"
+
+
 def _span(low: float, high: float, spec: str) -> str:
     """``low – high`` in a table cell, or a dash when there is no interval."""
     return "–" if math.isnan(low) else f"{low:{spec}} – {high:{spec}}"
@@ -160,13 +164,13 @@ def _markdown(config: AblationConfig, summaries: dict[str, dict[str, Any]], robu
         "## Paired difference against none (accuracy points)", "",
         "| arm | × | N | mean Δ | 95% interval | p |", "|---|---|---|---|---|---|",
         *[f"| {d['arm']} | {d['multiplier']} | {d['size']} | {100 * d['mean']:+.2f} | "
-          f"{_span(100 * d['low'], 100 * d['high'], '+.2f')} | {d['p']:.3f} |" for d in acc["differences"]], "",
+          f"{_span(100 * d['low'], 100 * d['high'], '+.2f')} | {_p(d['p'])} |" for d in acc["differences"]], "",
     ]
     if robust:
         lines += ["## Robustness (mean accuracy under the audited families; paired Δ against none)", "",
                   "| arm | × | N | mean Δ | 95% interval | p |", "|---|---|---|---|---|---|",
                   *[f"| {d['arm']} | {d['multiplier']} | {d['size']} | {100 * d['mean']:+.2f} | "
-                    f"{_span(100 * d['low'], 100 * d['high'], '+.2f')} | {d['p']:.3f} |" for d in robust["differences"]],
+                    f"{_span(100 * d['low'], 100 * d['high'], '+.2f')} | {_p(d['p'])} |" for d in robust["differences"]],
                   "", *[f"- **{arm}** (perturbed accuracy): {v}" for arm, v in robust["verdicts"].items()], ""]
     lines += [f"![{p}]({p})" for p in plots]
     return "\n".join(lines) + "\n"
