@@ -38,7 +38,7 @@ def augment_command(
     no_gates: bool = typer.Option(False, "--no-gates", help="Drop the recipe's gates."),
     allow: list[str] = typer.Option([], "--allow", help=f"Let operations edit this protected kind: {', '.join(PROTECTABLE)}."),
     user_dict: Path | None = typer.Option(None, "--user-dict", help="jieba user dictionary (word [freq] [tag])."),
-    segmenter_backend: str = typer.Option("jieba-rs", "--segmenter", help="jieba-rs (fast) or jieba (the Python package): same dictionary, same words on ~99% of sentences."),
+    segmenter_backend: str = typer.Option("jieba-rs", "--segmenter", help="jieba-rs (fast) or jieba (the Python package): same dictionary and algorithm."),
     id_col: str = typer.Option("id", "--id-col"),
     text_col: str = typer.Option("text", "--text-col"),
     label_col: str = typer.Option("label", "--label-col"),

@@ -102,7 +102,10 @@ def main() -> None:
     texts = sentences(args.n)
     segmenter = Segmenter(backend=args.segmenter)
     print(f"{len(texts)} sentences, mean {sum(map(len, texts)) / len(texts):.1f} chars, "
-          f"zhaug segmenter {args.segmenter}\n")
+          f"zhaug segmenter {args.segmenter}")
+    backends = [Segmenter(backend=name) for name in BACKENDS]
+    same = sum(len({tuple(backend(text)) for backend in backends}) == 1 for text in texts)
+    print(f"tokens identical with {' and '.join(BACKENDS)}: {same / len(texts):.2%} of the sentences\n")
     if args.workers > 1:  # first: the peers import torch (via nlpaug), after which workers start slower
         bigger = texts * 10  # seconds of work even with jieba-rs, so pool start-up and drain stay small
         one = zhaug_rate("random_swap", bigger, 1, segmenter)

@@ -29,8 +29,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 ALPHA = 0.85
-"""Migration strength: measured on a fine-tuned embedded model, 0.85 flipped 1.6% of 2,000
-predictions, 0.75 1.8%, 0.65 2.4%, 0.5 12%."""
+"""Migration strength: of the values tried (0.5, 0.65, 0.75, 0.85) on a fine-tuned embedded model,
+the highest changed the fewest predictions; 0.5 moves so much into the weights that they suffer."""
 
 _DYNAMIC = torch.ao.quantization.per_channel_dynamic_qconfig
 
