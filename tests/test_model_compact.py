@@ -7,8 +7,9 @@ import torch
 from transformers import AlbertConfig, AlbertModel
 
 from zhaug.train import models
-from zhaug.train.compact import distil, student_from_teacher, zero_sum_basis
+from zhaug.train.compact import distil, distillation_texts, student_from_teacher, zero_sum_basis
 from zhaug.train.embedded import COMPACT
+from zhaug.train.vocab_trim import trimming_corpus
 
 HIDDEN = 16
 
@@ -72,10 +73,19 @@ def test_invalid_layers_or_rank_are_rejected(teacher):
 
 def test_distillation_is_seeded_and_lowers_the_loss(teacher):
     sequences = ids(40, 8).tolist()
-    runs = [distil(student(teacher, [0, 5], 8), teacher, sequences, pad_id=1, steps=30, batch_size=8, lr=3e-3,
-                   warmup_ratio=0.1, seed=0, progress=False) for _ in range(2)]
+    runs = [distil(student(teacher, [0, 5], 8), teacher, sequences, pad_id=1, layers=[0, 5], steps=30,
+                   batch_size=8, lr=3e-3, warmup_ratio=0.1, seed=0, progress=False) for _ in range(2)]
     assert runs[0] == runs[1]
     assert sum(runs[0][-5:]) < sum(runs[0][:5])
+
+
+def test_distillation_texts_add_seeded_augmented_copies_of_the_corpus():
+    corpus = trimming_corpus()
+    texts = distillation_texts("noise", 30, seed=0)
+    added = texts[len(corpus):]
+    assert texts[: len(corpus)] == corpus and 0 < len(added) <= 30
+    assert set(added).isdisjoint(corpus)  # edited copies, not originals
+    assert distillation_texts("noise", 30, seed=0) == texts != distillation_texts("noise", 30, seed=1)
 
 
 def test_compact_names_resolve_to_the_variant_unless_a_folder_has_that_name(tmp_path, monkeypatch):
@@ -85,3 +95,24 @@ def test_compact_names_resolve_to_the_variant_unless_a_folder_has_that_name(tmp_
     (tmp_path / "compact" / "config.json").write_text("{}")
     monkeypatch.chdir(tmp_path)
     assert models.resolve_model("compact") == tmp_path.joinpath("compact").relative_to(tmp_path)
+
+
+def test_a_compact_model_built_with_other_settings_is_rebuilt(tmp_path, monkeypatch):
+    from zhaug.train import compact, embedded
+
+    builds = []
+
+    def fake_build(out, progress):
+        builds.append(dict(compact.SETTINGS))
+        (out / "model.safetensors").write_bytes(b"weights")
+        return {"settings": compact.SETTINGS, "vocab_size": 1, "parameters": 1, "description": "fake"}
+
+    monkeypatch.setenv("ZHAUG_HOME", str(tmp_path))
+    monkeypatch.setattr(embedded, "compact_sources", lambda: {})
+    monkeypatch.setattr(embedded, "_build_compact", fake_build)
+    embedded.build_model("compact", progress=False)
+    embedded.build_model("compact", progress=False)
+    assert len(builds) == 1  # up to date: not rebuilt
+    monkeypatch.setitem(compact.SETTINGS, "steps", compact.SETTINGS["steps"] + 1)
+    embedded.build_model("compact", progress=False)
+    assert len(builds) == 2 and builds[1]["steps"] == builds[0]["steps"] + 1

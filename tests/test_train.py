@@ -14,6 +14,7 @@ from zhaug.errors import ZhaugError
 from zhaug.io import Record, write_table
 from zhaug.train import TrainConfig, Trainer, fit, load_config
 from zhaug.train.data import batch_order, children_from_rows, guard_children, read_children, split_by_parent
+from zhaug.train.embedded import sha256
 
 RECIPE = {"name": "tiny", "op": {"one_of": [{"random_swap": {"rate": 0.2}}, {"random_delete": {"rate": 0.2}}]}}
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -191,5 +192,6 @@ def test_cli_train_on_an_augmented_table_splits_by_parent(model, tmp_path):
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text(encoding="utf-8"))
     assert (metrics["train_rows"], metrics["eval_rows"]) == (36, 4)
     assert metrics["dropped_children"] == {"parent not in the training split": 4}
+    assert metrics["base_model"] == {"name": str(model), "weights_sha256": sha256(Path(model) / "model.safetensors")}
     conflict = CliRunner().invoke(app, [*args, "--augment", "eda", "--augmented", str(tmp_path / "aug.csv")])
     assert isinstance(conflict.exception, ZhaugError)

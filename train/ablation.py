@@ -261,6 +261,11 @@ def run_ablation(config: AblationConfig, out: str | os.PathLike[str], *, workers
     workers = max(1, workers or config.workers)
     threads = max(1, (os.cpu_count() or 1) // workers)
     pool, eval_set = load_pool_and_eval(config.data)
+    if not report_only:  # built here, once, before the workers start; the report names it
+        from zhaug.train.models import model_identity, resolve_model
+
+        identity = model_identity(resolve_model(config.train.get("model")))
+        atomic_write_text(out / "model.json", json.dumps(identity, ensure_ascii=False, indent=2))
     write_table(out / "eval.csv", [asdict(r) for r in eval_set], ["id", "text", "label"])
     cells, started = config.cells(), time.perf_counter()
     bar = tqdm(total=len(cells), desc=f"ablate {config.name}", unit="cell", disable=not progress)

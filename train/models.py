@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import (
@@ -26,7 +27,7 @@ from transformers.utils import logging as hf_logging
 
 from zhaug.errors import MissingResourceError
 from zhaug.rng import derive_seed
-from zhaug.train.embedded import FULL, VARIANTS, build_model
+from zhaug.train.embedded import FULL, VARIANTS, build_model, read_card, sha256
 
 HUB_FILES = ["*.json", "*.safetensors", "vocab.txt", "*.model"]
 
@@ -51,6 +52,17 @@ def resolve_model(name_or_path: str | os.PathLike[str] | None = None) -> Path:
     if path.is_absolute() or name.startswith(".") or name.count("/") != 1:
         raise MissingResourceError(f"no model folder {name!r}, and it is not a hub id (owner/name)")
     return _hub_snapshot(name)
+
+
+def model_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Which weights a model folder holds: an embedded model's name, build version and weights
+    checksum from its card, else the folder and the checksum of its ``model.safetensors``."""
+    card = read_card(path)
+    if card is not None:
+        return {"name": card["name"], "build_version": card["build_version"],
+                "weights_sha256": card["files"]["model.safetensors"]}
+    weights = Path(path) / "model.safetensors"
+    return {"name": str(path), "weights_sha256": sha256(weights) if weights.is_file() else None}
 
 
 def _hub_snapshot(repo_id: str) -> Path:

@@ -51,7 +51,7 @@ from zhaug.train.data import (
 )
 from zhaug.train.distributed import ranks_from_env
 from zhaug.train.metrics import classification_metrics
-from zhaug.train.models import load_classifier, load_tokenizer, resolve_model
+from zhaug.train.models import load_classifier, load_tokenizer, model_identity, resolve_model
 from zhaug.train.predict import batched_logits
 
 NO_DECAY = ("bias", "LayerNorm", "layer_norm", "norm")
@@ -292,8 +292,8 @@ class Trainer:
         bar.close()
         result = {
             "eval": loop["best"], "best_step": loop["best_step"], "steps": loop["step"], "epochs": loop["epoch"],
-            "labels": labels, "train_rows": len(train), "eval_rows": len(eval),
-            "rows_per_epoch": len(rows), "dropped_children": dict(dropped), "history": loop["history"],
+            "labels": labels, "base_model": model_identity(model_path), "train_rows": len(train),
+            "eval_rows": len(eval), "rows_per_epoch": len(rows), "dropped_children": dict(dropped), "history": loop["history"],
             "train_seconds": round(loop["seconds"], 3),
             "samples_per_second": round(loop["samples"] / max(loop["seconds"], 1e-9), 3),
             "wall_seconds": round(time.perf_counter() - started, 3),

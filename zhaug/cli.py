@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from zhaug import __version__
 from zhaug.errors import ZhaugError
+
+# transformers' load reports and per-file bars say nothing to a zhaug user (zhaug initialises a
+# missing head itself, and shows its own progress); as environment defaults, they also reach the
+# processes zhaug spawns. Set either variable to see them again.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 app = typer.Typer(
     name="zhaug",
