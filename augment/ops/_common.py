@@ -1,4 +1,5 @@
-"""Shared helpers for the character-level operations: character frequencies and edit slots.
+"""Shared plumbing for the operations: the ``rate`` parameter, the draw of the units to edit,
+mark insertion, parameter checks, character frequencies and character edit slots.
 
 The character data is read once per process (``functools.cache``) straight from the
 ``char-similar`` package's data folder; its code is not imported.
@@ -7,12 +8,17 @@ The character data is read once per process (``functools.cache``) straight from 
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Sequence
 from functools import cache
 from itertools import accumulate
+from typing import TypeVar
 
+from zhaug.augment.base import Operation, editable_positions, n_edits
 from zhaug.augment.text import NEGATION_CHARS, Token, is_cjk
 from zhaug.resources import char_similar_dir
+
+T = TypeVar("T")
 
 N_COMMON = 3500
 """How many characters count as common (the size of the 现代汉语常用字表)."""
@@ -20,6 +26,41 @@ N_COMMON = 3500
 UNSAFE_CHARS = frozenset(NEGATION_CHARS | set("零〇一二两三四五六七八九十百千万亿") | set("年月日号点时分秒元块角"))
 """Characters an operation never introduces: a negation, a numeral or a date / time / money unit
 would change a protected fact or create a new protected span."""
+
+
+class RateOperation(Operation):
+    """An operation whose only parameter is ``rate``, the share of its units it edits."""
+
+    def __init__(self, rate: float = 0.1):
+        self.rate = rate
+
+
+def pick(units: Sequence[T], rate: float, rng: random.Random) -> list[T]:
+    """:func:`~zhaug.augment.base.n_edits` of ``units`` at ``rate``, drawn at random (in draw order)."""
+    return rng.sample(units, n_edits(rate, len(units), rng))
+
+
+def insert_marks(
+    tokens: Sequence[Token], places: Sequence[int], marks: str, rate: float, rng: random.Random
+) -> list[Token]:
+    """A new token list with a mark drawn from ``marks`` inserted before ``rate`` × (``places``)
+    of the token indices ``places`` (as a non-word token, so no later operation edits it)."""
+    out = list(tokens)
+    for k in sorted(pick(places, rate, rng), reverse=True):
+        out.insert(k, Token(rng.choice(marks), "punct"))
+    return out
+
+
+def check_choice(op: str, param: str, value: str, allowed: Sequence[str]) -> None:
+    """Raise ``ValueError`` (naming operation ``op`` and ``param``) unless ``value`` is one of ``allowed``."""
+    if value not in allowed:
+        raise ValueError(f"{op}: {param} must be one of {allowed}, not {value!r}")
+
+
+def check_nonempty(op: str, param: str, value: str) -> None:
+    """Raise ``ValueError`` (naming operation ``op`` and ``param``) if ``value`` is empty."""
+    if not value:
+        raise ValueError(f"{op}: {param} must not be empty")
 
 
 @cache
@@ -73,9 +114,9 @@ def fast_is_cjk(char: str) -> bool:
     return "\u4e00" <= char <= "\u9fff" or "\u3400" <= char <= "\u4dbf" or "\uf900" <= char <= "\ufaff"
 
 
-def cjk_slots(tokens: Sequence[Token], positions: Sequence[int]) -> list[tuple[int, int]]:
-    """``(token index, char index)`` of every CJK character inside the tokens at ``positions``."""
-    return [(i, j) for i in positions for j, char in enumerate(tokens[i].text) if fast_is_cjk(char)]
+def cjk_slots(tokens: Sequence[Token]) -> list[tuple[int, int]]:
+    """``(token index, char index)`` of every CJK character inside the editable words."""
+    return [(i, j) for i in editable_positions(tokens) for j, char in enumerate(tokens[i].text) if fast_is_cjk(char)]
 
 
 def replace_chars(tokens: Sequence[Token], edits: dict[tuple[int, int], str]) -> list[Token]:

@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import random
 
-from zhaug.augment.base import Operation, editable_positions, n_edits, register
-from zhaug.augment.ops._common import N_COMMON, cjk_slots, insertable_chars, replace_chars
+from zhaug.augment.base import Operation, editable_positions, register
+from zhaug.augment.ops._common import (
+    N_COMMON,
+    RateOperation,
+    check_choice,
+    cjk_slots,
+    insertable_chars,
+    pick,
+    replace_chars,
+)
 from zhaug.augment.text import Token, is_cjk
 
 INSERT_SOURCES = ("common", "repeat")
@@ -36,18 +44,16 @@ class CharInsert(Operation):
     label_risk = "medium"
 
     def __init__(self, rate: float = 0.1, source: str = "common", n_common: int = N_COMMON):
-        if source not in INSERT_SOURCES:
-            raise ValueError(f"char_insert: source must be one of {INSERT_SOURCES}, not {source!r}")
+        check_choice(self.name, "source", source, INSERT_SOURCES)
         self.rate, self.source, self.n_common = rate, source, n_common
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
-        slots = cjk_slots(tokens, editable_positions(tokens))
-        count = n_edits(self.rate, len(slots), rng)
-        if not count:
+        chosen = pick(cjk_slots(tokens), self.rate, rng)
+        if not chosen:
             return list(tokens)
         chars, cum_weights = insertable_chars(self.n_common)
         edits = {}
-        for i, j in sorted(rng.sample(slots, count)):
+        for i, j in sorted(chosen):
             char = tokens[i].text[j]
             new = char if self.source == "repeat" else rng.choices(chars, cum_weights=cum_weights)[0]
             edits[i, j] = new + char if rng.random() < 0.5 else char + new
@@ -55,7 +61,7 @@ class CharInsert(Operation):
 
 
 @register
-class CharDelete(Operation):
+class CharDelete(RateOperation):
     """Delete each CJK character of the editable words with probability ``rate``.
 
     At least one editable character is always kept; a word whose characters are all deleted
@@ -68,11 +74,8 @@ class CharDelete(Operation):
     name = "char_delete"
     label_risk = "medium"
 
-    def __init__(self, rate: float = 0.1):
-        self.rate = rate
-
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
-        slots = cjk_slots(tokens, editable_positions(tokens))
+        slots = cjk_slots(tokens)
         if self.rate <= 0 or len(slots) < 2:
             return list(tokens)
         dropped = [slot for slot in slots if rng.random() < self.rate]
@@ -82,7 +85,7 @@ class CharDelete(Operation):
 
 
 @register
-class CharSwap(Operation):
+class CharSwap(RateOperation):
     """Swap two adjacent, different CJK characters inside an editable word, ``rate`` × (such
     pairs) times (e.g. 质量 → 量质).
 
@@ -93,9 +96,6 @@ class CharSwap(Operation):
     name = "char_swap"
     label_risk = "low"
 
-    def __init__(self, rate: float = 0.1):
-        self.rate = rate
-
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         pairs = [
             (i, j)
@@ -103,11 +103,8 @@ class CharSwap(Operation):
             for j, (a, b) in enumerate(zip(tokens[i].text, tokens[i].text[1:]))
             if a != b and is_cjk(a) and is_cjk(b)
         ]
-        count = n_edits(self.rate, len(pairs), rng)
-        if not count:
-            return list(tokens)
         out = list(tokens)
-        for i, j in rng.sample(pairs, count):
+        for i, j in pick(pairs, self.rate, rng):
             text = out[i].text
             out[i] = out[i].with_text(text[:j] + text[j + 1] + text[j] + text[j + 2 :])
         return out

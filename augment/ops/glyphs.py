@@ -19,8 +19,8 @@ import random
 from collections import defaultdict
 from functools import cache
 
-from zhaug.augment.base import Operation, editable_positions, n_edits, register
-from zhaug.augment.ops._common import N_COMMON, UNSAFE_CHARS, char_data, cjk_slots, common_chars, replace_chars
+from zhaug.augment.base import Operation, register
+from zhaug.augment.ops._common import N_COMMON, UNSAFE_CHARS, char_data, cjk_slots, common_chars, pick, replace_chars
 from zhaug.augment.text import Token
 
 MAX_STROKE_DIFF = 2
@@ -102,9 +102,9 @@ class GlyphSwap(Operation):
         if self.rate <= 0:
             return list(tokens)
         index = glyph_neighbours(self.n_common)
-        slots = [(i, j) for i, j in cjk_slots(tokens, editable_positions(tokens)) if tokens[i].text[j] in index]
+        slots = [(i, j) for i, j in cjk_slots(tokens) if tokens[i].text[j] in index]
         edits = {}
-        for i, j in rng.sample(slots, n_edits(self.rate, len(slots), rng)):
+        for i, j in pick(slots, self.rate, rng):
             chars, weights = index[tokens[i].text[j]]
             edits[i, j] = rng.choices(chars, weights)[0]
         return replace_chars(tokens, edits)

@@ -12,8 +12,8 @@ import random
 from collections import Counter
 from functools import cache, lru_cache
 
-from zhaug.augment.base import Operation, editable_positions, n_edits, register
-from zhaug.augment.ops._common import N_COMMON, UNSAFE_CHARS, cjk_slots, common_chars, replace_chars
+from zhaug.augment.base import Operation, register
+from zhaug.augment.ops._common import N_COMMON, UNSAFE_CHARS, check_choice, cjk_slots, common_chars, pick, replace_chars
 from zhaug.augment.text import Token
 
 TONES = ("same", "any")
@@ -120,8 +120,7 @@ class HomophoneSwap(Operation):
     label_risk = "medium"
 
     def __init__(self, rate: float = 0.1, tone: str = "same", n_common: int = N_COMMON):
-        if tone not in TONES:
-            raise ValueError(f"homophone: tone must be one of {TONES}, not {tone!r}")
+        check_choice(self.name, "tone", tone, TONES)
         self.rate, self.tone, self.n_common = rate, tone, n_common
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
@@ -129,11 +128,11 @@ class HomophoneSwap(Operation):
             return list(tokens)
         index = homophone_index(self.tone, self.n_common)
         slots = [
-            (i, j) for i, j in cjk_slots(tokens, editable_positions(tokens))
+            (i, j) for i, j in cjk_slots(tokens)
             if tokens[i].text[j] in index.main or tokens[i].text[j] in index.ambiguous
         ]
         edits = {}
-        for i, j in rng.sample(slots, n_edits(self.rate, len(slots), rng)):
+        for i, j in pick(slots, self.rate, rng):
             key = index.reading(tokens[i].text, j)
             chars, weights = index.candidates(key, tokens[i].text[j]) if key else ((), ())
             if chars:

@@ -11,7 +11,7 @@ import random
 
 from zhaug.augment.base import Operation, editable_positions, n_edits, register
 from zhaug.augment.compose import SENTENCE_END, split_token_sentences
-from zhaug.augment.ops._common import cjk_slots, replace_chars
+from zhaug.augment.ops._common import RateOperation, check_nonempty, cjk_slots, insert_marks, pick, replace_chars
 from zhaug.augment.ops.homophones import homophone_index
 from zhaug.augment.text import Token, is_cjk
 
@@ -38,7 +38,7 @@ def dialect_variants(key: str) -> list[str]:
 
 
 @register
-class DialectHomophone(Operation):
+class DialectHomophone(RateOperation):
     """Replace ``rate`` × (readable CJK characters in editable words) characters by a common
     character whose reading differs by one southern-accent confusion, same tone: z/zh, c/ch,
     s/sh, n/l, f/h, en/eng, in/ing (是 shì → 四 sì, 南 nán → 蓝 lán, 星 xīng → 心 xīn). Only
@@ -51,26 +51,23 @@ class DialectHomophone(Operation):
     name = "dialect_homophone"
     label_risk = "medium"
 
-    def __init__(self, rate: float = 0.1):
-        self.rate = rate
-
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         index = homophone_index("same")
         slots = []
-        for i, j in cjk_slots(tokens, editable_positions(tokens)):
+        for i, j in cjk_slots(tokens):
             key = index.reading(tokens[i].text, j)
             options = [index.groups[v] for v in dialect_variants(key) if v in index.groups] if key else []
             if options:
                 slots.append((i, j, options))
         edits = {}
-        for i, j, options in rng.sample(slots, n_edits(self.rate, len(slots), rng)):
+        for i, j, options in pick(slots, self.rate, rng):
             chars, weights = options[rng.randrange(len(options))]
             edits[i, j] = rng.choices(chars, weights)[0]
         return replace_chars(tokens, edits)
 
 
 @register
-class ToPinyin(Operation):
+class ToPinyin(RateOperation):
     """Write ``rate`` × (readable CJK characters in editable words) characters as toneless
     pinyin (好 → hao), as people do when they do not know or do not want to type a character.
 
@@ -81,21 +78,17 @@ class ToPinyin(Operation):
     name = "to_pinyin"
     label_risk = "medium"
 
-    def __init__(self, rate: float = 0.1):
-        self.rate = rate
-
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         index = homophone_index("any")
         slots = [
-            (i, j, key) for i, j in cjk_slots(tokens, editable_positions(tokens))
+            (i, j, key) for i, j in cjk_slots(tokens)
             if (key := index.reading(tokens[i].text, j))
         ]
-        chosen = rng.sample(slots, n_edits(self.rate, len(slots), rng))
-        return replace_chars(tokens, {(i, j): key for i, j, key in chosen})
+        return replace_chars(tokens, {(i, j): key for i, j, key in pick(slots, self.rate, rng)})
 
 
 @register
-class PinyinInitials(Operation):
+class PinyinInitials(RateOperation):
     """Abbreviate ``rate`` × (editable all-CJK words of two or more characters) words to the
     initials of their pinyin (微信 → wx, 喜欢 → xh), the internet shorthand.
 
@@ -104,9 +97,6 @@ class PinyinInitials(Operation):
 
     name = "pinyin_initials"
     label_risk = "medium"
-
-    def __init__(self, rate: float = 0.1):
-        self.rate = rate
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         index = homophone_index("any")
@@ -117,13 +107,13 @@ class PinyinInitials(Operation):
             if len(keys) > 1 and all(keys):
                 words[i] = "".join(key[0] for key in keys)
         out = list(tokens)
-        for i in rng.sample(sorted(words), n_edits(self.rate, len(words), rng)):
+        for i in pick(sorted(words), self.rate, rng):
             out[i] = out[i].with_text(words[i])
         return out
 
 
 @register
-class ZeroWidth(Operation):
+class ZeroWidth(RateOperation):
     """Insert an invisible zero-width character (U+200B, U+200C, U+2060, U+FEFF) after
     ``rate`` × (CJK characters in editable words) characters — the text looks unchanged.
 
@@ -133,12 +123,8 @@ class ZeroWidth(Operation):
     name = "zero_width"
     label_risk = "low"
 
-    def __init__(self, rate: float = 0.1):
-        self.rate = rate
-
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
-        slots = cjk_slots(tokens, editable_positions(tokens))
-        chosen = rng.sample(slots, n_edits(self.rate, len(slots), rng))
+        chosen = pick(cjk_slots(tokens), self.rate, rng)
         return replace_chars(tokens, {(i, j): tokens[i].text[j] + rng.choice(ZERO_WIDTH) for i, j in chosen})
 
 
@@ -155,7 +141,7 @@ def toggle_width(char: str) -> str | None:
 
 
 @register
-class WidthSwap(Operation):
+class WidthSwap(RateOperation):
     """Swap full-width and half-width forms (ＡＢＣ ↔ ABC, ， ↔ ,, 。 → .) of ``rate`` × (such
     characters in editable words and punctuation) characters, as different input methods do.
 
@@ -165,15 +151,12 @@ class WidthSwap(Operation):
     name = "width_swap"
     label_risk = "low"
 
-    def __init__(self, rate: float = 0.1):
-        self.rate = rate
-
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         slots = [
             (i, j) for i, token in enumerate(tokens) if token.kind in ("word", "punct") and not token.protected
             for j, char in enumerate(token.text) if toggle_width(char)
         ]
-        chosen = rng.sample(slots, n_edits(self.rate, len(slots), rng))
+        chosen = pick(slots, self.rate, rng)
         return replace_chars(tokens, {(i, j): toggle_width(tokens[i].text[j]) for i, j in chosen})
 
 
@@ -191,20 +174,15 @@ class EmojiInsert(Operation):
     label_risk = "low"
 
     def __init__(self, rate: float = 0.1, emoji: str = NEUTRAL_EMOJI):
-        if not emoji:
-            raise ValueError("emoji_insert: emoji must not be empty")
+        check_nonempty(self.name, "emoji", emoji)
         self.rate, self.emoji = rate, emoji
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
-        positions = editable_positions(tokens)
-        out = list(tokens)
-        for i in sorted(rng.sample(positions, n_edits(self.rate, len(positions), rng)), reverse=True):
-            out.insert(i + 1, Token(rng.choice(self.emoji), "punct"))
-        return out
+        return insert_marks(tokens, [i + 1 for i in editable_positions(tokens)], self.emoji, self.rate, rng)
 
 
 @register
-class SentenceShuffle(Operation):
+class SentenceShuffle(RateOperation):
     """Swap two sentences, ``rate`` × (sentences) times; a single-sentence text is unchanged.
 
     Only complete sentences move: a last fragment without a sentence-final mark stays last.
@@ -214,9 +192,6 @@ class SentenceShuffle(Operation):
 
     name = "sentence_shuffle"
     label_risk = "low"
-
-    def __init__(self, rate: float = 0.1):
-        self.rate = rate
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         sentences = split_token_sentences(tokens)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 
-from zhaug.augment.base import Operation, n_edits, register
+from zhaug.augment.base import Operation, register
+from zhaug.augment.ops._common import check_nonempty, insert_marks
 from zhaug.augment.text import Token
 
 CHINESE_MARKS = "，。；：？！、"
@@ -32,8 +33,7 @@ class PunctuationInsert(Operation):
     label_risk = "low"
 
     def __init__(self, rate: float = 0.2, marks: str = CHINESE_MARKS):
-        if not marks:
-            raise ValueError("punct_insert: marks must not be empty")
+        check_nonempty(self.name, "marks", marks)
         self.rate, self.marks = rate, marks
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
@@ -42,8 +42,4 @@ class PunctuationInsert(Operation):
             for k in range(1, len(tokens))
             if tokens[k - 1].kind not in ("punct", "space", "negation") and tokens[k].kind not in ("punct", "space")
         ]
-        count = n_edits(self.rate, len(places), rng)
-        out = list(tokens)
-        for k in sorted(rng.sample(places, count), reverse=True):
-            out.insert(k, Token(rng.choice(self.marks), "punct"))
-        return out
+        return insert_marks(tokens, places, self.marks, self.rate, rng)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import random
 from functools import cache, lru_cache
 
-from zhaug.augment.base import Operation, editable_positions, n_edits, register
-from zhaug.augment.text import Token, is_cjk
+from zhaug.augment.base import Operation, editable_positions, register
+from zhaug.augment.ops._common import pick
+from zhaug.augment.text import Token
 
 
 @cache
@@ -29,11 +30,8 @@ class _Convert(Operation):
         self.rate = rate
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
-        positions = [i for i in editable_positions(tokens) if any(is_cjk(char) for char in tokens[i].text)]
-        if self.rate >= 1:
-            chosen = positions
-        else:
-            chosen = rng.sample(positions, n_edits(self.rate, len(positions), rng))
+        positions = editable_positions(tokens, cjk_only=True)
+        chosen = positions if self.rate >= 1 else pick(positions, self.rate, rng)
         convert = _converter(self.config)
         out = list(tokens)
         for i in chosen:

@@ -15,6 +15,7 @@ import re
 from functools import cache
 
 from zhaug.augment.base import Operation, editable_positions, n_edits, register
+from zhaug.augment.ops._common import pick
 from zhaug.augment.text import NEGATION_CHARS, PATTERNS, Token, all_cjk
 from zhaug.resources import cilin_path, package_file
 
@@ -81,23 +82,37 @@ def load_cilin() -> Cilin:
     return Cilin()
 
 
-def _sources(tokens: list[Token], cilin: Cilin, min_freq: int, min_len: int) -> list[int]:
-    """Positions of editable words that have at least one usable synonym."""
-    return [
-        i for i in editable_positions(tokens)
-        if len(tokens[i].text) >= min_len and tokens[i].text in cilin
-        and cilin.candidates(tokens[i].text, min_freq, min_len)[0]
-    ]
-
-
 def _open(tokens: list[Token], k: int) -> bool:
     """Whether a new word may stand next to ``tokens[k]``: not next to a protected span (a
     word after 2023 or @用户 would be read into it, one after 不 would be negated)."""
     return not 0 <= k < len(tokens) or not tokens[k].protected or tokens[k].kind == "space"
 
 
+class _SynonymOperation(Operation):
+    """Shared by the Cilin operations: their parameters, and the words with usable synonyms."""
+
+    def __init__(self, rate: float = 0.1, min_freq: int = 100, min_len: int = 2):
+        self.rate, self.min_freq, self.min_len = rate, min_freq, min_len
+
+    def synonyms(self, word: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
+        """``word``'s usable synonyms and their sampling weights."""
+        return load_cilin().candidates(word, self.min_freq, self.min_len)
+
+    def sources(self, tokens: list[Token]) -> list[int]:
+        """Positions of editable words that have at least one usable synonym (none at rate 0:
+        nothing is edited, and Cilin is not loaded)."""
+        if self.rate <= 0:
+            return []
+        cilin = load_cilin()
+        return [
+            i for i in editable_positions(tokens)
+            if len(tokens[i].text) >= self.min_len and tokens[i].text in cilin
+            and self.synonyms(tokens[i].text)[0]
+        ]
+
+
 @register
-class SynonymSwap(Operation):
+class SynonymSwap(_SynonymOperation):
     """Replace ``rate`` × (words that have synonyms) editable words by a Cilin synonym.
 
     Parameters
@@ -120,23 +135,17 @@ class SynonymSwap(Operation):
     name = "synonym_swap"
     label_risk = "medium"
 
-    def __init__(self, rate: float = 0.1, min_freq: int = 100, min_len: int = 2):
-        self.rate, self.min_freq, self.min_len = rate, min_freq, min_len
-
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
-        if self.rate <= 0:
-            return list(tokens)
-        cilin = load_cilin()
-        sources = _sources(tokens, cilin, self.min_freq, self.min_len)
+        sources = self.sources(tokens)
         out = list(tokens)
-        for i in rng.sample(sources, n_edits(self.rate, len(sources), rng)):
-            words, weights = cilin.candidates(tokens[i].text, self.min_freq, self.min_len)
+        for i in pick(sources, self.rate, rng):
+            words, weights = self.synonyms(tokens[i].text)
             out[i] = tokens[i].with_text(rng.choices(words, weights)[0])
         return out
 
 
 @register
-class RandomInsert(Operation):
+class RandomInsert(_SynonymOperation):
     """EDA's random insertion: ``rate`` × (editable words) times, take a random editable word
     that has synonyms and insert one of its Cilin synonyms at a random place.
 
@@ -158,18 +167,12 @@ class RandomInsert(Operation):
     name = "random_insert"
     label_risk = "low"
 
-    def __init__(self, rate: float = 0.1, min_freq: int = 100, min_len: int = 2):
-        self.rate, self.min_freq, self.min_len = rate, min_freq, min_len
-
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
-        if self.rate <= 0:
-            return list(tokens)
-        cilin = load_cilin()
-        sources = _sources(tokens, cilin, self.min_freq, self.min_len)
+        sources = self.sources(tokens)
         count = n_edits(self.rate, len(editable_positions(tokens)), rng) if sources else 0
         out = list(tokens)
         for _ in range(count):
-            words, weights = cilin.candidates(tokens[rng.choice(sources)].text, self.min_freq, self.min_len)
+            words, weights = self.synonyms(tokens[rng.choice(sources)].text)
             places = [k for k in range(len(out) + 1) if _open(out, k - 1) and _open(out, k)]
             if places:
                 out.insert(rng.choice(places), Token(rng.choices(words, weights)[0]))

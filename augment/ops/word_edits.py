@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import random
 
-from zhaug.augment.base import Operation, editable_positions, n_edits, register
+from zhaug.augment.base import editable_positions, n_edits, register
+from zhaug.augment.ops._common import RateOperation
 from zhaug.augment.text import Token
 
 
 @register
-class RandomSwap(Operation):
+class RandomSwap(RateOperation):
     """Swap the places of two editable words, ``rate`` × (editable words) times.
 
     Label risk: low — word order changes rarely change a topic or sentiment label, but can
@@ -18,9 +19,6 @@ class RandomSwap(Operation):
 
     name = "random_swap"
     label_risk = "low"
-
-    def __init__(self, rate: float = 0.1):
-        self.rate = rate
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         out = list(tokens)
@@ -34,7 +32,7 @@ class RandomSwap(Operation):
 
 
 @register
-class RandomDelete(Operation):
+class RandomDelete(RateOperation):
     """Delete ``rate`` × (editable words) words, at least one when rate > 0 (never every word).
 
     Label risk: medium — deleting a key word (e.g. a sentiment word) can remove the evidence
@@ -43,9 +41,6 @@ class RandomDelete(Operation):
 
     name = "random_delete"
     label_risk = "medium"
-
-    def __init__(self, rate: float = 0.1):
-        self.rate = rate
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         positions = editable_positions(tokens)
