@@ -283,5 +283,5 @@ def run_ablation(config: AblationConfig, out: str | os.PathLike[str], *, workers
                 results.append(result)
                 bar.update()
     bar.close()
-    write_report(results, config, out, seconds=time.perf_counter() - started)
+    write_report(results, config, out, seconds=None if report_only else time.perf_counter() - started)
     return results

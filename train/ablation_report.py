@@ -149,7 +149,7 @@ def _model(identity: dict[str, Any]) -> str:
 
 
 def _markdown(config: AblationConfig, summaries: dict[str, dict[str, Any]], robust: dict[str, Any] | None,
-              plots: list[str], seconds: float, results: Sequence[dict[str, Any]],
+              plots: list[str], seconds: float | None, results: Sequence[dict[str, Any]],
               model: dict[str, Any] | None) -> str:
     acc = summaries["accuracy"]
     total = len(config.cells())
@@ -159,8 +159,8 @@ def _markdown(config: AblationConfig, summaries: dict[str, dict[str, Any]], robu
         f"# Ablation: {config.name}", "",
         f"{done} (arms × multipliers × sizes {config.sizes} × seeds {config.seeds}); every cell of a size "
         f"trains for the same number of steps ({config.epochs} epochs of the un-augmented set, at least "
-        f"{config.min_steps}: {steps}). Cell time {sum(r['seconds'] for r in results) / 3600:.1f} h in all; "
-        f"wall time of the last run: {seconds / 60:.1f} min.", "",
+        f"{config.min_steps}: {steps}). Cell time {sum(r['seconds'] for r in results) / 3600:.1f} h in all"
+        + (f"; wall time of the last run: {seconds / 60:.1f} min." if seconds is not None else "."), "",
         *([f"Model: {_model(model)}.", ""] if model else []),
         "## Verdicts (paired t-test against `none`, same subset and seed, α = 0.05, accuracy)", "",
         *[f"- **{arm}**: {verdict}" for arm, verdict in acc["verdicts"].items()], "",
@@ -183,8 +183,10 @@ def _markdown(config: AblationConfig, summaries: dict[str, dict[str, Any]], robu
     return "\n".join(lines) + "\n"
 
 
-def write_report(results: Sequence[dict[str, Any]], config: AblationConfig, out: Path, *, seconds: float) -> None:
-    """``results.csv`` / ``results.json`` (one row per cell), ``summary.json``, plots and ``report.md``."""
+def write_report(results: Sequence[dict[str, Any]], config: AblationConfig, out: Path, *,
+                 seconds: float | None) -> None:
+    """``results.csv`` / ``results.json`` (one row per cell), ``summary.json``, plots and ``report.md``;
+    ``seconds``: the wall time of the run, if it trained (``None`` for a report of earlier runs)."""
     results = sorted(results, key=lambda r: (r["size"], r["arm"], r["multiplier"], r["seed"]))
     columns = list(dict.fromkeys(k for r in results for k in r))
     write_table(out / "results.csv", results, columns)
