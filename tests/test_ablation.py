@@ -3,6 +3,7 @@
 import json
 import math
 import os
+from dataclasses import replace
 
 import pytest
 from zhaug.train.ablation import (
@@ -98,6 +99,11 @@ def test_small_grid_runs_resumes_and_reports(tmp_path):
     next(iter(stamps)).unlink()
     partial = run_ablation(config, tmp_path / "out", progress=False, report_only=True)
     partial_report = (tmp_path / "out" / "report.md").read_text("utf-8")
+    other = tiny_model(tmp_path / "other")  # the same architecture, other weights
+    with open(other / "model.safetensors", "ab") as handle:
+        handle.write(b" ")
+    with pytest.raises(ZhaugError, match="must not mix"):
+        run_ablation(replace(config, train={**config.train, "model": str(other)}), tmp_path / "out", progress=False)
     assert len(partial) == 3 and "**3 of 4 cells finished so far**" in partial_report
     assert "wall time" in report and "wall time" not in partial_report  # a report-only run trained nothing
 

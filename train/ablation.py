@@ -250,6 +250,24 @@ def _run_in_worker(cell: Cell) -> dict[str, Any]:
     return run_cell(cell, config, pool, eval_set, out, threads)
 
 
+def record_model(config: AblationConfig, out: Path) -> dict[str, Any]:
+    """Resolve (and build, once, before any worker starts) the study's model and record which
+    weights it is in ``out/model.json``; a study begun on other weights is not resumed on these."""
+    from zhaug.train.models import model_identity, resolve_model
+
+    identity = model_identity(resolve_model(config.train.get("model")))
+    recorded = out / "model.json"
+    if recorded.is_file():
+        before = json.loads(recorded.read_text(encoding="utf-8"))
+        if before["weights_sha256"] != identity["weights_sha256"]:
+            raise ZhaugError(f"{out} was trained from {before['name']} (weights {before['weights_sha256'][:16]}), "
+                             f"but the model now resolves to {identity['name']} (weights "
+                             f"{(identity['weights_sha256'] or 'unknown')[:16]}); a study must not mix them: "
+                             f"choose another --out")
+    atomic_write_text(recorded, json.dumps(identity, ensure_ascii=False, indent=2))
+    return identity
+
+
 def run_ablation(config: AblationConfig, out: str | os.PathLike[str], *, workers: int | None = None,
                  progress: bool = True, report_only: bool = False) -> list[dict[str, Any]]:
     """Run (or resume) every cell, in parallel processes; writes ``results.csv`` / ``results.json``
@@ -261,11 +279,8 @@ def run_ablation(config: AblationConfig, out: str | os.PathLike[str], *, workers
     workers = max(1, workers or config.workers)
     threads = max(1, (os.cpu_count() or 1) // workers)
     pool, eval_set = load_pool_and_eval(config.data)
-    if not report_only:  # built here, once, before the workers start; the report names it
-        from zhaug.train.models import model_identity, resolve_model
-
-        identity = model_identity(resolve_model(config.train.get("model")))
-        atomic_write_text(out / "model.json", json.dumps(identity, ensure_ascii=False, indent=2))
+    if not report_only:
+        record_model(config, out)
     write_table(out / "eval.csv", [asdict(r) for r in eval_set], ["id", "text", "label"])
     cells, started = config.cells(), time.perf_counter()
     bar = tqdm(total=len(cells), desc=f"ablate {config.name}", unit="cell", disable=not progress)
