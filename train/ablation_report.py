@@ -15,6 +15,9 @@ from scipy import stats
 from zhaug.io import atomic_write_text, write_table
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
     from zhaug.train.ablation import AblationConfig
 
 ALPHA = 0.05
@@ -108,11 +111,7 @@ def _plots(results: Sequence[dict[str, Any]], summary: dict[str, Any], out: Path
     ax.axhline(0, color="grey", lw=0.8)
     ax.set(xscale="log", xlabel="training rows (log scale)", ylabel=f"{summary['metric']} gain over none (points)",
            title="Gain from augmentation, paired by seed (95% interval)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "gain_vs_size.png", dpi=110)
-    plt.close(fig)
-    made.append("gain_vs_size.png")
+    made.append(_save(fig, ax, out / "gain_vs_size.png"))
     if results and "audit_clean_accuracy" in results[0]:
         families = sorted(k[: -len("_accuracy")] for k in results[0] if k.endswith("_accuracy") and k != "audit_clean_accuracy")
         fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -126,12 +125,19 @@ def _plots(results: Sequence[dict[str, Any]], summary: dict[str, Any], out: Path
         ax.plot(lims, lims, color="grey", lw=0.8)
         ax.set(xlabel="clean accuracy (%)", ylabel=f"perturbed accuracy (%), mean of {', '.join(families)}",
                title="Clean vs perturbed accuracy, one point per trained model")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(out / "clean_vs_perturbed.png", dpi=110)
-        plt.close(fig)
-        made.append("clean_vs_perturbed.png")
+        made.append(_save(fig, ax, out / "clean_vs_perturbed.png"))
     return made
+
+
+def _save(fig: Figure, ax: Axes, path: Path) -> str:
+    """Add the legend, write the figure to ``path`` and close it; returns the file name."""
+    import matplotlib.pyplot as plt
+
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path.name
 
 
 def _p(p: float) -> str:
