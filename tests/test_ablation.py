@@ -42,6 +42,8 @@ def test_eval_texts_never_in_pool(tmp_path):
 def test_paired_statistics():
     assert paired([0.02, 0.03, 0.025, 0.02])["p"] < 0.01
     assert paired([0.01, -0.01, 0.02, -0.02])["p"] > 0.5
+    assert paired([0.856 - 0.854, 0.858 - 0.856])["p"] == 0.5  # equal differences: the sign test, not p = 0
+    assert paired([0.002] * 6)["p"] == pytest.approx(2 / 64) and paired([0.0] * 3)["p"] == 1.0
     results = [
         {"arm": "none", "recipe": "none", "multiplier": 0, "size": 10, "seed": s, "accuracy": 0.5 + s / 100}
         for s in range(4)
