@@ -14,7 +14,7 @@ from zhaug.train.ablation import (
     run_ablation,
     stratified_sample,
 )
-from zhaug.train.ablation_report import paired, summarise
+from zhaug.train.ablation_report import holm, paired, summarise
 
 from tests.train_helpers import synthetic, tiny_model
 from zhaug.errors import ZhaugError
@@ -57,6 +57,13 @@ def test_paired_statistics():
     one_seed = summarise([r for r in results if r["seed"] == 0])
     assert one_seed["verdicts"] == {"eda ×2": "untested at N = 10 (fewer than 2 seeds)"}
     assert math.isnan(one_seed["cells"][0]["low"])  # one value has no interval, not a zero-width one
+
+
+def test_holm_adjusts_for_the_number_of_comparisons():
+    adjusted = holm([0.01, 0.04, math.nan, 0.03])
+    assert adjusted[:2] + adjusted[3:] == pytest.approx([0.03, 0.06, 0.06]) and math.isnan(adjusted[2])
+    assert holm([0.2, 0.9]) == [0.4, 0.9]  # monotone, capped at 1
+    assert holm([]) == []
 
 
 def test_step_budget_is_epochs_over_the_subset_with_a_floor():

@@ -51,6 +51,18 @@ def paired(diffs: Sequence[float]) -> dict[str, float]:
     return {**summary, "p": p}
 
 
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values (NaN stays NaN and does not count as a test): the verdicts
+    of a study's many comparisons (arms × sizes) then hold together at level α, not each alone."""
+    tested = sorted((p, i) for i, p in enumerate(pvalues) if not math.isnan(p))
+    adjusted = [math.nan] * len(pvalues)
+    running = 0.0
+    for rank, (p, i) in enumerate(tested):
+        running = max(running, min(1.0, (len(tested) - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
 def summarise(results: Sequence[dict[str, Any]], metric: str = "accuracy") -> dict[str, Any]:
     """Per (arm, multiplier, size): the metric's interval; per arm ≠ none: paired differences and a verdict."""
     groups: dict[tuple[str, int, int], list[dict[str, Any]]] = defaultdict(list)
@@ -68,6 +80,8 @@ def summarise(results: Sequence[dict[str, Any]], metric: str = "accuracy") -> di
         diffs = [r[metric] - baseline[(size, r["seed"])] for r in rows if (size, r["seed"]) in baseline]
         if diffs:
             differences.append({"arm": arm, "multiplier": mult, "size": size, **paired(diffs)})
+    for d, adjusted in zip(differences, holm([d["p"] for d in differences]), strict=True):
+        d["p_holm"] = adjusted
     return {"metric": metric, "cells": cells, "differences": differences, "verdicts": verdicts(differences)}
 
 
@@ -78,8 +92,8 @@ def verdicts(differences: Sequence[dict[str, Any]]) -> dict[str, str]:
         by_arm[f"{d['arm']} ×{d['multiplier']}"].append(d)
     out = {}
     for arm, items in by_arm.items():
-        helps = [d["size"] for d in items if d["p"] < ALPHA and d["mean"] > 0]
-        hurts = [d["size"] for d in items if d["p"] < ALPHA and d["mean"] < 0]
+        helps = [d["size"] for d in items if d["p_holm"] < ALPHA and d["mean"] > 0]
+        hurts = [d["size"] for d in items if d["p_holm"] < ALPHA and d["mean"] < 0]
         parts = []
         if helps:
             parts.append(f"helps at N = {', '.join(map(str, helps))}")
@@ -172,22 +186,23 @@ def _markdown(config: AblationConfig, summaries: dict[str, dict[str, Any]], robu
         f"{config.min_steps}: {steps}). Cell time {sum(r['seconds'] for r in results) / 3600:.1f} h in all"
         + (f"; wall time of the last run: {seconds / 60:.1f} min." if seconds is not None else "."), "",
         *([f"Model: {_model(model)}.", ""] if model else []),
-        "## Verdicts (paired t-test against `none`, same subset and seed, α = 0.05, accuracy)", "",
+        "## Verdicts (paired t-test against `none`, same subset and seed, accuracy; α = 0.05 after Holm's "
+        "correction over all the comparisons in the table below)", "",
         *[f"- **{arm}**: {verdict}" for arm, verdict in acc["verdicts"].items()], "",
         "## Accuracy, mean and 95% interval over seeds", "",
         "| arm | × | N | accuracy | 95% interval |", "|---|---|---|---|---|",
         *[f"| {c['arm']} | {c['multiplier']} | {c['size']} | {c['mean']:.4f} | {_span(c['low'], c['high'], '.4f')} |"
           for c in acc["cells"]], "",
         "## Paired difference against none (accuracy points)", "",
-        "| arm | × | N | mean Δ | 95% interval | p |", "|---|---|---|---|---|---|",
+        "| arm | × | N | mean Δ | 95% interval | p | p (Holm) |", "|---|---|---|---|---|---|---|",
         *[f"| {d['arm']} | {d['multiplier']} | {d['size']} | {100 * d['mean']:+.2f} | "
-          f"{_span(100 * d['low'], 100 * d['high'], '+.2f')} | {_p(d['p'])} |" for d in acc["differences"]], "",
+          f"{_span(100 * d['low'], 100 * d['high'], '+.2f')} | {_p(d['p'])} | {_p(d['p_holm'])} |" for d in acc["differences"]], "",
     ]
     if robust:
         lines += ["## Robustness (mean accuracy under the audited families; paired Δ against none)", "",
-                  "| arm | × | N | mean Δ | 95% interval | p |", "|---|---|---|---|---|---|",
+                  "| arm | × | N | mean Δ | 95% interval | p | p (Holm) |", "|---|---|---|---|---|---|---|",
                   *[f"| {d['arm']} | {d['multiplier']} | {d['size']} | {100 * d['mean']:+.2f} | "
-                    f"{_span(100 * d['low'], 100 * d['high'], '+.2f')} | {_p(d['p'])} |" for d in robust["differences"]],
+                    f"{_span(100 * d['low'], 100 * d['high'], '+.2f')} | {_p(d['p'])} | {_p(d['p_holm'])} |" for d in robust["differences"]],
                   "", *[f"- **{arm}** (perturbed accuracy): {v}" for arm, v in robust["verdicts"].items()], ""]
     lines += [f"![{p}]({p})" for p in plots]
     return "\n".join(lines) + "\n"
