@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import shutil
 from dataclasses import replace
 
 import pytest
@@ -101,6 +102,9 @@ def test_small_grid_runs_resumes_and_reports(tmp_path):
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "out" / "cells").glob("*/result.json")}
     again = run_ablation(config, tmp_path / "out", progress=False)
     assert again == results
+    copy = shutil.copytree(model, tmp_path / "copy")  # the same weights, named otherwise: the same cells
+    assert run_ablation(replace(config, train={**config.train, "model": str(copy)}), tmp_path / "out",
+                        progress=False) == results
     parallel = run_ablation(config, tmp_path / "parallel", workers=2, progress=False)
     same = ("cell", "steps", "train_rows", "accuracy", "macro_f1", "char_delete_accuracy")
     assert [{k: r[k] for k in same} for r in parallel] == [{k: r[k] for k in same} for r in results]
@@ -115,6 +119,12 @@ def test_small_grid_runs_resumes_and_reports(tmp_path):
         run_ablation(replace(config, train={**config.train, "model": str(other)}), tmp_path / "out", progress=False)
     assert len(partial) == 3 and "**3 of 4 cells finished so far**" in partial_report
     assert "wall time" in report and "wall time" not in partial_report  # a report-only run trained nothing
+
+
+def test_an_arm_may_not_change_the_model():
+    with pytest.raises(ZhaugError, match="may not change the model"):
+        AblationConfig(name="x", data={}, arms=[Arm("none"), Arm("other", "eda", {"model": "elsewhere"})],
+                       sizes=[10], seeds=[0])
 
 
 def test_bad_audit_families_fail_when_the_config_loads(tmp_path):

@@ -69,6 +69,9 @@ class AblationConfig:
     workers: int = 1
 
     def __post_init__(self) -> None:
+        if any("model" in arm.train for arm in self.arms):
+            raise ZhaugError(f"ablation {self.name!r}: an arm may not change the model (every arm is paired "
+                             f"with `none` on the same one); set train.model for the whole study")
         if self.audit:  # fail before hours of training, not after the first cell
             from zhaug.robustness.audit import AuditConfig
             from zhaug.robustness.families import select_families
@@ -144,8 +147,11 @@ def stratified_sample(records: Sequence[Record], size: int, rng: Any) -> list[Re
 
 
 def cell_key(cell: Cell, config: AblationConfig) -> str:
-    """A hash of everything a cell's result depends on."""
-    return f"{derive_seed(asdict(cell), config.data, config.train, config.steps(cell.size), config.audit):016x}"
+    """A hash of everything a cell's result depends on. The model enters as the weights recorded in
+    the study's ``model.json`` (:func:`record_model`: one study, one set of weights), not as the
+    name or path it was given, so a copy of the same weights elsewhere resumes the same cells."""
+    train = {key: value for key, value in config.train.items() if key != "model"}
+    return f"{derive_seed(asdict(cell), config.data, train, config.steps(cell.size), config.audit):016x}"
 
 
 def cell_folder(cell: Cell, config: AblationConfig, out: Path) -> Path:
