@@ -10,6 +10,7 @@ import pytest
 from zhaug.train.ablation import (
     AblationConfig,
     Arm,
+    cell_key,
     exit_when_orphaned,
     load_pool_and_eval,
     run_ablation,
@@ -55,6 +56,8 @@ def test_paired_statistics():
     summary = summarise(results)
     assert summary["verdicts"] == {"eda ×2": "helps at N = 10"}
     assert summary["differences"][0]["mean"] == pytest.approx(0.1005)
+    flips = [{**r, "flip_rate": r["accuracy"] - 0.4} for r in results]  # eda flips more: that hurts
+    assert summarise(flips, "flip_rate", lower_is_better=True)["verdicts"] == {"eda ×2": "hurts at N = 10"}
     one_seed = summarise([r for r in results if r["seed"] == 0])
     assert one_seed["verdicts"] == {"eda ×2": "untested at N = 10 (fewer than 2 seeds)"}
     assert math.isnan(one_seed["cells"][0]["low"])  # one value has no interval, not a zero-width one
@@ -95,7 +98,7 @@ def test_small_grid_runs_resumes_and_reports(tmp_path):
     table = read_table(tmp_path / "out" / "results.csv")
     assert len(table) == 4 and "report.md" in {p.name for p in (tmp_path / "out").iterdir()}
     report = (tmp_path / "out" / "report.md").read_text("utf-8")
-    assert "## Verdicts" in report
+    assert "## Verdicts" in report and "prediction flips" in report and "teacher gate" not in report
     weights = sha256(model / "model.safetensors")
     assert json.loads((tmp_path / "out" / "model.json").read_text("utf-8"))["weights_sha256"] == weights
     assert f"weights sha256 `{weights[:16]}`" in report
@@ -119,6 +122,40 @@ def test_small_grid_runs_resumes_and_reports(tmp_path):
         run_ablation(replace(config, train={**config.train, "model": str(other)}), tmp_path / "out", progress=False)
     assert len(partial) == 3 and "**3 of 4 cells finished so far**" in partial_report
     assert "wall time" in report and "wall time" not in partial_report  # a report-only run trained nothing
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_a_teacher_arm_is_gated_by_the_model_of_its_teacher_cell(tmp_path):
+    model = tiny_model(tmp_path / "model")
+    rows = [{"id": r.id, "text": r.text, "label": r.label} for r in synthetic(60)]
+    write_table(tmp_path / "pool.csv", rows, ["id", "text", "label"])
+    config = AblationConfig(
+        name="gated", data={"source": str(tmp_path / "pool.csv"), "eval_size": 20},
+        arms=[Arm("gated", "eda", teacher="none"), Arm("none")], sizes=[16], seeds=[0], multipliers=[2],
+        epochs=2, train={"model": str(model), "batch_size": 8, "max_length": 16, "lr": 1e-3},
+    )
+    gated, none = config.cells()
+    assert config.teacher_cell(gated) == none and config.teacher_cell(none) is None
+    results = run_ablation(config, tmp_path / "out", workers=2, progress=False)  # the gated cell comes first
+    assert [r["arm"] for r in results] == ["gated", "none"] and results[0]["rejected_by_teacher"] >= 0
+    assert "rejected_by_teacher" not in results[1]
+    assert "Copies dropped by the teacher gate" in (tmp_path / "out" / "report.md").read_text("utf-8")
+    timeless = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert timeless(run_ablation(config, tmp_path / "one", progress=False)) == timeless(results)
+    retrained = replace(config, arms=[Arm("gated", "eda", teacher="none"), Arm("none", train={"lr": 1e-2})])
+    assert cell_key(retrained.cells()[0], retrained) != cell_key(gated, config)  # a new teacher, a new cell
+    assert cell_key(none, config) == cell_key(none, replace(config, arms=[Arm("none")]))
+
+
+@pytest.mark.parametrize("arms", [
+    [Arm("none"), Arm("gated", "eda", teacher="missing")],
+    [Arm("none"), Arm("gated", None, teacher="none")],
+    [Arm("none"), Arm("a", "eda", teacher="none"), Arm("b", "eda", teacher="a")],
+    [Arm("none"), Arm("none", "eda")],
+])
+def test_bad_teachers_and_arm_names_fail_when_the_config_loads(arms):
+    with pytest.raises(ZhaugError, match="teacher|unique"):
+        AblationConfig(name="x", data={}, arms=arms, sizes=[10], seeds=[0])
 
 
 def test_an_arm_may_not_change_the_model():

