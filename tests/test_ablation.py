@@ -105,6 +105,8 @@ def test_small_grid_runs_resumes_and_reports(tmp_path):
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "out" / "cells").glob("*/result.json")}
     again = run_ablation(config, tmp_path / "out", progress=False)
     assert again == results
+    assert run_ablation(config, tmp_path / "moved", progress=False, adopt=tmp_path / "out") == results
+    assert not list((tmp_path / "moved" / "cells").glob("*/run"))  # adopted cells: nothing was trained
     copy = shutil.copytree(model, tmp_path / "copy")  # the same weights, named otherwise: the same cells
     assert run_ablation(replace(config, train={**config.train, "model": str(copy)}), tmp_path / "out",
                         progress=False) == results
@@ -120,6 +122,9 @@ def test_small_grid_runs_resumes_and_reports(tmp_path):
         handle.write(b" ")
     with pytest.raises(ZhaugError, match="must not mix"):
         run_ablation(replace(config, train={**config.train, "model": str(other)}), tmp_path / "out", progress=False)
+    with pytest.raises(ZhaugError, match="other weights"):
+        run_ablation(replace(config, train={**config.train, "model": str(other)}), tmp_path / "elsewhere",
+                     progress=False, adopt=tmp_path / "out")
     assert len(partial) == 3 and "**3 of 4 cells finished so far**" in partial_report
     assert "wall time" in report and "wall time" not in partial_report  # a report-only run trained nothing
 
@@ -142,6 +147,11 @@ def test_a_teacher_arm_is_gated_by_the_model_of_its_teacher_cell(tmp_path):
     assert "Copies dropped by the teacher gate" in (tmp_path / "out" / "report.md").read_text("utf-8")
     timeless = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
     assert timeless(run_ablation(config, tmp_path / "one", progress=False)) == timeless(results)
+    committed = tmp_path / "committed"  # the teacher's result without its model: it is trained again
+    committed.mkdir()
+    shutil.copy(tmp_path / "out" / "model.json", committed)
+    (committed / "results.json").write_text(json.dumps([results[1]]), "utf-8")
+    assert timeless(run_ablation(config, tmp_path / "moved", progress=False, adopt=committed)) == timeless(results)
     retrained = replace(config, arms=[Arm("gated", "eda", teacher="none"), Arm("none", train={"lr": 1e-2})])
     assert cell_key(retrained.cells()[0], retrained) != cell_key(gated, config)  # a new teacher, a new cell
     assert cell_key(none, config) == cell_key(none, replace(config, arms=[Arm("none")]))

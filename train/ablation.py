@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -190,14 +191,15 @@ def finished_result(cell: Cell, config: AblationConfig, out: Path) -> dict[str, 
 
 
 def run_cell(cell: Cell, config: AblationConfig, pool: list[Record], eval_set: list[Record],
-             out: Path, threads: int) -> dict[str, Any]:
+             out: Path, threads: int, *, need_model: bool = False) -> dict[str, Any]:
     """The result row of a cell: trained (and audited) here unless finished, and written to
     ``<cell dir>/result.json``. A cell is trained by one process at a time: another that needs it
-    (a worker whose arm it teaches) waits for the result."""
+    (a worker whose arm it teaches) waits for the result. ``need_model``: a finished cell whose
+    model is not there (its result was adopted) is trained again, to the same result."""
     folder = cell_folder(cell, config, out)
     with file_lock(folder / ".lock"):
         finished = finished_result(cell, config, out)
-        if finished is not None:
+        if finished is not None and (not need_model or (folder / "run" / "metrics.json").is_file()):
             return finished
         result = train_cell(cell, config, pool, eval_set, out, threads)
         atomic_write_text(folder / "result.json", json.dumps(result, ensure_ascii=False, indent=2))
@@ -222,7 +224,7 @@ def train_cell(cell: Cell, config: AblationConfig, pool: list[Record], eval_set:
         recipe = load_recipe(cell.arm.recipe)
         teacher = config.teacher_cell(cell)
         if teacher is not None:
-            run_cell(teacher, config, pool, eval_set, out, threads)
+            run_cell(teacher, config, pool, eval_set, out, threads, need_model=True)
             recipe.gates.append(TeacherGate(str(cell_folder(teacher, config, out) / "run")))
         rows, stats = Augmenter(recipe, n_aug=cell.multiplier, seed=cell.seed, keep_originals=False,
                                 progress=False).run(subset)
@@ -319,19 +321,47 @@ def record_model(config: AblationConfig, out: Path) -> dict[str, Any]:
     return identity
 
 
+def adopt_results(config: AblationConfig, source: Path, out: Path) -> int:
+    """Count as finished here the cells that ``source`` (another folder of this study, or a copy of
+    its ``results.json`` and ``model.json``, as committed under ``docs/results/``) finished: rows
+    whose cell key matches a cell of ``config``, from the same weights. Returns how many were new."""
+    recorded, rows = source / "model.json", source / "results.json"
+    if not (recorded.is_file() and rows.is_file()):
+        raise ZhaugError(f"{source}: a study folder needs results.json and model.json to adopt its cells")
+    weights = json.loads(recorded.read_text(encoding="utf-8"))["weights_sha256"]
+    here = json.loads((out / "model.json").read_text(encoding="utf-8"))["weights_sha256"]
+    if weights != here:
+        raise ZhaugError(f"{source} was trained from other weights ({(weights or 'unknown')[:16]}, here "
+                         f"{(here or 'unknown')[:16]}); its cells cannot be adopted")
+    by_key = {row.get("key"): row for row in json.loads(rows.read_text(encoding="utf-8"))}
+    adopted = 0
+    for cell in config.cells():
+        row, done = by_key.get(cell_key(cell, config)), cell_folder(cell, config, out) / "result.json"
+        if row is not None and not done.exists():
+            atomic_write_text(done, json.dumps(row, ensure_ascii=False, indent=2))
+            adopted += 1
+    return adopted
+
+
 def run_ablation(config: AblationConfig, out: str | os.PathLike[str], *, workers: int | None = None,
-                 progress: bool = True, report_only: bool = False) -> list[dict[str, Any]]:
+                 progress: bool = True, report_only: bool = False,
+                 adopt: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
     """Run (or resume) every cell, in parallel processes; writes ``results.csv`` / ``results.json``
-    and the report (see :mod:`zhaug.train.ablation_report`). Returns the result rows.
-    ``report_only``: train nothing, report the cells finished so far."""
+    (each row with its cell ``key``) and the report (see :mod:`zhaug.train.ablation_report`).
+    Returns the result rows. ``report_only``: train nothing, report the cells finished so far.
+    ``adopt``: first take the finished cells of another copy of the study (:func:`adopt_results`)."""
     from zhaug.train.ablation_report import write_report
 
     out = Path(out)
     workers = max(1, workers or config.workers)
     threads = max(1, (os.cpu_count() or 1) // workers)
     pool, eval_set = load_pool_and_eval(config.data)
-    if not report_only:
+    if not report_only or adopt is not None:
         record_model(config, out)
+    if adopt is not None:
+        adopted = adopt_results(config, Path(adopt), out)
+        if progress:
+            print(f"adopted {adopted} finished cells from {adopt}", file=sys.stderr)
     write_table(out / "eval.csv", [asdict(r) for r in eval_set], ["id", "text", "label"])
     cells, started = config.cells(), time.perf_counter()
     bar = tqdm(total=len(cells), desc=f"ablate {config.name}", unit="cell", disable=not progress)
@@ -349,5 +379,7 @@ def run_ablation(config: AblationConfig, out: str | os.PathLike[str], *, workers
                 results.append(result)
                 bar.update()
     bar.close()
+    keys = {cell.name: cell_key(cell, config) for cell in cells}
+    results = [{**row, "key": keys[row["cell"]]} for row in results]
     write_report(results, config, out, seconds=None if report_only else time.perf_counter() - started)
     return results

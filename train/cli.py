@@ -106,10 +106,13 @@ def ablate_command(
     workers: int | None = typer.Option(None, "--workers", min=1, help="Cells trained in parallel (default: the config's)."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
     report_only: bool = typer.Option(False, "--report-only", help="Train nothing: report the cells finished so far."),
+    adopt: Path | None = typer.Option(None, "--adopt", help="First take the finished cells of another copy of this "
+                                      "study (a folder with its results.json and model.json, e.g. docs/results/NAME)."),
 ) -> None:
     """Recipes × multipliers × sizes × seeds on one step budget per size, paired against no augmentation."""
     from zhaug.train.ablation import AblationConfig, run_ablation
 
-    run_ablation(AblationConfig.load(config), out, workers=workers, progress=progress, report_only=report_only)
+    run_ablation(AblationConfig.load(config), out, workers=workers, progress=progress, report_only=report_only,
+                 adopt=adopt)
     typer.echo(f"wrote {out / 'report.md'} and {out / 'results.csv'}", err=True)
 
