@@ -54,10 +54,10 @@ def test_paired_statistics():
         for s in range(4)
     ]
     summary = summarise(results)
-    assert summary["verdicts"] == {"eda ×2": "helps at N = 10"}
+    assert summary["verdicts"] == {"eda ×2": "helps at N = 10 (+10.0 points, 95% interval +10.0 to +10.1)"}
     assert summary["differences"][0]["mean"] == pytest.approx(0.1005)
     flips = [{**r, "flip_rate": r["accuracy"] - 0.4} for r in results]  # eda flips more: that hurts
-    assert summarise(flips, "flip_rate", lower_is_better=True)["verdicts"] == {"eda ×2": "hurts at N = 10"}
+    assert summarise(flips, "flip_rate", lower_is_better=True)["verdicts"]["eda ×2"].startswith("hurts at N = 10 (+10.0")
     one_seed = summarise([r for r in results if r["seed"] == 0])
     assert one_seed["verdicts"] == {"eda ×2": "untested at N = 10 (fewer than 2 seeds)"}
     assert math.isnan(one_seed["cells"][0]["low"])  # one value has no interval, not a zero-width one

@@ -95,21 +95,22 @@ def verdicts(differences: Sequence[dict[str, Any]], sign: int = 1) -> dict[str, 
         by_arm[f"{d['arm']} ×{d['multiplier']}"].append(d)
     out = {}
     for arm, items in by_arm.items():
-        helps = [d["size"] for d in items if d["p_holm"] < ALPHA and sign * d["mean"] > 0]
-        hurts = [d["size"] for d in items if d["p_holm"] < ALPHA and sign * d["mean"] < 0]
-        parts = []
-        if helps:
-            parts.append(f"helps at N = {', '.join(map(str, helps))}")
-        if hurts:
-            parts.append(f"hurts at N = {', '.join(map(str, hurts))}")
-        untested = [d["size"] for d in items if math.isnan(d["p"])]
+        untested = [d for d in items if math.isnan(d["p"])]
+        helps = [d for d in items if d["p_holm"] < ALPHA and sign * d["mean"] > 0]
+        hurts = [d for d in items if d["p_holm"] < ALPHA and sign * d["mean"] < 0]
+        rest = [d for d in items if not any(d is e for e in untested + helps + hurts)]
+        parts = [f"{words} at {'; '.join(_effect(d) for d in group)}" for words, group in
+                 (("helps", helps), ("hurts", hurts), ("no significant effect", rest)) if group]
         if untested:
-            parts.append(f"untested at N = {', '.join(map(str, untested))} (fewer than 2 seeds)")
-        rest = [d["size"] for d in items if d["size"] not in helps + hurts + untested]
-        if rest:
-            parts.append(f"no significant effect at N = {', '.join(map(str, rest))}")
+            parts.append(f"untested at N = {', '.join(str(d['size']) for d in untested)} (fewer than 2 seeds)")
         out[arm] = "; ".join(parts)
     return out
+
+
+def _effect(d: dict[str, Any]) -> str:
+    """``N = 300 (+1.2 points, 95% interval -0.4 to +2.8)``: a size's paired difference, in points."""
+    return (f"N = {d['size']} ({100 * d['mean']:+.1f} points, 95% interval "
+            f"{100 * d['low']:+.1f} to {100 * d['high']:+.1f})")
 
 
 def _plots(results: Sequence[dict[str, Any]], summary: dict[str, Any], out: Path) -> list[str]:
