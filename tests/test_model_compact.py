@@ -7,7 +7,7 @@ import torch
 from transformers import AlbertConfig, AlbertModel
 
 from zhaug.train import models
-from zhaug.train.compact import distil, distillation_texts, student_from_teacher, zero_sum_basis
+from zhaug.train.compact import corpus_directions, distil, distillation_texts, student_from_teacher, zero_sum_basis
 from zhaug.train.embedded import COMPACT
 from zhaug.train.vocab_trim import trimming_corpus
 
@@ -29,8 +29,9 @@ def teacher() -> AlbertModel:
     return model.eval()
 
 
-def student(teacher: AlbertModel, layers: list[int], embedding_size: int) -> AlbertModel:
-    config, state = student_from_teacher(teacher.config, teacher.state_dict(), layers, embedding_size)
+def student(teacher: AlbertModel, layers: list[int], embedding_size: int, corpus: list[list[int]] | None = None) -> AlbertModel:
+    directions, _ = corpus_directions(teacher.state_dict(), corpus or ids(40, 8).tolist(), embedding_size - 1)
+    config, state = student_from_teacher(teacher.config, teacher.state_dict(), layers, directions)
     model = AlbertModel(config)
     model.load_state_dict(state, strict=True)
     return model.eval()
@@ -53,6 +54,27 @@ def test_full_rank_student_with_all_layers_is_the_teacher(teacher):
         assert torch.allclose(same(ids()).last_hidden_state, teacher(ids()).last_hidden_state, atol=1e-4)
 
 
+def test_the_factorisation_keeps_the_directions_the_corpus_uses(teacher):
+    """Four tokens, one position: their embedding sums span 4 dimensions, so a 5-wide
+    factorised embedding (4 directions) reproduces the teacher's embedding output on them exactly,
+    whatever the other 46 rows of the table hold."""
+    corpus = [[token] for token in (2, 3, 4, 5)]
+    directions, kept = corpus_directions(teacher.state_dict(), corpus, 4)
+    assert kept == pytest.approx(1.0)
+    assert corpus_directions(teacher.state_dict(), corpus, 3)[1] < 0.99
+    assert torch.allclose(directions.T @ directions, torch.eye(4, dtype=directions.dtype), atol=1e-10)
+    assert torch.allclose(directions.sum(0), torch.zeros(4, dtype=directions.dtype), atol=1e-10)
+    small = student(teacher, list(range(6)), 5, corpus)
+    tokens = torch.tensor(corpus)
+    with torch.inference_mode():
+        mapped = small.encoder.embedding_hidden_mapping_in(small.embeddings(tokens))
+        assert torch.allclose(mapped, teacher.embeddings(tokens), atol=1e-5)
+        assert torch.allclose(small(tokens).last_hidden_state, teacher(tokens).last_hidden_state, atol=1e-4)
+        other = torch.tensor([[40], [41]])  # unused rows are projected away
+        mapped = small.encoder.embedding_hidden_mapping_in(small.embeddings(other))
+        assert not torch.allclose(mapped, teacher.embeddings(other), atol=1e-2)
+
+
 def test_layer_selection_and_shapes(teacher):
     small = student(teacher, [0, 2, 5], 8)
     assert (small.config.num_hidden_layers, small.config.num_hidden_groups, small.config.embedding_size) == (3, 3, 8)
@@ -66,9 +88,13 @@ def test_layer_selection_and_shapes(teacher):
 
 
 def test_invalid_layers_or_rank_are_rejected(teacher):
-    for layers, size in (([2, 1], 8), ([0, 6], 8), ([], 8), ([0], HIDDEN + 1)):
+    directions, _ = corpus_directions(teacher.state_dict(), ids().tolist(), 7)
+    for layers in ([2, 1], [0, 6], []):
         with pytest.raises(ValueError):
-            student_from_teacher(teacher.config, teacher.state_dict(), layers, size)
+            student_from_teacher(teacher.config, teacher.state_dict(), layers, directions)
+    for count in (0, HIDDEN):
+        with pytest.raises(ValueError):
+            corpus_directions(teacher.state_dict(), ids().tolist(), count)
 
 
 def test_distillation_is_seeded_and_lowers_the_loss(teacher):

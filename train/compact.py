@@ -2,13 +2,13 @@
 
 Construction (:func:`student_from_teacher`) is exact up to the embedding rank: the teacher's
 embedding tables are centred (the embedding LayerNorm removes the mean anyway) and projected on
-their top ``embedding_size - 1`` principal directions, expressed in an ``embedding_size`` basis
-whose coordinates sum to zero, so the student's small LayerNorm normalises exactly as the
-teacher's does, up to a constant factor that the ``embedding_hidden_mapping_in`` projection
-(together with the teacher's LayerNorm gain and bias) restores. With ``embedding_size ==
-hidden_size`` and all layers kept, the student computes what the teacher computes. Then
-:func:`distil` trains the student to reproduce the teacher's last hidden states on packaged
-unlabelled Chinese text.
+the principal directions of the embedding sums (word + position + type) that the packaged corpus
+actually produces (:func:`corpus_directions`), expressed in an ``embedding_size`` basis whose
+coordinates sum to zero, so the student's small LayerNorm normalises exactly as the teacher's
+does, up to a constant factor that the ``embedding_hidden_mapping_in`` projection (together with
+the teacher's LayerNorm gain and bias) restores. With ``embedding_size == hidden_size`` and all
+layers kept, the student computes what the teacher computes. Then :func:`distil` trains the
+student to reproduce the teacher's hidden states on packaged unlabelled Chinese text.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from zhaug.train.vocab_trim import trimming_corpus
 # The build settings, kept in the model card: a built student whose card shows other settings is rebuilt.
 SETTINGS = {"layers": [0, 4, 8, 11], "embedding_size": 128, "steps": 800, "batch_size": 32,
             "max_length": 64, "lr": 3e-4, "warmup_ratio": 0.05, "seed": 0, "check_sentences": 100,
-            "augmented": {"recipe": "mixed", "sentences": 20000}}
+            "augmented": {"recipe": "mixed", "sentences": 20000}, "factorisation": "corpus-pca"}
 EMBEDDING_TABLES = ("word_embeddings", "position_embeddings", "token_type_embeddings")
 
 
@@ -47,16 +47,44 @@ def zero_sum_basis(size: int) -> torch.Tensor:
     return basis[:, 1:]
 
 
-def factorise_embeddings(state: dict[str, torch.Tensor], embedding_size: int) -> dict[str, torch.Tensor]:
-    """Factorised ALBERT embedding tables, LayerNorm and ``embedding_hidden_mapping_in`` from the
-    ``embeddings.*`` entries of an ALBERT state dict with ``embedding_size == hidden_size``."""
+def embedding_energy(state: dict[str, torch.Tensor], ids: Sequence[Sequence[int]], chunk: int = 16384) -> torch.Tensor:
+    """``hidden × hidden`` sum of ``x xᵀ`` over the centred embedding sums ``x`` (word + position +
+    type) of every token of ``ids`` at its position: what the embedding LayerNorm is fed."""
+    words, positions, types = (state[f"embeddings.{name}.weight"].double() for name in EMBEDDING_TABLES)
+    tokens = torch.tensor([token for seq in ids for token in seq])
+    places = torch.tensor([place for seq in ids for place in range(len(seq))])
+    energy = torch.zeros(words.shape[1], words.shape[1], dtype=torch.float64)
+    for start in range(0, len(tokens), chunk):
+        sums = words[tokens[start : start + chunk]] + positions[places[start : start + chunk]] + types[0]
+        sums = sums - sums.mean(1, keepdim=True)
+        energy += sums.T @ sums
+    return energy
+
+
+def corpus_directions(state: dict[str, torch.Tensor], ids: Sequence[Sequence[int]], count: int) -> tuple[torch.Tensor, float]:
+    """The ``count`` principal directions (``hidden × count``, orthonormal, each orthogonal to the
+    all-ones vector) of the embedding sums of ``ids`` (:func:`embedding_energy`), and the share of
+    their energy those directions keep.
+
+    Weighing the table rows by use matters: on the packaged corpus, 127 directions of the tables'
+    own SVD keep about half of that energy (``benchmarks/compact_factorisation.py``)."""
+    hidden = state["embeddings.word_embeddings.weight"].shape[1]
+    if not 1 <= count < hidden:
+        raise ValueError(f"count must be in 1..{hidden - 1}, got {count}")
+    basis = zero_sum_basis(hidden)
+    energy, vectors = torch.linalg.eigh(basis.T @ embedding_energy(state, ids) @ basis)
+    top = torch.argsort(energy, descending=True)[:count]
+    return basis @ vectors[:, top], float(energy[top].sum() / energy.sum())
+
+
+def factorise_embeddings(state: dict[str, torch.Tensor], directions: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Factorised ALBERT embedding tables (``embedding_size = directions.shape[1] + 1``), LayerNorm and
+    ``embedding_hidden_mapping_in`` from the ``embeddings.*`` entries of an ALBERT state dict with
+    ``embedding_size == hidden_size``, keeping the zero-sum ``directions`` of :func:`corpus_directions`."""
     tables = {name: state[f"embeddings.{name}.weight"].double() for name in EMBEDDING_TABLES}
     tables = {name: t - t.mean(1, keepdim=True) for name, t in tables.items()}
-    hidden = next(iter(tables.values())).shape[1]
-    if not 2 <= embedding_size <= hidden:
-        raise ValueError(f"embedding_size must be in 2..{hidden}, got {embedding_size}")
-    _, _, vh = torch.linalg.svd(torch.cat(list(tables.values())), full_matrices=False)
-    to_small = vh[: embedding_size - 1].T @ zero_sum_basis(embedding_size).T  # hidden × embedding_size
+    hidden, embedding_size = directions.shape[0], directions.shape[1] + 1
+    to_small = directions @ zero_sum_basis(embedding_size).T  # hidden × embedding_size
     gain = state["embeddings.LayerNorm.weight"].double()
     out = {f"embeddings.{name}.weight": (t @ to_small).float() for name, t in tables.items()}
     out["embeddings.LayerNorm.weight"] = torch.ones(embedding_size)
@@ -68,9 +96,10 @@ def factorise_embeddings(state: dict[str, torch.Tensor], embedding_size: int) ->
 
 
 def student_from_teacher(
-    config: AlbertConfig, state: dict[str, torch.Tensor], layers: Sequence[int], embedding_size: int
+    config: AlbertConfig, state: dict[str, torch.Tensor], layers: Sequence[int], directions: torch.Tensor
 ) -> tuple[AlbertConfig, dict[str, torch.Tensor]]:
-    """A student config and state dict: the teacher's ``layers`` (one group each), factorised embeddings.
+    """A student config and state dict: the teacher's ``layers`` (one group each), embeddings
+    factorised onto ``directions`` (:func:`corpus_directions`).
 
     The teacher is an ALBERT with ``embedding_size == hidden_size``, an identity embedding projection
     and one layer group per layer (as :func:`zhaug.train.convert.albert_from_bert` builds it).
@@ -79,9 +108,9 @@ def student_from_teacher(
         raise ValueError("the teacher must have embedding_size == hidden_size and one layer group per layer")
     if not layers or sorted(set(layers)) != list(layers) or not 0 <= layers[0] <= layers[-1] < config.num_hidden_layers:
         raise ValueError(f"layers must be increasing indices below {config.num_hidden_layers}, got {list(layers)}")
-    student = AlbertConfig(**{**config.to_dict(), "embedding_size": embedding_size,
+    student = AlbertConfig(**{**config.to_dict(), "embedding_size": directions.shape[1] + 1,
                               "num_hidden_layers": len(layers), "num_hidden_groups": len(layers)})
-    out = factorise_embeddings(state, embedding_size)
+    out = factorise_embeddings(state, directions)
     for new, old in enumerate(layers):
         prefix = f"encoder.albert_layer_groups.{old}."
         out.update({f"encoder.albert_layer_groups.{new}.{name[len(prefix):]}": value.clone()
@@ -186,11 +215,12 @@ def build_compact(teacher_dir: Path, out: Path, progress: bool) -> dict[str, Any
     s = SETTINGS
     teacher = AlbertModel.from_pretrained(teacher_dir, use_safetensors=True).eval()
     tokenizer = load_tokenizer(teacher_dir)
-    config, state = student_from_teacher(teacher.config, teacher.state_dict(), s["layers"], s["embedding_size"])
-    student = AlbertModel(config)
-    student.load_state_dict(state, strict=True)
     texts = distillation_texts(s["augmented"]["recipe"], s["augmented"]["sentences"], s["seed"])
     ids = tokenizer(texts, truncation=True, max_length=s["max_length"])["input_ids"]
+    directions, kept = corpus_directions(teacher.state_dict(), ids, s["embedding_size"] - 1)
+    config, state = student_from_teacher(teacher.config, teacher.state_dict(), s["layers"], directions)
+    student = AlbertModel(config)
+    student.load_state_dict(state, strict=True)
     check = ids[:: max(1, len(ids) // s["check_sentences"])][: s["check_sentences"]]
     reference = mean_pooled(teacher, check, tokenizer.pad_token_id)
     before = _agreement(student, reference, check, tokenizer.pad_token_id)
@@ -203,11 +233,12 @@ def build_compact(teacher_dir: Path, out: Path, progress: bool) -> dict[str, Any
     shutil.copyfile(teacher_dir / "vocab_map.npy", out / "vocab_map.npy")
     return {"vocab_size": config.vocab_size, "parameters": sum(p.numel() for p in student.parameters()),
             "settings": s, "distillation_texts": len(texts),
+            "embedding_energy_kept": round(kept, 4),
             "loss_first_last": [round(losses[0], 5), round(losses[-1], 5)],
             "cosine_to_teacher": {"before_distillation": before, "after_distillation": after},
             "build_seconds": round(time.perf_counter() - started, 1),
             "description": f"Compact student of the full model: layers {s['layers']} of 12 (one group each), "
-                           f"embedding factorised to {s['embedding_size']} by SVD, then distilled for "
+                           f"embedding factorised to {s['embedding_size']} on the corpus's principal directions, then distilled for "
                            f"{s['steps']} steps on every layer's hidden states over packaged Chinese text "
                            f"and {s['augmented']['sentences']:,} augmented copies of it."}
 
