@@ -53,7 +53,7 @@ def main() -> None:
     ids = tokenizer(trimming_corpus(), truncation=True, max_length=SETTINGS["max_length"])["input_ids"]
     count = SETTINGS["embedding_size"] - 1
     energy = embedding_energy(state, ids)
-    directions = {"table SVD": table_directions(state, count), "corpus PCA": corpus_directions(state, ids, count)[0]}
+    directions = {"table SVD": table_directions(state, count), "corpus PCA": corpus_directions(energy, count)[0]}
     for name, found in directions.items():
         print(f"{name:10s}: {count} directions keep {float(torch.trace(found.T @ energy @ found) / torch.trace(energy)):.3f} "
               "of the corpus's embedding-sum energy", flush=True)

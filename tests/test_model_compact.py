@@ -7,7 +7,14 @@ import torch
 from transformers import AlbertConfig, AlbertModel
 
 from zhaug.train import models
-from zhaug.train.compact import corpus_directions, distil, distillation_texts, student_from_teacher, zero_sum_basis
+from zhaug.train.compact import (
+    corpus_directions,
+    distil,
+    distillation_texts,
+    embedding_energy,
+    student_from_teacher,
+    zero_sum_basis,
+)
 from zhaug.train.embedded import COMPACT
 from zhaug.train.vocab_trim import trimming_corpus
 
@@ -30,7 +37,7 @@ def teacher() -> AlbertModel:
 
 
 def student(teacher: AlbertModel, layers: list[int], embedding_size: int, corpus: list[list[int]] | None = None) -> AlbertModel:
-    directions, _ = corpus_directions(teacher.state_dict(), corpus or ids(40, 8).tolist(), embedding_size - 1)
+    directions, _ = corpus_directions(embedding_energy(teacher.state_dict(), corpus or ids(40, 8).tolist()), embedding_size - 1)
     config, state = student_from_teacher(teacher.config, teacher.state_dict(), layers, directions)
     model = AlbertModel(config)
     model.load_state_dict(state, strict=True)
@@ -59,9 +66,9 @@ def test_the_factorisation_keeps_the_directions_the_corpus_uses(teacher):
     factorised embedding (4 directions) reproduces the teacher's embedding output on them exactly,
     whatever the other 46 rows of the table hold."""
     corpus = [[token] for token in (2, 3, 4, 5)]
-    directions, kept = corpus_directions(teacher.state_dict(), corpus, 4)
+    directions, kept = corpus_directions(embedding_energy(teacher.state_dict(), corpus), 4)
     assert kept == pytest.approx(1.0)
-    assert corpus_directions(teacher.state_dict(), corpus, 3)[1] < 0.99
+    assert corpus_directions(embedding_energy(teacher.state_dict(), corpus), 3)[1] < 0.99
     assert torch.allclose(directions.T @ directions, torch.eye(4, dtype=directions.dtype), atol=1e-10)
     assert torch.allclose(directions.sum(0), torch.zeros(4, dtype=directions.dtype), atol=1e-10)
     small = student(teacher, list(range(6)), 5, corpus)
@@ -88,13 +95,13 @@ def test_layer_selection_and_shapes(teacher):
 
 
 def test_invalid_layers_or_rank_are_rejected(teacher):
-    directions, _ = corpus_directions(teacher.state_dict(), ids().tolist(), 7)
+    directions, _ = corpus_directions(embedding_energy(teacher.state_dict(), ids().tolist()), 7)
     for layers in ([2, 1], [0, 6], []):
         with pytest.raises(ValueError):
             student_from_teacher(teacher.config, teacher.state_dict(), layers, directions)
     for count in (0, HIDDEN):
         with pytest.raises(ValueError):
-            corpus_directions(teacher.state_dict(), ids().tolist(), count)
+            corpus_directions(embedding_energy(teacher.state_dict(), ids().tolist()), count)
 
 
 def test_distillation_is_seeded_and_lowers_the_loss(teacher):

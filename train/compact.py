@@ -61,18 +61,18 @@ def embedding_energy(state: dict[str, torch.Tensor], ids: Sequence[Sequence[int]
     return energy
 
 
-def corpus_directions(state: dict[str, torch.Tensor], ids: Sequence[Sequence[int]], count: int) -> tuple[torch.Tensor, float]:
+def corpus_directions(energy: torch.Tensor, count: int) -> tuple[torch.Tensor, float]:
     """The ``count`` principal directions (``hidden × count``, orthonormal, each orthogonal to the
-    all-ones vector) of the embedding sums of ``ids`` (:func:`embedding_energy`), and the share of
-    their energy those directions keep.
+    all-ones vector) of a corpus's embedding sums, given their ``energy`` (:func:`embedding_energy`),
+    and the share of that energy those directions keep.
 
     Weighing the table rows by use matters: on the packaged corpus, 127 directions of the tables'
     own SVD keep about half of that energy (``benchmarks/compact_factorisation.py``)."""
-    hidden = state["embeddings.word_embeddings.weight"].shape[1]
+    hidden = energy.shape[0]
     if not 1 <= count < hidden:
         raise ValueError(f"count must be in 1..{hidden - 1}, got {count}")
     basis = zero_sum_basis(hidden)
-    energy, vectors = torch.linalg.eigh(basis.T @ embedding_energy(state, ids) @ basis)
+    energy, vectors = torch.linalg.eigh(basis.T @ energy @ basis)
     top = torch.argsort(energy, descending=True)[:count]
     return basis @ vectors[:, top], float(energy[top].sum() / energy.sum())
 
@@ -217,7 +217,7 @@ def build_compact(teacher_dir: Path, out: Path, progress: bool) -> dict[str, Any
     tokenizer = load_tokenizer(teacher_dir)
     texts = distillation_texts(s["augmented"]["recipe"], s["augmented"]["sentences"], s["seed"])
     ids = tokenizer(texts, truncation=True, max_length=s["max_length"])["input_ids"]
-    directions, kept = corpus_directions(teacher.state_dict(), ids, s["embedding_size"] - 1)
+    directions, kept = corpus_directions(embedding_energy(teacher.state_dict(), ids), s["embedding_size"] - 1)
     config, state = student_from_teacher(teacher.config, teacher.state_dict(), s["layers"], directions)
     student = AlbertModel(config)
     student.load_state_dict(state, strict=True)
