@@ -1,7 +1,7 @@
 """Does the compact model meet its bar? ≥ 3× the full model's fine-tuning throughput, and within
 2 accuracy points of it after fine-tuning on 500 rows (issue 3).
 
-    python benchmarks/compact_bar.py [--train-rows 500] [--eval-rows 1000] [--steps 96] [--seeds 0 1 2] [--shared ../shared]
+    python benchmarks/compact_bar.py [--train-rows 500] [--eval-rows 1000] [--steps 96] [--seeds 0 1 2] [--shared ../shared] [--threads 1]
 
 Throughput: training steps (forward, backward, AdamW) of a sequence classifier at sequence length
 64, batch 16, full and compact alternately in this process (``--rounds`` times; the median
@@ -66,11 +66,13 @@ def throughput(paths: dict[str, Path], rounds: int, steps: int) -> dict[str, flo
     return {name: statistics.median(values) for name, values in speeds.items()}
 
 
-def accuracy(dataset: str, train: list[Record], eval: list[Record], steps: int, seed: int) -> dict[str, dict]:
+def accuracy(dataset: str, train: list[Record], eval: list[Record], steps: int, seed: int,
+             threads: int | None) -> dict[str, dict]:
     results = {}
     for name in MODELS:
         with tempfile.TemporaryDirectory() as out:
-            config = TrainConfig(model=name, max_length=64, max_steps=steps, eval_every=steps, patience=None, seed=seed)
+            config = TrainConfig(model=name, max_length=64, max_steps=steps, eval_every=steps, patience=None, seed=seed,
+                                 threads=threads)
             metrics = fit(train, eval, out_dir=out, config=config)
         results[name] = {"accuracy": metrics["history"][-1]["accuracy"], "samples_per_second": metrics["samples_per_second"]}
         print(f"{dataset:14s} {name:8s} accuracy {results[name]['accuracy']:.4f}  "
@@ -87,7 +89,10 @@ def main() -> None:
     parser.add_argument("--speed-steps", type=int, default=5)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--shared", type=Path, help="the ../shared folder, for data/ced_rumor")
+    parser.add_argument("--threads", type=int, help="torch threads (default: every CPU); 1 beside other jobs")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     paths = {name: resolve_model(name) for name in MODELS}
     speed = throughput(paths, args.rounds, args.speed_steps)
     print(f"train step, len 64, batch 16: full {speed['full']:.1f}/s, compact {speed['compact']:.1f}/s, "
@@ -99,7 +104,7 @@ def main() -> None:
         gaps, ratios = [], []
         for seed in args.seeds:
             train, eval = stratified(records, [args.train_rows, args.eval_rows], seed)
-            result = accuracy(dataset, train, eval, args.steps, seed)
+            result = accuracy(dataset, train, eval, args.steps, seed, args.threads)
             gaps.append(100 * (result["full"]["accuracy"] - result["compact"]["accuracy"]))
             ratios.append(result["compact"]["samples_per_second"] / result["full"]["samples_per_second"])
             print(f"{dataset:14s} seed {seed}: full - compact {gaps[-1]:+.1f} points, trainer x{ratios[-1]:.2f}",
