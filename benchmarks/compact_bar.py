@@ -2,6 +2,7 @@
 2 accuracy points of it after fine-tuning on 500 rows (issue 3).
 
     python benchmarks/compact_bar.py [--train-rows 500] [--eval-rows 1000] [--steps 96] [--seeds 0 1 2] [--shared ../shared] [--threads 1]
+                                     [--lr full=1e-4 compact=1e-4]
 
 Throughput: training steps (forward, backward, AdamW) of a sequence classifier at sequence length
 64, batch 16, full and compact alternately in this process (``--rounds`` times; the median
@@ -67,17 +68,30 @@ def throughput(paths: dict[str, Path], rounds: int, steps: int) -> dict[str, flo
 
 
 def accuracy(dataset: str, train: list[Record], eval: list[Record], steps: int, seed: int,
-             threads: int | None) -> dict[str, dict]:
+             threads: int | None, lrs: dict[str, float], models: Sequence[str] = MODELS) -> dict[str, dict]:
+    """Fine-tune each of ``models`` (at its learning rate in ``lrs``, else the trainer's default) on
+    ``train``; accuracy on ``eval`` after the last step, and the trainer's samples/s."""
     results = {}
-    for name in MODELS:
+    for name in models:
         with tempfile.TemporaryDirectory() as out:
             config = TrainConfig(model=name, max_length=64, max_steps=steps, eval_every=steps, patience=None, seed=seed,
-                                 threads=threads)
+                                 threads=threads).replace(lr=lrs.get(name))
             metrics = fit(train, eval, out_dir=out, config=config)
         results[name] = {"accuracy": metrics["history"][-1]["accuracy"], "samples_per_second": metrics["samples_per_second"]}
         print(f"{dataset:14s} {name:8s} accuracy {results[name]['accuracy']:.4f}  "
               f"trainer {results[name]['samples_per_second']:.1f} samples/s", flush=True)
     return results
+
+
+def learning_rates(pairs: Sequence[str]) -> dict[str, float]:
+    """``["compact=2e-4"]`` → ``{"compact": 2e-4}``."""
+    lrs = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        if name not in MODELS or not value:
+            raise SystemExit(f"--lr takes MODEL=LR with MODEL one of {', '.join(MODELS)}, got {pair!r}")
+        lrs[name] = float(value)
+    return lrs
 
 
 def main() -> None:
@@ -90,7 +104,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--shared", type=Path, help="the ../shared folder, for data/ced_rumor")
     parser.add_argument("--threads", type=int, help="torch threads (default: every CPU); 1 beside other jobs")
+    parser.add_argument("--lr", nargs="+", default=[], metavar="MODEL=LR",
+                        help="fine-tuning learning rate per model (default: the trainer's)")
     args = parser.parse_args()
+    lrs = learning_rates(args.lr)
     if args.threads:
         torch.set_num_threads(args.threads)
     paths = {name: resolve_model(name) for name in MODELS}
@@ -104,7 +121,7 @@ def main() -> None:
         gaps, ratios = [], []
         for seed in args.seeds:
             train, eval = stratified(records, [args.train_rows, args.eval_rows], seed)
-            result = accuracy(dataset, train, eval, args.steps, seed, args.threads)
+            result = accuracy(dataset, train, eval, args.steps, seed, args.threads, lrs)
             gaps.append(100 * (result["full"]["accuracy"] - result["compact"]["accuracy"]))
             ratios.append(result["compact"]["samples_per_second"] / result["full"]["samples_per_second"])
             print(f"{dataset:14s} seed {seed}: full - compact {gaps[-1]:+.1f} points, trainer x{ratios[-1]:.2f}",
