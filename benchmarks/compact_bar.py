@@ -83,15 +83,12 @@ def accuracy(dataset: str, train: list[Record], eval: list[Record], steps: int, 
     return results
 
 
-def learning_rates(pairs: Sequence[str]) -> dict[str, float]:
-    """``["compact=2e-4"]`` → ``{"compact": 2e-4}``."""
-    lrs = {}
-    for pair in pairs:
-        name, _, value = pair.partition("=")
-        if name not in MODELS or not value:
-            raise SystemExit(f"--lr takes MODEL=LR with MODEL one of {', '.join(MODELS)}, got {pair!r}")
-        lrs[name] = float(value)
-    return lrs
+def model_lr(pair: str) -> tuple[str, float]:
+    """``"compact=2e-4"`` → ``("compact", 2e-4)``: an ``--lr`` value."""
+    name, _, value = pair.partition("=")
+    if name not in MODELS:
+        raise argparse.ArgumentTypeError(f"expected MODEL=LR with MODEL one of {', '.join(MODELS)}, got {pair!r}")
+    return name, float(value)
 
 
 def main() -> None:
@@ -104,10 +101,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--shared", type=Path, help="the ../shared folder, for data/ced_rumor")
     parser.add_argument("--threads", type=int, help="torch threads (default: every CPU); 1 beside other jobs")
-    parser.add_argument("--lr", nargs="+", default=[], metavar="MODEL=LR",
+    parser.add_argument("--lr", type=model_lr, nargs="+", default=[], metavar="MODEL=LR",
                         help="fine-tuning learning rate per model (default: the trainer's)")
     args = parser.parse_args()
-    lrs = learning_rates(args.lr)
+    lrs = dict(args.lr)
     if args.threads:
         torch.set_num_threads(args.threads)
     paths = {name: resolve_model(name) for name in MODELS}

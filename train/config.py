@@ -53,7 +53,7 @@ class TrainConfig:
     eval_batch_size: int = 64
     epochs: int = 3
     max_steps: int | None = None
-    lr: float = 1e-4  # benchmarks/finetune_lr.py: best of 5e-5..4e-4 for both embedded models
+    lr: float = 1e-4  # benchmarks/finetune_lr.py: best of 5e-5, 1e-4, 2e-4 for both embedded models
     head_lr_multiplier: float = 10.0
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
