@@ -69,7 +69,7 @@ def throughput(paths: dict[str, Path], rounds: int, steps: int) -> dict[str, flo
 
 def accuracy(dataset: str, train: list[Record], eval: list[Record], steps: int, seed: int,
              threads: int | None, lrs: dict[str, float], models: Sequence[str] = MODELS) -> dict[str, dict]:
-    """Fine-tune each of ``models`` (at its learning rate in ``lrs``, else the trainer's default) on
+    """Fine-tune each of ``models`` (at its learning rate in ``lrs``, else the model's own) on
     ``train``; accuracy on ``eval`` after the last step, and the trainer's samples/s."""
     results = {}
     for name in models:
@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, help="the ../shared folder, for data/ced_rumor")
     parser.add_argument("--threads", type=int, help="torch threads (default: every CPU); 1 beside other jobs")
     parser.add_argument("--lr", type=model_lr, nargs="+", default=[], metavar="MODEL=LR",
-                        help="fine-tuning learning rate per model (default: the trainer's)")
+                        help="fine-tuning learning rate per model (default: each model's own)")
     args = parser.parse_args()
     lrs = dict(args.lr)
     if args.threads:

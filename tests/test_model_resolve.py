@@ -10,7 +10,8 @@ import torch
 from transformers import AlbertConfig, AlbertModel, BertTokenizerFast
 
 from zhaug.errors import MissingResourceError
-from zhaug.train.models import load_classifier, load_tokenizer, resolve_model
+from zhaug.train.embedded import CARD, COMPACT, FINE_TUNING_LRS, FULL
+from zhaug.train.models import DEFAULT_LR, fine_tuning_lr, load_classifier, load_tokenizer, resolve_model
 
 CHARS = "我爱北京天安门今天气很好这家酒店服务差"
 
@@ -71,3 +72,11 @@ def test_missing_folder_and_offline_hub_id_fail_clearly(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     with pytest.raises(MissingResourceError, match="Without network access"):
         resolve_model("voidful/albert_chinese_tiny")
+
+
+def test_fine_tuning_lr_is_the_embedded_models_own_else_the_default(tmp_path, bert_style_albert):
+    assert fine_tuning_lr(bert_style_albert) == DEFAULT_LR  # no card: a hub-style or fine-tuned folder
+    for name in (FULL, COMPACT, "someone-elses-model"):
+        (tmp_path / CARD).write_text(json.dumps({"name": name}), encoding="utf-8")
+        assert fine_tuning_lr(tmp_path) == FINE_TUNING_LRS.get(name, DEFAULT_LR)
+    assert FINE_TUNING_LRS[COMPACT] > FINE_TUNING_LRS[FULL]

@@ -157,6 +157,24 @@ def test_freezing_and_head_learning_rate(config, data, tmp_path):
         parameter_groups(model, config.replace(freeze_layers=5))
 
 
+def test_unset_lr_is_the_models_own_and_recorded(config, data, tmp_path):
+    import shutil
+
+    from zhaug.train.embedded import CARD, COMPACT, FINE_TUNING_LRS
+
+    model = tmp_path / "model"
+    shutil.copytree(config.model, model)
+    card = {"name": COMPACT, "build_version": 0, "files": {"model.safetensors": sha256(model / "model.safetensors")}}
+    (model / CARD).write_text(json.dumps(card), encoding="utf-8")
+    unset = TrainConfig(model=str(model), max_steps=2, eval_every=2, patience=None, threads=1)
+    assert unset.lr is None
+    fit(*data, out_dir=tmp_path / "run", config=unset, progress=False)
+    saved = yaml.safe_load((tmp_path / "run/config.yaml").read_text(encoding="utf-8"))
+    assert saved["lr"] == FINE_TUNING_LRS[COMPACT]
+    with pytest.raises(ZhaugError, match="lr"):
+        TrainConfig(lr=0.0)
+
+
 def test_bad_input_errors(config, data, tmp_path):
     train, eval = data
     with pytest.raises(ZhaugError, match="at least two labels"):

@@ -24,7 +24,7 @@ def train_command(
     batch_size: int | None = typer.Option(None, "--batch-size", min=1),
     epochs: int | None = typer.Option(None, "--epochs", min=1),
     max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Fixed budget of optimizer steps."),
-    lr: float | None = typer.Option(None, "--lr", help="Encoder learning rate."),
+    lr: float | None = typer.Option(None, "--lr", help="Encoder learning rate (default: the model's own)."),
     head_lr_multiplier: float | None = typer.Option(None, "--head-lr-multiplier"),
     schedule: str | None = typer.Option(None, "--schedule", help="linear or cosine decay after warm-up."),
     freeze_embeddings: bool | None = typer.Option(None, "--freeze-embeddings/--no-freeze-embeddings"),

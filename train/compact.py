@@ -34,7 +34,7 @@ from zhaug.train.models import load_tokenizer
 from zhaug.train.vocab_trim import trimming_corpus
 
 # The build settings, kept in the model card: a built student whose card shows other settings is rebuilt.
-SETTINGS = {"layers": [0, 4, 8, 11], "embedding_size": 128, "steps": 800, "batch_size": 32,
+SETTINGS = {"layers": [0, 4, 8, 11], "embedding_size": 128, "steps": 2000, "batch_size": 32,
             "max_length": 64, "lr": 3e-4, "warmup_ratio": 0.05, "seed": 0, "check_sentences": 100,
             "augmented": {"recipe": "mixed", "sentences": 20000}, "factorisation": "corpus-pca"}
 EMBEDDING_TABLES = ("word_embeddings", "position_embeddings", "token_type_embeddings")

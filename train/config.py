@@ -30,7 +30,8 @@ class TrainConfig:
     max_length: tokens per text (longer texts are truncated; batches are padded to their longest).
     epochs / max_steps: the budget; ``max_steps`` (optimizer steps) wins when set, so runs with
         and without augmentation can spend the same compute.
-    lr / head_lr_multiplier: the encoder's peak learning rate, and the new head's as a multiple of it.
+    lr / head_lr_multiplier: the encoder's peak learning rate (``None``: the model's own,
+        :func:`zhaug.train.models.fine_tuning_lr`), and the new head's as a multiple of it.
     warmup_ratio / schedule: linear warm-up over that share of the steps, then ``linear`` or
         ``cosine`` decay to zero.
     freeze_embeddings / freeze_layers / head_only: keep the embeddings, the first k encoder
@@ -53,7 +54,7 @@ class TrainConfig:
     eval_batch_size: int = 64
     epochs: int = 3
     max_steps: int | None = None
-    lr: float = 1e-4  # benchmarks/finetune_lr.py: best of 5e-5, 1e-4, 2e-4 for both embedded models
+    lr: float | None = None
     head_lr_multiplier: float = 10.0
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
@@ -82,7 +83,7 @@ class TrainConfig:
             "batch_size": self.batch_size >= 1 and self.eval_batch_size >= 1,
             "epochs": self.epochs >= 1,
             "max_steps": self.max_steps is None or self.max_steps >= 1,
-            "lr": self.lr > 0 and self.head_lr_multiplier > 0,
+            "lr": (self.lr is None or self.lr > 0) and self.head_lr_multiplier > 0,
             "warmup_ratio": 0 <= self.warmup_ratio < 1,
             "freeze_layers": self.freeze_layers >= 0,
             "eval_every": self.eval_every is None or self.eval_every >= 1,

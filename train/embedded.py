@@ -46,6 +46,8 @@ from zhaug.train.vocab_trim import (
 FULL = "e5-small-zh"
 COMPACT = "e5-small-zh-compact"
 VARIANTS = {"full": FULL, "compact": COMPACT}
+FINE_TUNING_LRS = {FULL: 1e-4, COMPACT: 2e-4}
+"""Each embedded model's best encoder learning rate on 500 rows (``benchmarks/finetune_lr.py``)."""
 BUILD_VERSION = 3
 CARD = "zhaug_card.json"
 UPSTREAM = {"model": "intfloat/multilingual-e5-small", "licence": "MIT",

@@ -27,9 +27,11 @@ from transformers.utils import logging as hf_logging
 
 from zhaug.errors import MissingResourceError
 from zhaug.rng import derive_seed
-from zhaug.train.embedded import FULL, VARIANTS, build_model, read_card, sha256
+from zhaug.train.embedded import FINE_TUNING_LRS, FULL, VARIANTS, build_model, read_card, sha256
 
 HUB_FILES = ["*.json", "*.safetensors", "vocab.txt", "*.model"]
+DEFAULT_LR = 1e-4
+"""The encoder learning rate for models without a measured one of their own."""
 
 
 def resolve_model(name_or_path: str | os.PathLike[str] | None = None) -> Path:
@@ -63,6 +65,14 @@ def model_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
                 "weights_sha256": card["files"]["model.safetensors"]}
     weights = Path(path) / "model.safetensors"
     return {"name": str(path), "weights_sha256": sha256(weights) if weights.is_file() else None}
+
+
+def fine_tuning_lr(path: str | os.PathLike[str]) -> float:
+    """The encoder learning rate to fine-tune the model at ``path`` with: an embedded model's own
+    (:data:`~zhaug.train.embedded.FINE_TUNING_LRS`; the compact student wants a higher one than
+    its teacher), else :data:`DEFAULT_LR`."""
+    card = read_card(path)
+    return FINE_TUNING_LRS.get(card["name"], DEFAULT_LR) if card is not None else DEFAULT_LR
 
 
 def _hub_snapshot(repo_id: str) -> Path:

@@ -51,7 +51,7 @@ from zhaug.train.data import (
 )
 from zhaug.train.distributed import ranks_from_env
 from zhaug.train.metrics import classification_metrics
-from zhaug.train.models import load_classifier, load_tokenizer, model_identity, resolve_model
+from zhaug.train.models import fine_tuning_lr, load_classifier, load_tokenizer, model_identity, resolve_model
 from zhaug.train.predict import batched_logits
 
 NO_DECAY = ("bias", "LayerNorm", "layer_norm", "norm")
@@ -160,6 +160,9 @@ class Trainer:
         self, train: list[Record], eval: list[Record] | None, out: Path, children: Children, resume: bool
     ) -> dict[str, Any]:
         config, started, ranks = self.config, time.perf_counter(), ranks_from_env()
+        model_path = resolve_model(config.model)
+        if config.lr is None:
+            config = config.replace(lr=fine_tuning_lr(model_path))
         if eval is None:
             train, eval = split_by_parent(train, config.eval_fraction, config.seed)
         labels = label_names(train)
@@ -177,7 +180,6 @@ class Trainer:
         if state is not None and state["done"]:
             return json.loads((out / "metrics.json").read_text(encoding="utf-8"))
 
-        model_path = resolve_model(config.model)
         tokenizer = load_tokenizer(model_path)
         model = load_classifier(model_path, len(labels), dict(enumerate(labels)), seed=config.seed)
         ranks.broadcast(model)
