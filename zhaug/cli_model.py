@@ -10,6 +10,7 @@ from rich.table import Table
 
 from zhaug.errors import MissingResourceError
 from zhaug.train.embedded import (
+    FINE_TUNING_LRS,
     VARIANTS,
     build_model,
     list_models,
@@ -32,10 +33,10 @@ def build_command(
 @model_app.command("list")
 def list_command() -> None:
     """List the built models."""
-    table = Table("name", "variant", "vocabulary", "parameters", "path")
+    table = Table("name", "variant", "vocabulary", "parameters", "fine-tuning lr", "path")
     for card in list_models():
         table.add_row(card["name"], card["variant"], str(card["vocab_size"]), f"{card['parameters']:,}",
-                      str(models_dir() / card["name"]))
+                      f"{FINE_TUNING_LRS[card['name']]:g}", str(models_dir() / card["name"]))
     Console().print(table if table.row_count else f"no models built yet in {models_dir()}: run `zhaug model build`")
 
 
