@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from zhaug.errors import ZhaugError
 from zhaug.io import Record, write_table
 from zhaug.train import TrainConfig, Trainer, fit, load_config
 from zhaug.train.data import batch_order, children_from_rows, guard_children, read_children, split_by_parent
-from zhaug.train.embedded import sha256
+from zhaug.train.embedded import CARD, COMPACT, FINE_TUNING_LRS, sha256
 
 RECIPE = {"name": "tiny", "op": {"one_of": [{"random_swap": {"rate": 0.2}}, {"random_delete": {"rate": 0.2}}]}}
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -158,10 +159,6 @@ def test_freezing_and_head_learning_rate(config, data, tmp_path):
 
 
 def test_unset_lr_is_the_models_own_and_recorded(config, data, tmp_path):
-    import shutil
-
-    from zhaug.train.embedded import CARD, COMPACT, FINE_TUNING_LRS
-
     model = tmp_path / "model"
     shutil.copytree(config.model, model)
     card = {"name": COMPACT, "build_version": 0, "files": {"model.safetensors": sha256(model / "model.safetensors")}}

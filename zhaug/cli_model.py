@@ -10,13 +10,13 @@ from rich.table import Table
 
 from zhaug.errors import MissingResourceError
 from zhaug.train.embedded import (
-    FINE_TUNING_LRS,
     VARIANTS,
     build_model,
     list_models,
     models_dir,
     read_card,
 )
+from zhaug.train.models import fine_tuning_lr
 
 model_app = typer.Typer(help="Build and inspect the embedded pretrained Chinese ALBERT models.", no_args_is_help=True)
 
@@ -36,7 +36,7 @@ def list_command() -> None:
     table = Table("name", "variant", "vocabulary", "parameters", "fine-tuning lr", "path")
     for card in list_models():
         table.add_row(card["name"], card["variant"], str(card["vocab_size"]), f"{card['parameters']:,}",
-                      f"{FINE_TUNING_LRS[card['name']]:g}", str(models_dir() / card["name"]))
+                      f"{fine_tuning_lr(models_dir() / card['name']):g}", str(models_dir() / card["name"]))
     Console().print(table if table.row_count else f"no models built yet in {models_dir()}: run `zhaug model build`")
 
 
