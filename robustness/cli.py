@@ -11,11 +11,12 @@ from rich.console import Console
 from rich.table import Table
 
 from zhaug.errors import MissingResourceError
+from zhaug.hashing import files_key
 from zhaug.io import Columns, read_records
 from zhaug.robustness.attack import AttackConfig, Embed
 from zhaug.robustness.audit import audit, load_config, perturb_cells
 from zhaug.robustness.families import FAMILY_NAMES, select_families
-from zhaug.robustness.predict import fingerprint, load_model
+from zhaug.robustness.predict import load_model
 from zhaug.robustness.report import write_report
 from zhaug.robustness.thresholds import check, parse_thresholds
 
@@ -23,7 +24,7 @@ from zhaug.robustness.thresholds import check, parse_thresholds
 def _model_id(model_dir: Path) -> str:
     """The folder and the sizes and times of its files: a retrained model never reuses cached predictions."""
     files = sorted(p for p in model_dir.rglob("*") if p.is_file() and "last" not in p.relative_to(model_dir).parts)
-    return f"{model_dir.resolve()}:" + fingerprint([(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files])
+    return f"{model_dir.resolve()}:" + files_key(files)
 
 
 def _embedder(model: str | None) -> Embed | None:

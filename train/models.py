@@ -26,8 +26,8 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from zhaug.errors import MissingResourceError
-from zhaug.rng import derive_seed
-from zhaug.train.embedded import FINE_TUNING_LRS, FULL, VARIANTS, build_model, read_card, sha256
+from zhaug.hashing import derive_seed, file_sha256
+from zhaug.train.embedded import FINE_TUNING_LRS, FULL, VARIANTS, build_model, read_card
 
 HUB_FILES = ["*.json", "*.safetensors", "vocab.txt", "*.model"]
 DEFAULT_LR = 1e-4
@@ -64,7 +64,7 @@ def model_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
         return {"name": card["name"], "build_version": card["build_version"],
                 "weights_sha256": card["files"]["model.safetensors"]}
     weights = Path(path) / "model.safetensors"
-    return {"name": str(path), "weights_sha256": sha256(weights) if weights.is_file() else None}
+    return {"name": str(path), "weights_sha256": file_sha256(weights) if weights.is_file() else None}
 
 
 def fine_tuning_lr(path: str | os.PathLike[str]) -> float:

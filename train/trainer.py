@@ -33,7 +33,8 @@ from zhaug.augment.pipeline import augment_records
 from zhaug.augment.recipes import load_recipe
 from zhaug.errors import ZhaugError
 from zhaug.io import Record, atomic_write_text
-from zhaug.rng import derive_seed
+from zhaug import hashing
+from zhaug.hashing import derive_seed
 from zhaug.train.checkpoint import finish_last, last_state, load_last, save_best, save_last
 from zhaug.train.config import TrainConfig
 from zhaug.train.data import (
@@ -125,11 +126,6 @@ def loss_totals(rows: Sequence[Row], class_weight: torch.Tensor | None) -> tuple
     return scale.sum(), sum(r.pair is not None for r in rows)
 
 
-def fingerprint(*parts: object) -> str:
-    """A short hash of the run's data and config (a resumed run must see the same)."""
-    return f"{derive_seed(*parts):016x}"
-
-
 class Trainer:
     """Fine-tunes a sequence classifier (the embedded default model, a hub id or a local folder).
 
@@ -171,7 +167,7 @@ class Trainer:
         eval_texts = {normalise(r.text) for r in eval}
         offline, dropped = guard_children(children, train, eval_texts)
         recipe = load_recipe(config.augment) if config.augment and config.n_aug else None
-        run_id = fingerprint(config.to_dict(), train, eval, sorted(offline.items()))
+        run_id = hashing.key(config.to_dict(), train, eval, sorted(offline.items()))
         state = last_state(out)
         if state is not None and not resume:
             raise ZhaugError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")

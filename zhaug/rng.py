@@ -7,14 +7,11 @@ depend on processing order or on the number of workers.
 
 from __future__ import annotations
 
-import hashlib
 import random
 
+from zhaug.hashing import derive_seed
 
-def derive_seed(*key: object) -> int:
-    """A 64-bit integer seed that depends only on ``key`` (stable across runs and platforms)."""
-    digest = hashlib.blake2b(repr(key).encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "little")
+__all__ = ["child_rng", "derive_rng", "derive_seed"]
 
 
 def derive_rng(*key: object) -> random.Random:

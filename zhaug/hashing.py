@@ -1,0 +1,51 @@
+"""Every hash zhaug computes, in one place: seeds, cache and resume keys, file checksums.
+
+Three kinds, each kept stable because saved state depends on it:
+
+* :func:`derive_seed` — 64-bit seeds for per-sample generators (:mod:`zhaug.rng`);
+* :func:`key` — the hex form of :func:`derive_seed`, for things that must match on resume
+  (a run's fingerprint, an ablation cell); any Python values whose ``repr`` is stable;
+* :func:`content_key` — SHA-256 of JSON-serialisable parts, for caches of computed results
+  (predictions, audits, generated copies);
+* :func:`file_sha256` and :func:`files_key` — checksums of files and of folders' file listings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+
+def derive_seed(*parts: object) -> int:
+    """A 64-bit integer that depends only on ``parts`` (stable across runs and platforms)."""
+    digest = hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+def key(*parts: object) -> str:
+    """16 hex digits of :func:`derive_seed`: resume and cell keys."""
+    return f"{derive_seed(*parts):016x}"
+
+
+def content_key(*parts: Any) -> str:
+    """16 hex digits of the SHA-256 of JSON-serialisable ``parts``: cache keys."""
+    blob = json.dumps(parts, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file, read in 4 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def files_key(files: Iterable[Path]) -> str:
+    """A key of files' paths, sizes and modification times: changes when any file is rewritten."""
+    return content_key([(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files])
