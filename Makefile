@@ -1,4 +1,5 @@
-# The two commands of the README: `make demo` (main job on the embedded default) and `make test`.
+# The two commands of the README: `make demo` (main job on the embedded default) and `make test`
+# (the layer contracts of pyproject.toml, then the test suite).
 .PHONY: setup demo test
 
 setup:
@@ -8,4 +9,5 @@ demo: setup
 	zhaug demo --out runs/demo
 
 test: setup
+	python scripts/lint_imports.py
 	python -m pytest -q

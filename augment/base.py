@@ -8,7 +8,6 @@ the data and an explicit generator; an operation holds no other state.
 
 from __future__ import annotations
 
-import inspect
 import math
 import random
 from abc import ABC, abstractmethod
@@ -16,6 +15,8 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from zhaug.augment.text import Segmenter, Token, is_cjk, join
+
+from zhaug.params import Parameters
 from zhaug.rng import derive_rng
 
 LABEL_RISKS = ("low", "medium", "high")
@@ -30,9 +31,10 @@ def register(cls: type[Operation]) -> type[Operation]:
     return cls
 
 
-class Operation(ABC):
+class Operation(Parameters, ABC):
     """Base class. Subclasses set ``name``, ``label_risk`` (low / medium / high) and implement
-    :meth:`apply`; their docstring says what the parameters do and why the risk is what it is."""
+    :meth:`apply`; constructors store every parameter as given (:class:`~zhaug.params.Parameters`:
+    ``get_params`` is what each output row records). Their docstring says what the parameters do and why the risk is what it is."""
 
     name: ClassVar[str]
     label_risk: ClassVar[str]
@@ -46,14 +48,10 @@ class Operation(ABC):
         to batch their forward passes; each result must depend only on its own input and rng."""
         return [self.apply(tokens, rng) for tokens, rng in zip(batch, rngs)]
 
-    def get_params(self) -> dict[str, Any]:
-        """Constructor parameters and their current values (recorded in each output row)."""
-        signature = inspect.signature(type(self).__init__)
-        return {
-            name: getattr(self, name)
-            for name in signature.parameters
-            if name != "self" and hasattr(self, name)
-        }
+    def spec(self) -> dict[str, Any]:
+        """The parameters as plain data, recorded as each output row's ``params`` (JSON):
+        ``get_params()`` for a plain operation; composites and wrappers describe their parts."""
+        return self.get_params()
 
     def augment(self, text: str, seed: int = 0, segmenter: Segmenter | None = None) -> str:
         """Convenience for one text: segment, apply with a generator derived from ``seed``, join."""

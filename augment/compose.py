@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from zhaug.augment.base import Operation
 from zhaug.augment.text import Token
+
 from zhaug.rng import child_rng
 
 SENTENCE_END = frozenset("。！？!?；;…\n")
@@ -20,15 +21,15 @@ class Compose(Operation):
     def __init__(self, ops: Sequence[Operation]):
         if not ops:
             raise ValueError(f"{type(self).__name__} needs at least one operation")
-        self.ops = list(ops)
+        self.ops = ops
 
     @property
     def risk(self) -> str:
         order = ("low", "medium", "high")
         return max((getattr(op, "risk", op.label_risk) for op in self.ops), key=order.index)
 
-    def get_params(self) -> dict:
-        return {"ops": [{op.name: op.get_params()} for op in self.ops]}
+    def spec(self) -> dict:
+        return {"ops": [{op.name: op.spec()} for op in self.ops]}
 
 
 class Sequential(Compose):
@@ -55,7 +56,7 @@ class OneOf(Compose):
         super().__init__(ops)
         if weights is not None and len(weights) != len(self.ops):
             raise ValueError("one_of: weights must match the operations one to one")
-        self.weights = list(weights) if weights is not None else None
+        self.weights = weights
 
     def choose(self, rng: random.Random) -> Operation:
         """The operation to apply, drawn from ``rng``."""
@@ -75,8 +76,8 @@ class OneOf(Compose):
                     out[i] = tokens
         return out
 
-    def get_params(self) -> dict:
-        return {**super().get_params(), "weights": self.weights}
+    def spec(self) -> dict:
+        return {**super().spec(), "weights": None if self.weights is None else list(self.weights)}
 
 
 class Sometimes(Compose):
@@ -88,7 +89,7 @@ class Sometimes(Compose):
         super().__init__([op])
         if not 0.0 <= p <= 1.0:
             raise ValueError("sometimes: p must be in [0, 1]")
-        self.p = p
+        self.op, self.p = op, p
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         return self.apply_batch([tokens], [rng])[0]
@@ -102,8 +103,8 @@ class Sometimes(Compose):
             out[i] = tokens
         return out
 
-    def get_params(self) -> dict:
-        return {"op": {self.ops[0].name: self.ops[0].get_params()}, "p": self.p}
+    def spec(self) -> dict:
+        return {"op": {self.op.name: self.op.spec()}, "p": self.p}
 
 
 class PerSentence(Compose):
@@ -117,7 +118,7 @@ class PerSentence(Compose):
 
     def __init__(self, op: Operation, k: int = 3, min_chars: int = 300):
         super().__init__([op])
-        self.k, self.min_chars = k, min_chars
+        self.op, self.k, self.min_chars = op, k, min_chars
         self.name = op.name  # outputs are reported under the operation that made the edits
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
@@ -131,8 +132,8 @@ class PerSentence(Compose):
             out.extend(op.apply(sentence, child_rng(rng, f"{i}:{op.name}")) if i in chosen else sentence)
         return out
 
-    def get_params(self) -> dict:
-        return {"op": {self.ops[0].name: self.ops[0].get_params()}, "k": self.k, "min_chars": self.min_chars}
+    def spec(self) -> dict:
+        return {"op": {self.op.name: self.op.spec()}, "k": self.k, "min_chars": self.min_chars}
 
 
 def split_token_sentences(tokens: Sequence[Token]) -> list[list[Token]]:

@@ -19,12 +19,12 @@ from multiprocessing.pool import AsyncResult
 from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
-
 from zhaug.augment.base import Operation, default_segmenter
 from zhaug.augment.compose import OneOf
 from zhaug.augment.gates.base import Candidate
 from zhaug.augment.recipes import Recipe
 from zhaug.augment.text import Segmenter, join
+
 from zhaug.io import Record, ResumableWriter
 from zhaug.rng import derive_rng
 
@@ -317,7 +317,7 @@ class Augmenter:
     def _params(self, op: Operation) -> str:
         """The operation's parameters as JSON (computed once per operation)."""
         if id(op) not in self._params_json:
-            self._params_json[id(op)] = json.dumps(op.get_params(), ensure_ascii=False, sort_keys=True)
+            self._params_json[id(op)] = json.dumps(op.spec(), ensure_ascii=False, sort_keys=True)
         return self._params_json[id(op)]
 
 

@@ -24,13 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from zhaug.augment import ops  # noqa: F401  (registers the operations)
 from zhaug.augment.base import OPERATIONS, Operation
 from zhaug.augment.compose import OneOf, PerSentence, Sequential, Sometimes
 from zhaug.augment.gates import build_gate
 from zhaug.augment.gates.base import Gate
+
 from zhaug.errors import ZhaugError
+from zhaug.specs import build, parse_spec
 
 
 @dataclass
@@ -46,12 +47,7 @@ class Recipe:
 def build_op(spec: Any, overrides: dict[str, dict[str, Any]] | None = None) -> Operation:
     """An operation from its YAML form (see the module docstring); ``overrides`` maps an operation
     name to parameters that replace the recipe's wherever that operation occurs."""
-    if isinstance(spec, str):
-        spec = {spec: {}}
-    if not isinstance(spec, dict) or len(spec) != 1:
-        raise ZhaugError(f"an operation is written as {{name: {{params}}}}, got {spec!r}")
-    (name, params), = spec.items()
-    params = params if params is not None else {}
+    name, params = parse_spec(spec, "operation")
     if name in ("one_of", "sequence"):
         if isinstance(params, list):
             params = {"ops": params}
@@ -63,13 +59,7 @@ def build_op(spec: Any, overrides: dict[str, dict[str, Any]] | None = None) -> O
         params = dict(params)
         child = build_op(params.pop("op"), overrides)
         return Sometimes(child, **params) if name == "sometimes" else PerSentence(child, **params)
-    if name not in OPERATIONS:
-        raise ZhaugError(f"unknown operation {name!r}; choose from {sorted(OPERATIONS)}")
-    params = {**params, **(overrides or {}).get(name, {})}
-    try:
-        return OPERATIONS[name](**params)
-    except TypeError as exc:
-        raise ZhaugError(f"operation {name!r}: {exc}") from None
+    return build(OPERATIONS, "operation", name, {**params, **(overrides or {}).get(name, {})})
 
 
 def recipe_from_dict(

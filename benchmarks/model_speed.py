@@ -15,10 +15,9 @@ import time
 
 import torch
 from transformers import BertForSequenceClassification
-
-from zhaug.train.embedded import build_model
-from zhaug.train.fidelity import bert_form_model
-from zhaug.train.models import load_classifier
+from zhaug.train.models.embedded import build_model
+from zhaug.train.models.fidelity import bert_form_model
+from zhaug.train.models.loading import load_classifier
 
 
 def batch(vocab_size: int, size: int, length: int, generator: torch.Generator) -> dict[str, torch.Tensor]:

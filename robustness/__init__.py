@@ -1,13 +1,19 @@
 """Robustness auditing: graded Chinese perturbation families, invariance metrics, a budgeted attack, reports.
 
 ``audit(predict_proba, records)`` works with any ``predict_proba(list[str]) -> (n, n_classes)``
-function; ``zhaug audit MODEL_DIR test.csv --out REPORT_DIR`` with a trained model folder.
+function (load a trained one with :func:`zhaug.train.predict.load_predictor`); ``zhaug audit MODEL_DIR
+test.csv --out REPORT_DIR`` with a trained model folder.
 """
 
 from zhaug.robustness.attack import AttackConfig, attack
 from zhaug.robustness.audit import AuditConfig, audit, load_config
-from zhaug.robustness.families import FAMILIES, SEVERITY_RATES, Family, perturb, select_families
-from zhaug.robustness.predict import load_model
+from zhaug.robustness.families import (
+    FAMILIES,
+    SEVERITY_RATES,
+    Family,
+    perturb,
+    select_families,
+)
 from zhaug.robustness.report import write_report
 from zhaug.robustness.thresholds import check, parse_thresholds
 
@@ -21,7 +27,6 @@ __all__ = [
     "audit",
     "check",
     "load_config",
-    "load_model",
     "parse_thresholds",
     "perturb",
     "select_families",

@@ -22,15 +22,14 @@ from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
-
 from zhaug.augment.base import Operation, editable_positions
 from zhaug.augment.text import Token, join
-from zhaug.errors import ZhaugError
 from zhaug.robustness.families import FAMILIES, Family, select_families
 from zhaug.robustness.metrics import bootstrap_indices, mean_estimate
-from zhaug.rng import derive_rng, derive_seed
 
-Embed = Callable[[list[str]], np.ndarray]
+from zhaug.errors import ZhaugError
+from zhaug.protocols import Embed
+from zhaug.rng import derive_rng, derive_seed
 
 
 @dataclass

@@ -17,20 +17,31 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from tqdm.auto import tqdm
-
-from zhaug import __version__
 from zhaug.augment.base import default_segmenter
 from zhaug.augment.text import Segmenter, Token
-from zhaug.errors import ZhaugError
-from zhaug.io import Record
-from zhaug.robustness.attack import AttackConfig, Embed, attack
-from zhaug.robustness.families import SEVERITY_RATES, Family, perturb, select_families, severity_rate
-from zhaug.robustness.metrics import bootstrap_indices, clean_metrics, compare, robustness_score
-from zhaug.robustness.predict import BatchPredictor, PredictProba, cached_json
-from zhaug.hashing import content_key, derive_seed
+from zhaug.robustness.attack import AttackConfig, attack
+from zhaug.robustness.families import (
+    SEVERITY_RATES,
+    Family,
+    perturb,
+    select_families,
+    severity_rate,
+)
+from zhaug.robustness.metrics import (
+    bootstrap_indices,
+    clean_metrics,
+    compare,
+    robustness_score,
+)
+from zhaug.robustness.predict import BatchPredictor, cached_json
 
+from zhaug import __version__
+from zhaug.specs import dataclass_from_mapping, read_yaml_mapping
+from zhaug.errors import ZhaugError
+from zhaug.hashing import content_key, derive_seed
+from zhaug.io import Record
+from zhaug.protocols import Embed, PredictProba
 
 Cells = Callable[[Sequence[list[Token]], Sequence[str], Sequence[tuple[Family, int]], int], Iterator[list[str]]]
 """(tokens, ids, (family, severity) plan, seed) → each cell's perturbed texts, in plan order."""
@@ -70,31 +81,16 @@ class AuditConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> AuditConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ZhaugError(f"audit config: unknown keys {sorted(unknown)}; known: {sorted(known)}")
         values = dict(values)
         if isinstance(values.get("attack"), dict):
-            try:
-                values["attack"] = AttackConfig(**values["attack"])
-            except TypeError as exc:
-                raise ZhaugError(f"audit config, attack: {exc}") from None
-        return cls(**values)
+            values["attack"] = dataclass_from_mapping(AttackConfig, values["attack"], "attack")
+        return dataclass_from_mapping(cls, values, "audit")
 
 
 def load_config(path: str | Path | None = None) -> AuditConfig:
     """The audit config from a YAML file, or the shipped default."""
-    if path is None:
-        text = (resources.files("zhaug.configs") / "audit" / "default.yaml").read_text(encoding="utf-8")
-    elif not Path(path).is_file():
-        raise ZhaugError(f"{path}: no such audit config")
-    else:
-        text = Path(path).read_text(encoding="utf-8")
-    values = yaml.safe_load(text) or {}
-    if not isinstance(values, dict):
-        raise ZhaugError(f"audit config {path or 'default'} must be a YAML mapping")
-    return AuditConfig.from_dict(values)
+    source = resources.files("zhaug.configs") / "audit" / "default.yaml" if path is None else path
+    return AuditConfig.from_dict(read_yaml_mapping(source, "audit config"))
 
 
 def _gold(records: Sequence[Record], classes: Sequence[str]) -> np.ndarray:

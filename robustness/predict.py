@@ -15,8 +15,7 @@ from tqdm.auto import tqdm
 from zhaug.errors import ZhaugError
 from zhaug.hashing import content_key
 from zhaug.io import atomic_write_text
-
-PredictProba = Callable[[list[str]], np.ndarray]
+from zhaug.protocols import PredictProba
 
 
 class BatchPredictor:
@@ -83,12 +82,3 @@ def cached_json(path: Path | None, key: str, compute: Callable[[], Any]) -> Any:
     if path is not None:
         atomic_write_text(path, json.dumps({"key": key, "value": value}, ensure_ascii=False))
     return value
-
-
-def load_model(model_dir: str | Path, batch_size: int = 64) -> tuple[PredictProba, list[str]]:
-    """``(predict_proba, class names)`` of a run folder ``zhaug train`` wrote or of a transformers
-    sequence-classification folder (see :func:`zhaug.train.predict.load_predictor`)."""
-    from zhaug.train.predict import load_predictor
-
-    predictor = load_predictor(model_dir, batch_size=batch_size)
-    return predictor.predict_proba, list(predictor.labels)

@@ -7,7 +7,13 @@ import shutil
 from dataclasses import replace
 
 import pytest
-from zhaug.train.ablation import (
+
+from tests.train_helpers import synthetic, tiny_model
+from zhaug.errors import ZhaugError
+from zhaug.hashing import file_sha256
+from zhaug.io import read_table, write_table
+from zhaug.rng import derive_rng
+from zhaug.studies.ablation import (
     AblationConfig,
     Arm,
     cell_key,
@@ -16,13 +22,7 @@ from zhaug.train.ablation import (
     run_ablation,
     stratified_sample,
 )
-from zhaug.train.ablation_report import holm, paired, summarise
-
-from tests.train_helpers import synthetic, tiny_model
-from zhaug.errors import ZhaugError
-from zhaug.io import read_table, write_table
-from zhaug.rng import derive_rng
-from zhaug.hashing import file_sha256
+from zhaug.studies.ablation_report import holm, paired, summarise
 
 
 def test_stratified_sample_keeps_proportions_and_is_seeded():

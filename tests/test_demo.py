@@ -7,7 +7,7 @@ import yaml
 
 from tests.train_helpers import tiny_model
 from zhaug.io import read_table
-from zhaug.train.demo import run_demo
+from zhaug.studies.demo import run_demo
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")

@@ -6,14 +6,16 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from zhaug.augment.gates import GATES, build_gate
 from zhaug.augment.gates.base import Candidate
 from zhaug.augment.gates.length import edit_ratio, levenshtein
-from zhaug.augment.gates.similarity import SimilarityGate, TransformerEmbedder
+from zhaug.augment.gates.similarity import SimilarityGate
 from zhaug.augment.gates.teacher import TeacherGate
 from zhaug.augment.pipeline import Augmenter
 from zhaug.augment.recipes import recipe_from_dict
+from zhaug.train.gate_models import bind_gate
+from zhaug.train.models.embedder import TransformerEmbedder
+
 from zhaug.errors import MissingResourceError, ZhaugError
 from zhaug.io import Record
 
@@ -141,11 +143,11 @@ def test_transformer_embedder_is_normalised_and_batch_invariant(tiny_bert):
 
 
 def test_similarity_gate_with_a_model_folder(tiny_bert):
-    gate = build_gate({"similarity": {"model": str(tiny_bert), "threshold": 0.9999}})
+    gate = bind_gate(build_gate({"similarity": {"model": str(tiny_bert), "threshold": 0.9999}}))
     parent = Record("p", "今天天气很好", "pos")
     assert gate.reasons(candidates(parent, "今天天气很好")) == [None]
     with pytest.raises(MissingResourceError, match="no model folder"):
-        build_gate({"similarity": {"model": "/no/such/model"}}).reasons(candidates(parent, "好"))
+        bind_gate(build_gate({"similarity": {"model": "/no/such/model"}})).reasons(candidates(parent, "好"))
 
 
 def save_teacher(folder, bias: list[float]):
@@ -166,14 +168,14 @@ def save_teacher(folder, bias: list[float]):
 
 def test_teacher_rejects_confident_label_flips(tiny_bert):
     sure_pos = save_teacher(tiny_bert, [0.0, 20.0])
-    gate = TeacherGate(str(sure_pos), threshold=0.9, batch_size=2)
+    gate = bind_gate(TeacherGate(str(sure_pos), threshold=0.9, batch_size=2))
     pos, neg, unlabelled = Record("a", "好看", "pos"), Record("b", "坏", "neg"), Record("c", "好", None)
     assert gate.reasons(candidates(pos, "很好看") + candidates(neg, "坏的", "坏") + candidates(unlabelled, "好的")) == [
         None, "label flipped (neg→pos, p=1.00)", "label flipped (neg→pos, p=1.00)", None,
     ]
     unsure_pos = save_teacher(tiny_bert, [0.0, 1.0])  # p(pos) = 0.73
-    assert TeacherGate(str(unsure_pos), threshold=0.9).reasons(candidates(neg, "坏的")) == [None]
-    flipped = TeacherGate(str(unsure_pos), threshold=0.7).reasons(candidates(neg, "坏的"))
+    assert bind_gate(TeacherGate(str(unsure_pos), threshold=0.9)).reasons(candidates(neg, "坏的")) == [None]
+    flipped = bind_gate(TeacherGate(str(unsure_pos), threshold=0.7)).reasons(candidates(neg, "坏的"))
     assert flipped == ["label flipped (neg→pos, p=0.73)"]
     with pytest.raises(ZhaugError, match="not among the teacher's labels"):
         gate.reasons(candidates(Record("d", "好", "positive"), "好的"))

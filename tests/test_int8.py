@@ -1,7 +1,7 @@
 import torch
 from torch import nn
-from zhaug.train.int8 import SmoothedInt8Linear, dynamic_int8, quantize_int8
-from zhaug.train.models import load_classifier
+from zhaug.train.models.int8 import SmoothedInt8Linear, dynamic_int8, quantize_int8
+from zhaug.train.models.loading import load_classifier
 
 from tests.train_helpers import tiny_model
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 from transformers import AlbertConfig, AlbertModel
-
-from zhaug.train import models
-from zhaug.train.compact import (
+from zhaug.train.models import resolve as models
+from zhaug.train.models.catalog import COMPACT
+from zhaug.train.models.compact import (
     corpus_directions,
     distil,
     distillation_texts,
@@ -15,8 +15,7 @@ from zhaug.train.compact import (
     student_from_teacher,
     zero_sum_basis,
 )
-from zhaug.train.embedded import COMPACT
-from zhaug.train.vocab_trim import trimming_corpus
+from zhaug.train.models.vocab_trim import trimming_corpus
 
 HIDDEN = 16
 
@@ -131,7 +130,7 @@ def test_compact_names_resolve_to_the_variant_unless_a_folder_has_that_name(tmp_
 
 
 def test_a_compact_model_built_with_other_settings_is_rebuilt(tmp_path, monkeypatch):
-    from zhaug.train import compact, embedded
+    from zhaug.train.models import compact, embedded
 
     builds = []
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from transformers import AlbertModel, BertConfig, BertModel
-
-from zhaug.train.convert import albert_from_bert, bert_from_e5
-from zhaug.train.e5_format import synthetic_e5
+from zhaug.train.models.convert import albert_from_bert, bert_from_e5
+from zhaug.train.models.e5_format import synthetic_e5
 
 PIECES = ["<s>", "<pad>", "</s>", "<unk>"] + [f"p{i}" for i in range(60)]
 

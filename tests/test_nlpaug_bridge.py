@@ -12,12 +12,16 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from zhaug.augment import OPERATIONS
 from zhaug.augment.base import default_segmenter
-from zhaug.augment.nlpaug_bridge import FromNlpaug, chinese_detokenizer, chinese_tokenizer
+from zhaug.augment.nlpaug_bridge import (
+    FromNlpaug,
+    chinese_detokenizer,
+    chinese_tokenizer,
+)
 from zhaug.augment.ops import CharSwap, SynonymSwap
 from zhaug.augment.text import join
+
 from zhaug.rng import derive_rng
 
 TEXT = "这家酒店的房间很干净，服务态度也非常好，价格便宜，我不满意张三的说法 hello world！"
@@ -87,9 +91,9 @@ def test_random_word_aug_inside_zhaug(naw, action):
 def test_by_name_and_params_are_json(naw):
     op = OPERATIONS["nlpaug"]("RandomWordAug", {"action": "delete", "aug_p": 0.2})
     expected = {"aug": "RandomWordAug", "params": {"action": "delete", "aug_p": 0.2}}
-    assert json.loads(json.dumps(op.get_params())) == expected
+    assert json.loads(json.dumps(op.spec())) == expected
     wrapped = FromNlpaug(naw.RandomWordAug(action="swap"))
-    assert json.dumps(wrapped.get_params())
+    assert json.dumps(wrapped.spec())
     assert OPERATIONS["nlpaug"].label_risk == "high"
 
 

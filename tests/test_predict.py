@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from train_helpers import synthetic, tiny_model
 from typer.testing import CliRunner
+from zhaug.train import Predictor, TrainConfig, fit, predict_file
 
 from zhaug.cli import app, run
 from zhaug.errors import InputError, ZhaugError
 from zhaug.io import read_table, write_table
-from zhaug.train import Predictor, TrainConfig, fit, predict_file
 
 runner = CliRunner()
 
@@ -86,11 +86,13 @@ def test_cli_bad_input_is_one_clear_line(run_dir, tmp_path, monkeypatch, capsys)
 def test_teacher_gate_takes_a_run_folder(run_dir):
     from zhaug.augment.gates import Candidate
     from zhaug.augment.gates.teacher import TeacherGate
-    from zhaug.io import Record
+    from zhaug.train.gate_models import bind_gate
     from zhaug.train.predict import Predictor, load_predictor
+
+    from zhaug.io import Record
 
     assert isinstance(load_predictor(run_dir), Predictor)
     parent = Record("p", "好棒", "neg")
     p_pos = Predictor(run_dir).predict_proba(["好棒好棒"])[0][1]  # the model predicts pos (see above)
-    verdict = TeacherGate(str(run_dir), threshold=0.0).reasons([Candidate(parent, "好棒好棒", "x", 0)])
+    verdict = bind_gate(TeacherGate(str(run_dir), threshold=0.0)).reasons([Candidate(parent, "好棒好棒", "x", 0)])
     assert verdict == [f"label flipped (neg→pos, p={p_pos:.2f})"]

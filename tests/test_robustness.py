@@ -5,21 +5,29 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from sklearn.metrics import f1_score
 import typer
+from sklearn.metrics import f1_score
 from typer.testing import CliRunner
-
 from zhaug.augment.base import default_segmenter, editable_positions
 from zhaug.augment.ops.noise import ZERO_WIDTH
-from zhaug.errors import ZhaugError
-from zhaug.io import Record, write_table
-from zhaug.robustness import AttackConfig, AuditConfig, audit, check, parse_thresholds, write_report
-from zhaug.robustness.cli import audit_command
+from zhaug.robustness import (
+    AttackConfig,
+    AuditConfig,
+    audit,
+    check,
+    parse_thresholds,
+    write_report,
+)
 from zhaug.robustness.metrics import bootstrap_indices, ece, macro_f1, robustness_score
 from zhaug.robustness.report import diff_html
+
+from zhaug.cli.audit import audit_command
+from zhaug.errors import ZhaugError
+from zhaug.io import Record, write_table
 
 CLASSES = ["neg", "pos"]
 ROWS = [
@@ -186,7 +194,8 @@ def test_cli_fail_under_exit_code_and_reports(tmp_path, monkeypatch):
     test = tmp_path / "test.csv"
     write_table(test, [{"id": r.id, "text": r.text, "label": r.label} for r in RECORDS], ["id", "text", "label"])
     model = Keyword(fooled_by_invisible=True)
-    monkeypatch.setattr("zhaug.robustness.cli.load_model", lambda path, batch_size: (model, CLASSES))
+    classifier = SimpleNamespace(predict_proba=model, labels=CLASSES)
+    monkeypatch.setattr("zhaug.train.predict.load_predictor", lambda path, batch_size: classifier)
     (tmp_path / "model").mkdir()
     app = typer.Typer()  # the command alone: zhaug.cli also loads the trainer's heavy imports
     app.command()(audit_command)

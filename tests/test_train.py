@@ -9,14 +9,20 @@ from pathlib import Path
 import pytest
 import yaml
 from train_helpers import synthetic, tiny_model
-
 from zhaug.augment.recipes import recipe_from_dict
-from zhaug.errors import ZhaugError
-from zhaug.io import Record, write_table
 from zhaug.train import TrainConfig, Trainer, fit, load_config
-from zhaug.train.data import batch_order, children_from_rows, guard_children, read_children, split_by_parent
-from zhaug.train.embedded import CARD, COMPACT, FINE_TUNING_LRS
+from zhaug.train.data import (
+    batch_order,
+    children_from_rows,
+    guard_children,
+    read_children,
+    split_by_parent,
+)
+from zhaug.train.models.catalog import CARD, COMPACT, FINE_TUNING_LRS
+
+from zhaug.errors import ZhaugError
 from zhaug.hashing import file_sha256
+from zhaug.io import Record, write_table
 
 RECIPE = {"name": "tiny", "op": {"one_of": [{"random_swap": {"rate": 0.2}}, {"random_delete": {"rate": 0.2}}]}}
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -145,7 +151,7 @@ def test_length_grouped_batches_cover_every_row_once():
 
 
 def test_freezing_and_head_learning_rate(config, data, tmp_path):
-    from zhaug.train.models import load_classifier
+    from zhaug.train.models.loading import load_classifier
     from zhaug.train.trainer import parameter_groups
 
     model = load_classifier(config.model, 2, {0: "neg", 1: "pos"})

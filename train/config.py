@@ -9,11 +9,10 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
 
+from zhaug.specs import dataclass_from_mapping, read_yaml_mapping
 from zhaug.errors import ZhaugError
 
 SCHEDULES = ("linear", "cosine")
@@ -113,22 +112,13 @@ class TrainConfig:
 
 def from_dict(values: dict[str, Any]) -> TrainConfig:
     """A config from a mapping; unknown keys are an error (typos must not pass silently)."""
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ZhaugError(f"unknown training option(s) {unknown}; valid: {sorted(names)}")
-    return TrainConfig(**values)
+    return dataclass_from_mapping(TrainConfig, values, "training")
 
 
 def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) -> TrainConfig:
     """Defaults, updated from a YAML file (a ``train:`` section or the top level), then ``overrides``."""
     values: dict[str, Any] = {}
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ZhaugError(f"{path}: no such config file")
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        if not isinstance(loaded, dict):
-            raise ZhaugError(f"{path}: a training config must be a YAML mapping")
+        loaded = read_yaml_mapping(path, "training config")
         values = loaded.get("train", loaded)
     return from_dict(values).replace(**overrides)

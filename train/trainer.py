@@ -28,14 +28,15 @@ from torch.utils import deterministic
 from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
 from transformers import get_scheduler
-
 from zhaug.augment.pipeline import augment_records
 from zhaug.augment.recipes import load_recipe
-from zhaug.errors import ZhaugError
-from zhaug.io import Record, atomic_write_text
-from zhaug import hashing
-from zhaug.hashing import derive_seed
-from zhaug.train.checkpoint import finish_last, last_state, load_last, save_best, save_last
+from zhaug.train.checkpoint import (
+    finish_last,
+    last_state,
+    load_last,
+    save_best,
+    save_last,
+)
 from zhaug.train.config import TrainConfig
 from zhaug.train.data import (
     Children,
@@ -46,14 +47,20 @@ from zhaug.train.data import (
     epoch_rows,
     guard_children,
     label_names,
-    normalise,
     pad,
     split_by_parent,
 )
 from zhaug.train.distributed import ranks_from_env
 from zhaug.train.metrics import classification_metrics
-from zhaug.train.models import fine_tuning_lr, load_classifier, load_tokenizer, model_identity, resolve_model
+from zhaug.train.models.catalog import fine_tuning_lr
+from zhaug.train.models.loading import load_classifier, load_tokenizer
+from zhaug.train.models.resolve import model_identity, resolve_model
 from zhaug.train.predict import batched_logits
+
+from zhaug import hashing
+from zhaug.errors import ZhaugError
+from zhaug.hashing import derive_seed
+from zhaug.io import Record, atomic_write_text, comparable
 
 NO_DECAY = ("bias", "LayerNorm", "layer_norm", "norm")
 
@@ -164,7 +171,7 @@ class Trainer:
         labels = label_names(train)
         check_labels(eval, labels, "eval set")
         label_ids = {name: i for i, name in enumerate(labels)}
-        eval_texts = {normalise(r.text) for r in eval}
+        eval_texts = {comparable(r.text) for r in eval}
         offline, dropped = guard_children(children, train, eval_texts)
         recipe = load_recipe(config.augment) if config.augment and config.n_aug else None
         run_id = hashing.key(config.to_dict(), train, eval, sorted(offline.items()))

@@ -49,6 +49,12 @@ class Record:
     label: str | None = None
 
 
+def comparable(text: str) -> str:
+    """The form in which texts are compared for duplicates and leakage: whitespace removed
+    (Chinese has no spaces between words, so a stray space never makes a different text)."""
+    return "".join(text.split())
+
+
 def table_format(path: str | os.PathLike[str]) -> str:
     """``csv``, ``tsv``, ``jsonl`` or ``parquet``, from the file name."""
     suffix = Path(path).suffix.lower()

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from zhaug.errors import ZhaugError
 from zhaug.io import Record
+from zhaug.params import Parameters
+from zhaug.specs import build, parse_spec
 
 GATES: dict[str, type[Gate]] = {}
 
@@ -34,7 +35,7 @@ class Candidate:
     copy: int
 
 
-class Gate(ABC):
+class Gate(Parameters, ABC):
     """Base class: constructor takes thresholds, :meth:`reasons` takes candidates."""
 
     name: ClassVar[str]
@@ -49,14 +50,4 @@ class Gate(ABC):
 
 def build_gate(spec: str | dict[str, Any]) -> Gate:
     """A gate from ``"name"`` or ``{"name": {params}}`` (the recipe / config form)."""
-    if isinstance(spec, str):
-        spec = {spec: {}}
-    if not isinstance(spec, dict) or len(spec) != 1:
-        raise ValueError(f"a gate is written as {{name: {{params}}}}, got {spec!r}")
-    (name, params), = spec.items()
-    if name not in GATES:
-        raise ZhaugError(f"unknown gate {name!r}; choose from {sorted(GATES)}")
-    try:
-        return GATES[name](**(params or {}))
-    except TypeError as exc:
-        raise ZhaugError(f"gate {name!r}: {exc}") from None
+    return build(GATES, "gate", *parse_spec(spec, "gate"))

@@ -9,7 +9,8 @@ from zhaug.io import Record
 
 
 def normalize(text: str) -> str:
-    """``text`` with whitespace runs collapsed to one space and the ends stripped."""
+    """``text`` with whitespace runs collapsed to one space and the ends stripped. Stricter than
+    :func:`zhaug.io.comparable` (leakage checks): a copy that only inserted a space is a copy."""
     return " ".join(text.split())
 
 

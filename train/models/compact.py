@@ -26,12 +26,14 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 from transformers import AlbertConfig, AlbertModel
+from zhaug.augment.pipeline import Augmenter
+from zhaug.augment.recipes import load_recipe
+from zhaug.train.models.fidelity import cosines, mean_pooled
+from zhaug.train.models.loading import load_tokenizer
+from zhaug.train.models.vocab_trim import trimming_corpus
 
 from zhaug.io import Record
 from zhaug.rng import derive_rng, derive_seed
-from zhaug.train.fidelity import cosines, mean_pooled
-from zhaug.train.models import load_tokenizer
-from zhaug.train.vocab_trim import trimming_corpus
 
 # The build settings, kept in the model card: a built student whose card shows other settings is rebuilt.
 SETTINGS = {"layers": [0, 4, 8, 11], "embedding_size": 128, "steps": 2000, "batch_size": 32,
@@ -102,7 +104,7 @@ def student_from_teacher(
     factorised onto ``directions`` (:func:`corpus_directions`).
 
     The teacher is an ALBERT with ``embedding_size == hidden_size``, an identity embedding projection
-    and one layer group per layer (as :func:`zhaug.train.convert.albert_from_bert` builds it).
+    and one layer group per layer (as :func:`zhaug.train.models.convert.albert_from_bert` builds it).
     """
     if config.embedding_size != config.hidden_size or config.num_hidden_groups != config.num_hidden_layers:
         raise ValueError("the teacher must have embedding_size == hidden_size and one layer group per layer")
@@ -123,9 +125,6 @@ def distillation_texts(recipe: str, sentences: int, seed: int) -> list[str]:
     """The unlabelled Chinese text the student learns from: the full model's trimming corpus, plus
     one augmented copy (by ``recipe``) of ``sentences`` of its sentences, so that the student also
     follows the teacher on the edited and noisy text zhaug feeds it."""
-    from zhaug.augment.pipeline import Augmenter  # the augmenters load their lexicons on import
-    from zhaug.augment.recipes import load_recipe
-
     texts = trimming_corpus()
     picks = sorted(derive_rng(seed, "distillation-augmented").sample(range(len(texts)), min(sentences, len(texts))))
     ungated = replace(load_recipe(recipe), gates=[])  # no label to keep: the copies need only look edited

@@ -14,7 +14,23 @@ from zhaug.augment.gates import Candidate, build_gate
 from zhaug.augment.pipeline import FIELDS, Augmenter, AugmentStats
 from zhaug.augment.recipes import load_recipe
 from zhaug.augment.text import BACKENDS, PROTECTABLE, Segmenter
-from zhaug.io import Columns, ResumableWriter, TableWriter, iter_records, table_format, write_table
+from zhaug.cli.options import (
+    Engine,
+    IdCol,
+    LabelCol,
+    Progress,
+    RayAddress,
+    TextCol,
+    check_engine,
+    columns,
+)
+from zhaug.io import (
+    ResumableWriter,
+    TableWriter,
+    iter_records,
+    table_format,
+    write_table,
+)
 
 REJECTED_FIELDS = ["parent_id", "copy", "op", "reason", "text"]
 
@@ -27,8 +43,8 @@ def augment_command(
     balance: bool = typer.Option(False, "--balance", help="Lift every class to the largest class × (1 + n-aug)."),
     seed: int = typer.Option(0, "--seed", help="The only source of randomness."),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="Processes (Ray actors with --engine ray); the output does not depend on it."),
-    engine: str = typer.Option("local", "--engine", help="local (processes on this machine) or ray (a Ray cluster; streams)."),
-    ray_address: str | None = typer.Option(None, "--ray-address", help='Ray cluster to join, e.g. "auto" or host:6379 (default: a local one).'),
+    engine: Engine = "local",
+    ray_address: RayAddress = None,
     stream: bool = typer.Option(False, "--stream", help="Read and write row by row: memory stays flat (no --balance / --resume)."),
     keep_originals: bool = typer.Option(True, "--keep-originals/--no-originals", help="Also write the input rows."),
     gate: list[str] = typer.Option([], "--gate", help="Extra gate by name (length, rules, similarity, dedup)."),
@@ -39,21 +55,19 @@ def augment_command(
     allow: list[str] = typer.Option([], "--allow", help=f"Let operations edit this protected kind: {', '.join(PROTECTABLE)}."),
     user_dict: Path | None = typer.Option(None, "--user-dict", help="jieba user dictionary (word [freq] [tag])."),
     segmenter_backend: str = typer.Option("jieba-rs", "--segmenter", help="jieba-rs (fast) or jieba (the Python package): same dictionary and algorithm."),
-    id_col: str = typer.Option("id", "--id-col"),
-    text_col: str = typer.Option("text", "--text-col"),
-    label_col: str = typer.Option("label", "--label-col"),
+    id_col: IdCol = "id",
+    text_col: TextCol = "text",
+    label_col: LabelCol = "label",
     no_header: bool = typer.Option(False, "--no-header", help="The table has no header; columns are 0, 1, ..."),
     resume: bool = typer.Option(False, "--resume", help="Skip rows already written by an interrupted run."),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    progress: Progress = True,
 ) -> None:
     """Augment a labelled table: originals plus gated copies, each with id, parent_id, op, params, seed."""
-    if engine not in ("local", "ray"):
-        raise typer.BadParameter(f"{engine!r}: choose local or ray", param_hint="--engine")
+    check_engine(engine)
     stream = stream or engine == "ray"
     if stream and (balance or resume):
         raise typer.BadParameter("--balance and --resume need the whole table in memory", param_hint="--stream / --engine ray")
-    columns = Columns(id=id_col, text=text_col, label=label_col)
-    read = partial(iter_records, input, columns, header=not no_header)
+    read = partial(iter_records, input, columns(id_col, text_col, label_col), header=not no_header)
     records = [] if stream else list(read())
     table_format(output)  # refuse an unknown output format before any work
     translation = {key: value for key, value in (("forward", bt_forward), ("backward", bt_backward)) if value}
@@ -71,8 +85,15 @@ def augment_command(
     segmenter = Segmenter(protect=set(PROTECTABLE) - set(allow), user_dict=user_dict, backend=segmenter_backend)
     settings = {"n_aug": n_aug, "seed": seed, "balance": balance, "keep_originals": keep_originals,
                 "workers": workers, "segmenter": segmenter, "progress": progress}
+    from zhaug.train.gate_models import (
+        bind_models,  # torch: imported when a command needs it
+    )
+
+    the_recipe = bind_models(the_recipe)
     if engine == "ray":
-        from zhaug.augment.distributed import RayAugmenter
+        from zhaug.augment.distributed import (
+            RayAugmenter,  # ray: an optional dependency
+        )
 
         augmenter: Augmenter = RayAugmenter(the_recipe, address=ray_address, **settings)
     else:

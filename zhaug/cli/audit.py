@@ -10,13 +10,23 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from zhaug.cli.options import (
+    Engine,
+    IdCol,
+    LabelCol,
+    Progress,
+    RayAddress,
+    TextCol,
+    check_engine,
+    columns,
+)
 from zhaug.errors import MissingResourceError
 from zhaug.hashing import files_key
-from zhaug.io import Columns, read_records
-from zhaug.robustness.attack import AttackConfig, Embed
+from zhaug.io import read_records
+from zhaug.protocols import Embed
+from zhaug.robustness.attack import AttackConfig
 from zhaug.robustness.audit import audit, load_config, perturb_cells
 from zhaug.robustness.families import FAMILY_NAMES, select_families
-from zhaug.robustness.predict import load_model
 from zhaug.robustness.report import write_report
 from zhaug.robustness.thresholds import check, parse_thresholds
 
@@ -29,7 +39,9 @@ def _model_id(model_dir: Path) -> str:
 
 def _embedder(model: str | None) -> Embed | None:
     """The attack's sentence encoder (loaded now), or ``None`` with a warning when it is not available."""
-    from zhaug.augment.gates.similarity import TransformerEmbedder
+    from zhaug.train.models.embedder import (
+        TransformerEmbedder,  # torch: imported when a command needs it
+    )
 
     embed = TransformerEmbedder(model)
     try:
@@ -57,16 +69,15 @@ def audit_command(
     embed_model: str | None = typer.Option(
         None, "--embed-model", help="Encoder for the attack's similarity (default: the embedded e5-small-zh)."
     ),
-    engine: str = typer.Option("local", "--engine", help="Where perturbations are made: local or ray (a Ray cluster)."),
-    ray_address: str | None = typer.Option(None, "--ray-address", help='Ray cluster to join, e.g. "auto" or host:6379 (default: a local one).'),
-    id_col: str = typer.Option("id", "--id-col"),
-    text_col: str = typer.Option("text", "--text-col"),
-    label_col: str = typer.Option("label", "--label-col"),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    engine: Engine = "local",
+    ray_address: RayAddress = None,
+    id_col: IdCol = "id",
+    text_col: TextCol = "text",
+    label_col: LabelCol = "label",
+    progress: Progress = True,
 ) -> None:
     """Audit a classifier: accuracy, flip rates and calibration under every perturbation family × severity."""
-    if engine not in ("local", "ray"):
-        raise typer.BadParameter(f"{engine!r}: choose local or ray", param_hint="--engine")
+    check_engine(engine)
     thresholds = parse_thresholds(fail_under) if fail_under else []
     settings = load_config(config)
     overrides: dict = {"seed": settings.seed if seed is None else seed, "batch_size": batch_size or settings.batch_size}
@@ -81,8 +92,12 @@ def audit_command(
         overrides["attack"] = AttackConfig()
     settings = dataclasses.replace(settings, **overrides)
     select_families(settings.families)  # fail on a bad name before loading anything
-    records = read_records(test, Columns(id=id_col, text=text_col, label=label_col))[:limit]
-    predict_proba, labels = load_model(model_dir, settings.batch_size)
+    records = read_records(test, columns(id_col, text_col, label_col))[:limit]
+    from zhaug.train.predict import (
+        load_predictor,  # torch: imported when a command needs it
+    )
+
+    classifier = load_predictor(model_dir, batch_size=settings.batch_size)
     embed = _embedder(embed_model) if settings.attack is not None else None
     cells = perturb_cells
     if engine == "ray":
@@ -90,7 +105,7 @@ def audit_command(
 
         cells = partial(ray_cells, address=ray_address)
     report = audit(
-        predict_proba, records, settings, labels=labels, embed=embed, cache_dir=out / "cache",
+        classifier.predict_proba, records, settings, labels=list(classifier.labels), embed=embed, cache_dir=out / "cache",
         model_id=_model_id(model_dir), progress=progress, cells=cells,
     )
     failures = check(report, thresholds)

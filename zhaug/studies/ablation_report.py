@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from zhaug.train.ablation import AblationConfig
+    from zhaug.studies.ablation import AblationConfig
 
 ALPHA = 0.05
 METRICS = ("accuracy", "macro_f1")

@@ -1,0 +1,74 @@
+"""Loading models and tokenizers from a local folder: safetensors weights only, no remote code."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    BertTokenizerFast,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+from transformers.utils import logging as hf_logging
+
+from zhaug.errors import MissingResourceError
+from zhaug.hashing import derive_seed
+
+
+def load_tokenizer(path: str | os.PathLike[str]) -> PreTrainedTokenizerBase:
+    """The model's tokenizer. Hub Chinese ALBERTs (``voidful/albert_chinese_*``, ``clue/albert_chinese_*``)
+    ship a BERT ``vocab.txt`` although their config says ALBERT: those get a (fast) BERT tokenizer."""
+    path = Path(path)
+    config_file = path / "tokenizer_config.json"
+    declared = json.loads(config_file.read_text(encoding="utf-8")).get("tokenizer_class") if config_file.is_file() else None
+    if (path / "vocab.txt").is_file() and (declared is None or declared.startswith("Bert")):
+        return BertTokenizerFast.from_pretrained(path)
+    return AutoTokenizer.from_pretrained(path)
+
+
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' load reports and progress bars (zhaug initialises a missing head itself)."""
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def load_classifier(
+    path: str | os.PathLike[str], num_labels: int, id2label: dict[int, str], *, seed: int = 0
+) -> PreTrainedModel:
+    """A sequence classifier from the model at ``path`` (safetensors only, no remote code).
+
+    Weights the checkpoint lacks (a new classification head) are initialised from ``seed`` alone.
+    """
+    try:
+        with quiet_transformers():
+            model, info = AutoModelForSequenceClassification.from_pretrained(
+                path, num_labels=num_labels, id2label=dict(id2label), label2id={v: k for k, v in id2label.items()},
+                use_safetensors=True, output_loading_info=True,
+            )
+    except OSError as exc:
+        raise MissingResourceError(f"cannot load {path}: {exc} (zhaug loads safetensors weights only)") from None
+    generator = torch.Generator().manual_seed(derive_seed(seed, "init") % 2**63)
+    std = getattr(model.config, "initializer_range", 0.02)
+    with torch.no_grad():
+        for name in info["missing_keys"]:
+            parameter = model.get_parameter(name)
+            if name.endswith("bias"):
+                parameter.zero_()
+            else:
+                parameter.normal_(0.0, std, generator=generator)
+    return model

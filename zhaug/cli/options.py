@@ -1,0 +1,30 @@
+"""Options several commands share, declared once (typer ``Annotated`` types)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from zhaug.io import Columns
+
+IdCol = Annotated[str, typer.Option("--id-col", help="Column holding row ids (generated when absent).")]
+TextCol = Annotated[str, typer.Option("--text-col", help="Column holding the text.")]
+LabelCol = Annotated[str, typer.Option("--label-col", help="Column holding the label.")]
+Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")]
+Engine = Annotated[str, typer.Option("--engine", help="local (processes on this machine) or ray (a Ray cluster).")]
+RayAddress = Annotated[str | None, typer.Option(
+    "--ray-address", help='Ray cluster to join, e.g. "auto" or host:6379 (default: a local one).')]
+
+ENGINES = ("local", "ray")
+
+
+def columns(id_col: str = "id", text_col: str = "text", label_col: str = "label") -> Columns:
+    """The table's column names as the readers take them."""
+    return Columns(id=id_col, text=text_col, label=label_col)
+
+
+def check_engine(engine: str) -> None:
+    """Refuse an unknown ``--engine`` before any work."""
+    if engine not in ENGINES:
+        raise typer.BadParameter(f"{engine!r}: choose {' or '.join(ENGINES)}", param_hint="--engine")

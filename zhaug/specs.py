@@ -1,0 +1,64 @@
+"""How settings are written: the ``{name: {params}}`` form in which recipes, configs and command
+lines name a component (an operation, a gate) and the registries that build it; YAML config files
+and the dataclasses they fill."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from zhaug.errors import ZhaugError
+
+T = TypeVar("T")
+
+
+def parse_spec(spec: Any, what: str) -> tuple[str, dict[str, Any]]:
+    """``(name, params)`` of ``"name"`` or ``{name: {params}}`` (``{name: null}`` means no params)."""
+    if isinstance(spec, str):
+        return spec, {}
+    if not isinstance(spec, dict) or len(spec) != 1:
+        raise ZhaugError(f"a {what} is written as {{name: {{params}}}}, got {spec!r}")
+    (name, params), = spec.items()
+    if params is not None and not isinstance(params, (dict, list)):
+        raise ZhaugError(f"{what} {name!r}: parameters must be a mapping, got {params!r}")
+    return str(name), params if params is not None else {}
+
+
+def build(registry: dict[str, type[T]], what: str, name: str, params: dict[str, Any]) -> T:
+    """``registry[name](**params)``; an unknown name or a bad parameter is a :class:`ZhaugError`."""
+    if name not in registry:
+        raise ZhaugError(f"unknown {what} {name!r}; choose from {sorted(registry)}")
+    try:
+        return registry[name](**params)
+    except (TypeError, ValueError) as exc:
+        raise ZhaugError(f"{what} {name!r}: {exc}") from None
+
+
+def read_yaml_mapping(path: str | os.PathLike[str] | Traversable, what: str) -> dict[str, Any]:
+    """A YAML file (or packaged resource) that must hold a mapping, loaded safely; ``what`` names
+    it in errors."""
+    file = path if isinstance(path, Traversable) else Path(path)
+    if not file.is_file():
+        raise ZhaugError(f"{path}: no such {what}")
+    try:
+        values = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ZhaugError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    values = {} if values is None else values
+    if not isinstance(values, dict):
+        raise ZhaugError(f"{path}: a {what} must be a YAML mapping")
+    return values
+
+
+def dataclass_from_mapping(cls: type[T], values: dict[str, Any], what: str) -> T:
+    """``cls(**values)``; keys that are not fields are an error (a typo must not pass silently)."""
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ZhaugError(f"unknown {what} option(s) {unknown}; known: {sorted(names)}")
+    return cls(**values)
