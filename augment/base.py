@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from zhaug.augment.text import Segmenter, Token, is_cjk, join
-
 from zhaug.params import Parameters
 from zhaug.rng import derive_rng
 

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from zhaug.augment.base import Operation
 from zhaug.augment.text import Token
-
 from zhaug.rng import child_rng
 
 SENTENCE_END = frozenset("。！？!?；;…\n")

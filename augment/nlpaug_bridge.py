@@ -200,9 +200,7 @@ def __getattr__(name: str):
     # NlpaugOperation subclasses nlpaug's Augmenter, so it is built on first access: importing
     # this module (which registers FromNlpaug) must not import nlpaug.
     if name == "NlpaugOperation":
-        from zhaug.augment.nlpaug_operation import (
-            NlpaugOperation,  # imports nlpaug (seconds): on first use only
-        )
+        from zhaug.augment.nlpaug_operation import NlpaugOperation  # imports nlpaug (seconds): on first use only
 
         globals()[name] = NlpaugOperation
         return NlpaugOperation

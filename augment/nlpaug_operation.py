@@ -11,9 +11,9 @@ from collections import OrderedDict
 
 from nlpaug import Augmenter
 from nlpaug.util import Action, Method
+
 from zhaug.augment.base import Operation, default_segmenter
 from zhaug.augment.text import Segmenter, join
-
 from zhaug.rng import derive_rng
 
 

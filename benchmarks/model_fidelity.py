@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+
 from zhaug.train.models.embedded import build_model
 from zhaug.train.models.fidelity import (
     E5_PASSAGE,

@@ -15,6 +15,7 @@ import time
 
 import torch
 from transformers import BertForSequenceClassification
+
 from zhaug.train.models.embedded import build_model
 from zhaug.train.models.fidelity import bert_form_model
 from zhaug.train.models.loading import load_classifier

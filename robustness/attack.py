@@ -22,14 +22,14 @@ from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
+
 from zhaug.augment.base import Operation, editable_positions
 from zhaug.augment.text import Token, join
-from zhaug.robustness.families import FAMILIES, Family, select_families
-from zhaug.robustness.metrics import bootstrap_indices, mean_estimate
-
 from zhaug.errors import ZhaugError
 from zhaug.protocols import Embed
 from zhaug.rng import derive_rng, derive_seed
+from zhaug.robustness.families import FAMILIES, Family, select_families
+from zhaug.robustness.metrics import bootstrap_indices, mean_estimate
 
 
 @dataclass
@@ -115,23 +115,43 @@ def attack(
 ) -> dict[str, Any]:
     """Attack a seeded sample of the rows that ``clean`` (the clean probabilities) gets right.
 
-    ``predict`` maps texts to probabilities (batching is its business). Returns the summary
-    figures and one entry per attacked row (``rows``).
+    ``predict`` maps texts to probabilities (batching is its business). Each round asks every
+    unfinished row for its next word's candidates and scores them all in one batch. Returns the
+    summary figures and one entry per attacked row (``rows``).
     """
     started = time.perf_counter()
     ops = [(f.name, f.build(rate=config.rate)) for f in config.substitution_families()]
-    correct = [i for i in range(len(texts)) if clean[i].argmax() == gold[i]]
+    rows = _sample_rows(tokens, gold, clean, config, seed)
+    bar = tqdm(total=len(rows), desc="attack", unit="row", leave=False, disable=not progress)
+    _rank_positions(rows, predict, gold, config.query_budget)
+    while step := [proposal for row in rows if (proposal := _next_proposal(row, ops, config, seed, ids, bar))]:
+        probs = predict([join(_replace(row.tokens, i, text)) for row, i, found in step for text in found])
+        offset = 0
+        for row, i, found in step:
+            _take_best(row, i, found, probs[offset : offset + len(found)], int(gold[row.index]), bar)
+            offset += len(found)
+    bar.close()
+    return _summary(rows, texts, ids, gold, classes, embed, seed, n_resamples, time.perf_counter() - started)
+
+
+def _sample_rows(tokens: Sequence[list[Token]], gold: np.ndarray, clean: np.ndarray, config: AttackConfig,
+                 seed: int) -> list[_Row]:
+    """The rows to attack: a seeded sample of those predicted correctly, each with its budget."""
+    correct = [i for i in range(len(tokens)) if clean[i].argmax() == gold[i]]
     chosen = sorted(derive_rng(seed, "attack-sample").sample(correct, min(config.max_samples, len(correct))))
     rows = []
     for i in chosen:
         n_words = sum(t.kind not in ("punct", "space") for t in tokens[i])
         rows.append(_Row(i, list(tokens[i]), n_words, max(1, int(config.max_mod_rate * n_words)),
                          queries=1, p_gold=float(clean[i, gold[i]]), pred=int(gold[i])))
-    bar = tqdm(total=len(rows), desc="attack", unit="row", leave=False, disable=not progress)
+    return rows
 
-    # Leave-one-out importance, one batch for every row; a row with more editable words than its
-    # budget allows ranks only the first ones.
-    loo = [(row, i) for row in rows for i in editable_positions(row.tokens)[: config.query_budget - 1]]
+
+def _rank_positions(rows: Sequence[_Row], predict: Callable[[list[str]], np.ndarray], gold: np.ndarray,
+                    query_budget: int) -> None:
+    """Order each row's editable words by leave-one-out importance, in one batch for every row;
+    a row with more editable words than its budget allows ranks only the first ones."""
+    loo = [(row, i) for row in rows for i in editable_positions(row.tokens)[: query_budget - 1]]
     loo_probs = predict([join(row.tokens[:i] + row.tokens[i + 1 :]) for row, i in loo])
     importance: dict[int, list[tuple[float, int]]] = {}
     for (row, i), probs in zip(loo, loo_probs):
@@ -140,44 +160,40 @@ def attack(
     for row in rows:
         row.order = [i for _, i in sorted(importance.get(row.index, []), key=lambda x: (-x[0], x[1]))]
 
-    while True:
-        step: list[tuple[_Row, int, list[str]]] = []
-        for row in rows:
-            while not row.done:
-                if row.pointer >= len(row.order) or row.queries >= config.query_budget or row.changed >= row.max_changes:
-                    row.done = True
-                    bar.update(1)
-                    break
-                i = row.order[row.pointer]
-                row.pointer += 1
-                # each position is visited once, so row.tokens[i] is still the original word
-                found = _candidates(row.tokens[i], ops, config.draws, seed, ids[row.index], i)
-                found = found[: config.query_budget - row.queries]
-                if found:
-                    step.append((row, i, found))
-                    break
-        if not step:
+
+def _next_proposal(row: _Row, ops: Sequence[tuple[str, Operation]], config: AttackConfig, seed: int,
+                   ids: Sequence[str], bar: tqdm) -> tuple[_Row, int, list[str]] | None:
+    """The row's next word and its substitutes within the budget, or ``None`` once it is done."""
+    while not row.done:
+        if row.pointer >= len(row.order) or row.queries >= config.query_budget or row.changed >= row.max_changes:
+            row.done = True
+            bar.update(1)
             break
-        queries = [join(_replace(row.tokens, i, text)) for row, i, found in step for text in found]
-        probs = predict(queries)
-        offset = 0
-        for row, i, found in step:
-            block, offset = probs[offset : offset + len(found)], offset + len(found)
-            row.queries += len(found)
-            g = gold[row.index]
-            best = int(np.argmin(block[:, g]))
-            flipped = np.flatnonzero(block.argmax(axis=1) != g)
-            if flipped.size:
-                best = int(flipped[np.argmin(block[flipped, g])])
-            if flipped.size or block[best, g] < row.p_gold:
-                row.tokens = _replace(row.tokens, i, found[best])
-                row.changed += 1
-                row.p_gold, row.pred = float(block[best, g]), int(block[best].argmax())
-            if flipped.size:
-                row.success = row.done = True
-                bar.update(1)
-    bar.close()
-    return _summary(rows, texts, ids, gold, classes, embed, seed, n_resamples, time.perf_counter() - started)
+        i = row.order[row.pointer]
+        row.pointer += 1
+        # each position is visited once, so row.tokens[i] is still the original word
+        found = _candidates(row.tokens[i], ops, config.draws, seed, ids[row.index], i)
+        found = found[: config.query_budget - row.queries]
+        if found:
+            return row, i, found
+    return None
+
+
+def _take_best(row: _Row, i: int, found: list[str], block: np.ndarray, g: int, bar: tqdm) -> None:
+    """Keep the substitute that flips the prediction (the most confident flip), else the one that
+    lowers the gold probability most, if it lowers it at all."""
+    row.queries += len(found)
+    best = int(np.argmin(block[:, g]))
+    flipped = np.flatnonzero(block.argmax(axis=1) != g)
+    if flipped.size:
+        best = int(flipped[np.argmin(block[flipped, g])])
+    if flipped.size or block[best, g] < row.p_gold:
+        row.tokens = _replace(row.tokens, i, found[best])
+        row.changed += 1
+        row.p_gold, row.pred = float(block[best, g]), int(block[best].argmax())
+    if flipped.size:
+        row.success = row.done = True
+        bar.update(1)
 
 
 def _summary(

@@ -18,30 +18,19 @@ from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
-from zhaug.augment.base import default_segmenter
-from zhaug.augment.text import Segmenter, Token
-from zhaug.robustness.attack import AttackConfig, attack
-from zhaug.robustness.families import (
-    SEVERITY_RATES,
-    Family,
-    perturb,
-    select_families,
-    severity_rate,
-)
-from zhaug.robustness.metrics import (
-    bootstrap_indices,
-    clean_metrics,
-    compare,
-    robustness_score,
-)
-from zhaug.robustness.predict import BatchPredictor, cached_json
 
 from zhaug import __version__
-from zhaug.specs import dataclass_from_mapping, read_yaml_mapping
+from zhaug.augment.base import default_segmenter
+from zhaug.augment.text import Segmenter, Token
 from zhaug.errors import ZhaugError
 from zhaug.hashing import content_key, derive_seed
 from zhaug.io import Record
 from zhaug.protocols import Embed, PredictProba
+from zhaug.robustness.attack import AttackConfig, attack
+from zhaug.robustness.families import SEVERITY_RATES, Family, perturb, select_families, severity_rate
+from zhaug.robustness.metrics import bootstrap_indices, clean_metrics, compare, robustness_score
+from zhaug.robustness.predict import BatchPredictor, cached_json
+from zhaug.specs import dataclass_from_mapping, read_yaml_mapping
 
 Cells = Callable[[Sequence[list[Token]], Sequence[str], Sequence[tuple[Family, int]], int], Iterator[list[str]]]
 """(tokens, ids, (family, severity) plan, seed) → each cell's perturbed texts, in plan order."""
@@ -119,6 +108,44 @@ def _worst(
     } for i in changed[:k]]
 
 
+def _meta(model_id: str, n_rows: int, classes: list[str], families: Sequence[Family],
+          config: AuditConfig) -> dict[str, Any]:
+    """What the report was made with."""
+    return {
+        "zhaug": __version__, "model": model_id, "n_rows": n_rows, "classes": classes,
+        "seed": config.seed, "severities": list(config.severities), "severity_rates": list(SEVERITY_RATES),
+        "n_resamples": config.n_resamples, "n_bins": config.n_bins,
+        "families": [family.as_dict() for family in families],
+        "config": dataclasses.asdict(config),
+    }
+
+
+def _audit_cells(
+    plan: Sequence[tuple[Family, int]], perturbed: Iterator[list[str]], records: Sequence[Record],
+    clean: np.ndarray, gold: np.ndarray, classes: Sequence[str], predictor: BatchPredictor,
+    config: AuditConfig, progress: bool,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Each (family, severity) cell's comparison with the clean predictions, and the worst
+    examples of the highest severity."""
+    texts = [r.text for r in records]
+    results, worst = [], []
+    for (family, severity), perturbed_texts in tqdm(
+        zip(plan, perturbed), total=len(plan), desc="audit", unit="cell", disable=not progress
+    ):
+        probs = predictor.cached(f"{family.name}-s{severity}", perturbed_texts)
+        index = bootstrap_indices(len(gold), config.n_resamples, derive_seed(config.seed, "bootstrap", family.name, severity))
+        results.append({
+            "family": family.name, "severity": severity,
+            "setting": {family.severity_param: family.severity_values[severity - 1]},
+            "expectation": family.expectation,
+            "changed_rate": float(np.mean([p != t for p, t in zip(perturbed_texts, texts)])),
+            **compare(clean, probs, gold, classes, index, config.n_bins),
+        })
+        if severity == max(config.severities):
+            worst += _worst(family.name, severity, records, perturbed_texts, clean, probs, classes, config.worst_examples)
+    return results, worst
+
+
 def audit(
     predict_proba: PredictProba,
     records: Sequence[Record],
@@ -134,10 +161,8 @@ def audit(
 ) -> dict[str, Any]:
     """Audit a classifier on labelled ``records``; returns the report (see the module docstring).
 
-    Parameters
-    ----------
-    predict_proba: texts → (n, len(labels)) class probabilities.
-    labels: class names in column order (default: the sorted labels of ``records``).
+    ``predict_proba``: texts → (n, len(labels)) class probabilities; ``labels``: class names in
+    column order (default: the sorted labels of ``records``).
     embed: texts → embeddings, for the attack's similarity figure (optional).
     cache_dir: where prediction sets are cached (resumable); ``model_id`` names the model in
         the cache keys, so another model never reuses them.
@@ -158,32 +183,11 @@ def audit(
     report_clean = clean_metrics(clean, gold, classes, bootstrap_indices(len(gold), config.n_resamples, config.seed),
                                  config.n_bins)
     tokens = [segmenter(text) for text in texts]
-    results, worst = [], []
     plan = [(family, severity) for family in families for severity in config.severities]
-    perturbed = cells(tokens, ids, plan, config.seed)
-    for (family, severity), perturbed_texts in tqdm(
-        zip(plan, perturbed), total=len(plan), desc="audit", unit="cell", disable=not progress
-    ):
-        probs = predictor.cached(f"{family.name}-s{severity}", perturbed_texts)
-        index = bootstrap_indices(len(gold), config.n_resamples, derive_seed(config.seed, "bootstrap", family.name, severity))
-        results.append({
-            "family": family.name, "severity": severity,
-            "setting": {family.severity_param: family.severity_values[severity - 1]},
-            "expectation": family.expectation,
-            "changed_rate": float(np.mean([p != t for p, t in zip(perturbed_texts, texts)])),
-            **compare(clean, probs, gold, classes, index, config.n_bins),
-        })
-        if severity == max(config.severities):
-            worst += _worst(family.name, severity, records, perturbed_texts, clean, probs, classes, config.worst_examples)
-
+    results, worst = _audit_cells(plan, cells(tokens, ids, plan, config.seed), records, clean, gold, classes,
+                                  predictor, config, progress)
     report: dict[str, Any] = {
-        "meta": {
-            "zhaug": __version__, "model": model_id, "n_rows": len(records), "classes": classes,
-            "seed": config.seed, "severities": list(config.severities), "severity_rates": list(SEVERITY_RATES),
-            "n_resamples": config.n_resamples, "n_bins": config.n_bins,
-            "families": [family.as_dict() for family in families],
-            "config": dataclasses.asdict(config),
-        },
+        "meta": _meta(model_id, len(records), classes, families, config),
         "clean": report_clean,
         "score": robustness_score(results),
         "cells": results,
@@ -191,12 +195,11 @@ def audit(
         "attack": None,
     }
     if config.attack is not None:
-        settings = config.attack
         report["attack"] = cached_json(
             Path(cache_dir) / "attack.json" if cache_dir is not None else None,
-            content_key(model_id, texts, dataclasses.asdict(settings), config.seed, embed is not None),
+            content_key(model_id, texts, dataclasses.asdict(config.attack), config.seed, embed is not None),
             lambda: attack(
-                lambda batch: predictor(batch, "attack step"), texts, tokens, ids, gold, clean, classes, settings,
+                lambda batch: predictor(batch, "attack step"), texts, tokens, ids, gold, clean, classes, config.attack,
                 seed=config.seed, n_resamples=config.n_resamples, embed=embed, progress=progress,
             ),
         )

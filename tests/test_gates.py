@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from zhaug.augment.gates import GATES, build_gate
 from zhaug.augment.gates.base import Candidate
 from zhaug.augment.gates.length import edit_ratio, levenshtein
@@ -13,11 +14,10 @@ from zhaug.augment.gates.similarity import SimilarityGate
 from zhaug.augment.gates.teacher import TeacherGate
 from zhaug.augment.pipeline import Augmenter
 from zhaug.augment.recipes import recipe_from_dict
-from zhaug.train.gate_models import bind_gate
-from zhaug.train.models.embedder import TransformerEmbedder
-
 from zhaug.errors import MissingResourceError, ZhaugError
 from zhaug.io import Record
+from zhaug.train.gate_models import bind_gate
+from zhaug.train.models.embedder import TransformerEmbedder
 
 PARENT = Record("r1", "张伟在2023年3月5日说这部电影不好看，票房只有3000万元。", "neg")
 

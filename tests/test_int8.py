@@ -1,9 +1,9 @@
 import torch
 from torch import nn
-from zhaug.train.models.int8 import SmoothedInt8Linear, dynamic_int8, quantize_int8
-from zhaug.train.models.loading import load_classifier
 
 from tests.train_helpers import tiny_model
+from zhaug.train.models.int8 import SmoothedInt8Linear, dynamic_int8, quantize_int8
+from zhaug.train.models.loading import load_classifier
 
 
 def test_smoothing_absorbs_an_outlier_input_channel():

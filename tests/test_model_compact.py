@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from transformers import AlbertConfig, AlbertModel
+
 from zhaug.train.models import resolve as models
 from zhaug.train.models.catalog import COMPACT
 from zhaug.train.models.compact import (

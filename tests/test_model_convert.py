@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from transformers import AlbertModel, BertConfig, BertModel
+
 from zhaug.train.models.convert import albert_from_bert, bert_from_e5
 from zhaug.train.models.e5_format import synthetic_e5
 

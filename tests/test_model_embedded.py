@@ -7,6 +7,8 @@ import importlib.util
 import numpy as np
 import pytest
 from typer.testing import CliRunner
+
+from zhaug.cli import app
 from zhaug.train.models.catalog import FINE_TUNING_LRS, FULL, list_models, read_card
 from zhaug.train.models.embedded import build_model
 from zhaug.train.models.fidelity import (
@@ -20,8 +22,6 @@ from zhaug.train.models.fidelity import (
 from zhaug.train.models.loading import load_classifier, load_tokenizer
 from zhaug.train.models.resolve import resolve_model
 from zhaug.train.models.vocab_trim import trimming_corpus
-
-from zhaug.cli import app
 
 pytestmark = [
     pytest.mark.slow,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from zhaug.train.models.e5_format import (
     MAGIC,
     dequantise_q4_0,

@@ -8,18 +8,11 @@ import huggingface_hub
 import pytest
 import torch
 from transformers import AlbertConfig, AlbertModel, BertTokenizerFast
-from zhaug.train.models.catalog import (
-    CARD,
-    COMPACT,
-    DEFAULT_LR,
-    FINE_TUNING_LRS,
-    FULL,
-    fine_tuning_lr,
-)
-from zhaug.train.models.loading import load_classifier, load_tokenizer
-from zhaug.train.models.resolve import resolve_model
 
 from zhaug.errors import MissingResourceError
+from zhaug.train.models.catalog import CARD, COMPACT, DEFAULT_LR, FINE_TUNING_LRS, FULL, fine_tuning_lr
+from zhaug.train.models.loading import load_classifier, load_tokenizer
+from zhaug.train.models.resolve import resolve_model
 
 CHARS = "我爱北京天安门今天气很好这家酒店服务差"
 

@@ -12,16 +12,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from zhaug.augment import OPERATIONS
 from zhaug.augment.base import default_segmenter
-from zhaug.augment.nlpaug_bridge import (
-    FromNlpaug,
-    chinese_detokenizer,
-    chinese_tokenizer,
-)
+from zhaug.augment.nlpaug_bridge import FromNlpaug, chinese_detokenizer, chinese_tokenizer
 from zhaug.augment.ops import CharSwap, SynonymSwap
 from zhaug.augment.text import join
-
 from zhaug.rng import derive_rng
 
 TEXT = "这家酒店的房间很干净，服务态度也非常好，价格便宜，我不满意张三的说法 hello world！"

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
+
 from zhaug.augment.base import default_segmenter
 from zhaug.augment.pipeline import Augmenter, augment_records, copies_per_record
 from zhaug.augment.recipes import load_recipe, recipe_from_dict
 from zhaug.augment.text import protected_spans
-
 from zhaug.cli import app
 from zhaug.io import Record, ResumableWriter, read_table
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from train_helpers import synthetic, tiny_model
 from typer.testing import CliRunner
-from zhaug.train import Predictor, TrainConfig, fit, predict_file
 
 from zhaug.cli import app, run
 from zhaug.errors import InputError, ZhaugError
 from zhaug.io import read_table, write_table
+from zhaug.train import Predictor, TrainConfig, fit, predict_file
 
 runner = CliRunner()
 
@@ -86,10 +86,9 @@ def test_cli_bad_input_is_one_clear_line(run_dir, tmp_path, monkeypatch, capsys)
 def test_teacher_gate_takes_a_run_folder(run_dir):
     from zhaug.augment.gates import Candidate
     from zhaug.augment.gates.teacher import TeacherGate
+    from zhaug.io import Record
     from zhaug.train.gate_models import bind_gate
     from zhaug.train.predict import Predictor, load_predictor
-
-    from zhaug.io import Record
 
     assert isinstance(load_predictor(run_dir), Predictor)
     parent = Record("p", "好棒", "neg")

@@ -12,22 +12,15 @@ import pytest
 import typer
 from sklearn.metrics import f1_score
 from typer.testing import CliRunner
+
 from zhaug.augment.base import default_segmenter, editable_positions
 from zhaug.augment.ops.noise import ZERO_WIDTH
-from zhaug.robustness import (
-    AttackConfig,
-    AuditConfig,
-    audit,
-    check,
-    parse_thresholds,
-    write_report,
-)
-from zhaug.robustness.metrics import bootstrap_indices, ece, macro_f1, robustness_score
-from zhaug.robustness.report import diff_html
-
 from zhaug.cli.audit import audit_command
 from zhaug.errors import ZhaugError
 from zhaug.io import Record, write_table
+from zhaug.robustness import AttackConfig, AuditConfig, audit, check, parse_thresholds, write_report
+from zhaug.robustness.metrics import bootstrap_indices, ece, macro_f1, robustness_score
+from zhaug.robustness.report import diff_html
 
 CLASSES = ["neg", "pos"]
 ROWS = [

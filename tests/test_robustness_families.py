@@ -8,20 +8,14 @@ from collections import Counter
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from zhaug.augment import OPERATIONS
 from zhaug.augment.base import default_segmenter
 from zhaug.augment.ops.noise import ZERO_WIDTH, dialect_variants, toggle_width
 from zhaug.augment.text import join, protected_spans
-from zhaug.robustness.families import (
-    FAMILIES,
-    SEVERITY_RATES,
-    perturb,
-    select_families,
-    severity_rate,
-)
-
 from zhaug.errors import ZhaugError
 from zhaug.rng import derive_rng
+from zhaug.robustness.families import FAMILIES, SEVERITY_RATES, perturb, select_families, severity_rate
 
 FRAGMENTS = [
     "这家店", "的", "菜", "很", "好吃", "服务", "态度", "非常", "好", "价格", "便宜", "我", "满意", "质量",

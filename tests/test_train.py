@@ -9,20 +9,14 @@ from pathlib import Path
 import pytest
 import yaml
 from train_helpers import synthetic, tiny_model
-from zhaug.augment.recipes import recipe_from_dict
-from zhaug.train import TrainConfig, Trainer, fit, load_config
-from zhaug.train.data import (
-    batch_order,
-    children_from_rows,
-    guard_children,
-    read_children,
-    split_by_parent,
-)
-from zhaug.train.models.catalog import CARD, COMPACT, FINE_TUNING_LRS
 
+from zhaug.augment.recipes import recipe_from_dict
 from zhaug.errors import ZhaugError
 from zhaug.hashing import file_sha256
 from zhaug.io import Record, write_table
+from zhaug.train import TrainConfig, Trainer, fit, load_config
+from zhaug.train.data import batch_order, children_from_rows, guard_children, read_children, split_by_parent
+from zhaug.train.models.catalog import CARD, COMPACT, FINE_TUNING_LRS
 
 RECIPE = {"name": "tiny", "op": {"one_of": [{"random_swap": {"rate": 0.2}}, {"random_delete": {"rate": 0.2}}]}}
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

@@ -21,9 +21,9 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_model, save_model
-from zhaug.train.models.loading import quiet_transformers
 
 from zhaug.errors import ZhaugError
+from zhaug.train.models.loading import quiet_transformers
 
 RUN_INFO = "zhaug.json"
 

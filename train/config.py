@@ -11,9 +11,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-
-from zhaug.specs import dataclass_from_mapping, read_yaml_mapping
 from zhaug.errors import ZhaugError
+from zhaug.specs import dataclass_from_mapping, read_yaml_mapping
 
 SCHEDULES = ("linear", "cosine")
 CLASS_WEIGHTS = ("none", "balanced")

@@ -9,15 +9,15 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from zhaug.errors import InputError, ZhaugError
+from zhaug.io import Columns, read_records, table_format, write_table
+from zhaug.rng import derive_rng
 from zhaug.train.checkpoint import RUN_INFO, read_info
 from zhaug.train.data import encode, pad
 from zhaug.train.models.int8 import quantize_int8
 from zhaug.train.models.loading import load_classifier, load_tokenizer
 from zhaug.train.models.vocab_trim import trimming_corpus
-
-from zhaug.errors import InputError, ZhaugError
-from zhaug.io import Columns, read_records, table_format, write_table
-from zhaug.rng import derive_rng
 
 QUANTIZATIONS = ("int8",)
 CALIBRATION_SENTENCES = 1024

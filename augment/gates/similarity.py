@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from zhaug.augment.gates.base import Candidate, Gate, register_gate
 
+from zhaug.augment.gates.base import Candidate, Gate, register_gate
 from zhaug.errors import ZhaugError
 from zhaug.protocols import Embed
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from zhaug.augment.gates.base import Candidate, Gate, register_gate
-
 from zhaug.errors import ZhaugError
 from zhaug.protocols import Classifier
 

@@ -26,14 +26,14 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 from transformers import AlbertConfig, AlbertModel
+
 from zhaug.augment.pipeline import Augmenter
 from zhaug.augment.recipes import load_recipe
+from zhaug.io import Record
+from zhaug.rng import derive_rng, derive_seed
 from zhaug.train.models.fidelity import cosines, mean_pooled
 from zhaug.train.models.loading import load_tokenizer
 from zhaug.train.models.vocab_trim import trimming_corpus
-
-from zhaug.io import Record
-from zhaug.rng import derive_rng, derive_seed
 
 # The build settings, kept in the model card: a built student whose card shows other settings is rebuilt.
 SETTINGS = {"layers": [0, 4, 8, 11], "embedding_size": 128, "steps": 2000, "batch_size": 32,

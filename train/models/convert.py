@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 from transformers import AlbertConfig, BertConfig
+
 from zhaug.train.models.e5_format import E5File
 
 # E5S1 per-layer tensor -> BERT parameter (under ``encoder.layer.<i>.``) -> ALBERT parameter

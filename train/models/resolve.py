@@ -12,11 +12,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from zhaug.train.models.catalog import FULL, VARIANTS, read_card
-from zhaug.train.models.embedded import build_model
-
 from zhaug.errors import MissingResourceError
 from zhaug.hashing import file_sha256
+from zhaug.train.models.catalog import FULL, VARIANTS, read_card
+from zhaug.train.models.embedded import build_model
 
 HUB_FILES = ["*.json", "*.safetensors", "vocab.txt", "*.model"]
 

@@ -10,22 +10,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from zhaug.cli.options import (
-    Engine,
-    IdCol,
-    LabelCol,
-    Progress,
-    RayAddress,
-    TextCol,
-    check_engine,
-    columns,
-)
+from zhaug.cli.options import Engine, IdCol, LabelCol, Progress, RayAddress, TextCol, check_engine, columns
 from zhaug.errors import MissingResourceError
 from zhaug.hashing import files_key
 from zhaug.io import read_records
 from zhaug.protocols import Embed
 from zhaug.robustness.attack import AttackConfig
-from zhaug.robustness.audit import audit, load_config, perturb_cells
+from zhaug.robustness.audit import AuditConfig, audit, load_config, perturb_cells
 from zhaug.robustness.families import FAMILY_NAMES, select_families
 from zhaug.robustness.report import write_report
 from zhaug.robustness.thresholds import check, parse_thresholds
@@ -39,9 +30,7 @@ def _model_id(model_dir: Path) -> str:
 
 def _embedder(model: str | None) -> Embed | None:
     """The attack's sentence encoder (loaded now), or ``None`` with a warning when it is not available."""
-    from zhaug.train.models.embedder import (
-        TransformerEmbedder,  # torch: imported when a command needs it
-    )
+    from zhaug.train.models.embedder import TransformerEmbedder  # torch: imported when a command needs it
 
     embed = TransformerEmbedder(model)
     try:
@@ -50,6 +39,26 @@ def _embedder(model: str | None) -> Embed | None:
         typer.echo(f"warning: no embedding similarity for the attack ({exc})", err=True)
         return None
     return embed
+
+
+def _settings(config: Path | None, seed: int | None, batch_size: int | None, families: str | None,
+              severities: str | None, attack: bool) -> AuditConfig:
+    """The audit config, with the command line's choices over the file's; bad names fail here,
+    before any model is loaded."""
+    settings = load_config(config)
+    overrides: dict = {"seed": settings.seed if seed is None else seed, "batch_size": batch_size or settings.batch_size}
+    if families:
+        overrides["families"] = [name.strip() for name in families.split(",") if name.strip()]
+    if severities:
+        try:
+            overrides["severities"] = [int(s) for s in severities.split(",") if s.strip()]
+        except ValueError:
+            raise typer.BadParameter(f"{severities!r}: write e.g. 1,3,5", param_hint="--severities") from None
+    if attack and settings.attack is None:
+        overrides["attack"] = AttackConfig()
+    settings = dataclasses.replace(settings, **overrides)
+    select_families(settings.families)
+    return settings
 
 
 def audit_command(
@@ -79,23 +88,9 @@ def audit_command(
     """Audit a classifier: accuracy, flip rates and calibration under every perturbation family × severity."""
     check_engine(engine)
     thresholds = parse_thresholds(fail_under) if fail_under else []
-    settings = load_config(config)
-    overrides: dict = {"seed": settings.seed if seed is None else seed, "batch_size": batch_size or settings.batch_size}
-    if families:
-        overrides["families"] = [name.strip() for name in families.split(",") if name.strip()]
-    if severities:
-        try:
-            overrides["severities"] = [int(s) for s in severities.split(",") if s.strip()]
-        except ValueError:
-            raise typer.BadParameter(f"{severities!r}: write e.g. 1,3,5", param_hint="--severities") from None
-    if attack and settings.attack is None:
-        overrides["attack"] = AttackConfig()
-    settings = dataclasses.replace(settings, **overrides)
-    select_families(settings.families)  # fail on a bad name before loading anything
+    settings = _settings(config, seed, batch_size, families, severities, attack)
     records = read_records(test, columns(id_col, text_col, label_col))[:limit]
-    from zhaug.train.predict import (
-        load_predictor,  # torch: imported when a command needs it
-    )
+    from zhaug.train.predict import load_predictor  # torch: imported when a command needs it
 
     classifier = load_predictor(model_dir, batch_size=settings.batch_size)
     embed = _embedder(embed_model) if settings.attack is not None else None

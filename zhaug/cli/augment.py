@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -12,25 +13,10 @@ from rich.table import Table
 
 from zhaug.augment.gates import Candidate, build_gate
 from zhaug.augment.pipeline import FIELDS, Augmenter, AugmentStats
-from zhaug.augment.recipes import load_recipe
+from zhaug.augment.recipes import Recipe, load_recipe
 from zhaug.augment.text import BACKENDS, PROTECTABLE, Segmenter
-from zhaug.cli.options import (
-    Engine,
-    IdCol,
-    LabelCol,
-    Progress,
-    RayAddress,
-    TextCol,
-    check_engine,
-    columns,
-)
-from zhaug.io import (
-    ResumableWriter,
-    TableWriter,
-    iter_records,
-    table_format,
-    write_table,
-)
+from zhaug.cli.options import Engine, IdCol, LabelCol, Progress, RayAddress, TextCol, check_engine, columns
+from zhaug.io import ResumableWriter, TableWriter, iter_records, table_format, write_table
 
 REJECTED_FIELDS = ["parent_id", "copy", "op", "reason", "text"]
 
@@ -70,30 +56,11 @@ def augment_command(
     read = partial(iter_records, input, columns(id_col, text_col, label_col), header=not no_header)
     records = [] if stream else list(read())
     table_format(output)  # refuse an unknown output format before any work
-    translation = {key: value for key, value in (("forward", bt_forward), ("backward", bt_backward)) if value}
-    the_recipe = load_recipe(recipe, {"back_translate": translation} if translation else None)
-    if no_gates:
-        the_recipe.gates = []
-    the_recipe.gates += [build_gate(name) for name in gate]
-    if teacher is not None:
-        the_recipe.gates.append(build_gate({"teacher": {"model": str(teacher)}}))
-    unknown = set(allow) - set(PROTECTABLE)
-    if unknown:
-        raise typer.BadParameter(f"unknown kinds {sorted(unknown)}; choose from {', '.join(PROTECTABLE)}", param_hint="--allow")
-    if segmenter_backend not in BACKENDS:
-        raise typer.BadParameter(f"{segmenter_backend!r}: choose from {', '.join(BACKENDS)}", param_hint="--segmenter")
-    segmenter = Segmenter(protect=set(PROTECTABLE) - set(allow), user_dict=user_dict, backend=segmenter_backend)
+    the_recipe = _recipe(recipe, bt_forward, bt_backward, no_gates, gate, teacher)
     settings = {"n_aug": n_aug, "seed": seed, "balance": balance, "keep_originals": keep_originals,
-                "workers": workers, "segmenter": segmenter, "progress": progress}
-    from zhaug.train.gate_models import (
-        bind_models,  # torch: imported when a command needs it
-    )
-
-    the_recipe = bind_models(the_recipe)
+                "workers": workers, "segmenter": _segmenter(allow, user_dict, segmenter_backend), "progress": progress}
     if engine == "ray":
-        from zhaug.augment.distributed import (
-            RayAugmenter,  # ray: an optional dependency
-        )
+        from zhaug.augment.distributed import RayAugmenter  # ray: an optional dependency
 
         augmenter: Augmenter = RayAugmenter(the_recipe, address=ray_address, **settings)
     else:
@@ -113,6 +80,29 @@ def augment_command(
     summary_path.write_text(json.dumps(stats.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     Console(stderr=True).print(summary_table(stats, the_recipe.name))
     typer.echo(f"wrote {output} ({stats.rows_out} rows); rejections in {rejected_path}; summary in {summary_path}", err=True)
+
+
+def _recipe(name: str, bt_forward: str | None, bt_backward: str | None, no_gates: bool, gates: list[str],
+            teacher: Path | None) -> Recipe:
+    """The recipe with the command line's translation models and gates, its model gates bound."""
+    from zhaug.train.gate_models import bind_models  # torch: imported when a command needs it
+
+    translation = {key: value for key, value in (("forward", bt_forward), ("backward", bt_backward)) if value}
+    recipe = load_recipe(name, {"back_translate": translation} if translation else None)
+    extra = [build_gate(spec) for spec in gates]
+    if teacher is not None:
+        extra.append(build_gate({"teacher": {"model": str(teacher)}}))
+    return bind_models(replace(recipe, gates=([] if no_gates else recipe.gates) + extra))
+
+
+def _segmenter(allow: list[str], user_dict: Path | None, backend: str) -> Segmenter:
+    """The segmenter protecting every kind of span but those ``--allow`` names."""
+    unknown = set(allow) - set(PROTECTABLE)
+    if unknown:
+        raise typer.BadParameter(f"unknown kinds {sorted(unknown)}; choose from {', '.join(PROTECTABLE)}", param_hint="--allow")
+    if backend not in BACKENDS:
+        raise typer.BadParameter(f"{backend!r}: choose from {', '.join(BACKENDS)}", param_hint="--segmenter")
+    return Segmenter(protect=set(PROTECTABLE) - set(allow), user_dict=user_dict, backend=backend)
 
 
 def _rejection(candidate: Candidate, reason: str) -> dict[str, str]:

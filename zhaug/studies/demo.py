@@ -33,7 +33,7 @@ from zhaug.rng import derive_rng
 from zhaug.robustness.report import write_report
 from zhaug.studies.plots import confusion_matrices, training_curves
 from zhaug.studies.steps import audit_run, augment_children
-from zhaug.train.config import load_config
+from zhaug.train.config import TrainConfig, load_config
 from zhaug.train.gate_models import bind_models
 from zhaug.train.metrics import classification_metrics
 from zhaug.train.models.resolve import resolve_model
@@ -100,12 +100,7 @@ def run_demo(out: str | os.PathLike[str], config: str | os.PathLike[str] | None 
     for name, children in (("baseline", None), ("augmented", children)):
         stage(f"train {name}", f"{train_config.max_steps or train_config.epochs} "
               f"{'steps' if train_config.max_steps else 'epochs'}")
-        run = out / "runs" / name
-        results[name] = Trainer(train_config, progress=progress).fit(
-            splits["train"], splits["eval"], out_dir=run, children=children, resume=True)
-        predicted = predict_file(run, data / "test.csv", out / "predictions" / f"{name}.csv", proba=True)
-        test_metrics[name] = classification_metrics(
-            [labels.index(r.label) for r in splits["test"]], [labels.index(p["label"]) for p in predicted], labels)
+        results[name], test_metrics[name] = train_and_test(out, name, splits, children, train_config, labels, progress)
 
     if settings.get("audit"):
         stage("audit", "robustness of both models on the held-out test set")
@@ -130,6 +125,19 @@ def run_demo(out: str | os.PathLike[str], config: str | os.PathLike[str] | None 
     atomic_write_text(summary, render_summary(report, model_dir.name))
     console.print(f"done in {report['total_seconds']:.0f} s")
     return summary
+
+
+def train_and_test(out: Path, name: str, splits: dict[str, list[Record]], children: dict[str, list[str]] | None,
+                   config: TrainConfig, labels: list[str], progress: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train the run ``out/runs/<name>`` (resumed if interrupted), predict the test split into
+    ``out/predictions/<name>.csv``; its training result and its test metrics."""
+    run = out / "runs" / name
+    result = Trainer(config, progress=progress).fit(splits["train"], splits["eval"], out_dir=run, children=children,
+                                                    resume=True)
+    predicted = predict_file(run, out / "data" / "test.csv", out / "predictions" / f"{name}.csv", proba=True)
+    metrics = classification_metrics([labels.index(r.label) for r in splits["test"]],
+                                     [labels.index(p["label"]) for p in predicted], labels)
+    return result, metrics
 
 
 def audit_runs(out: Path, test: list[Record], runs: list[str], settings: dict[str, Any],
