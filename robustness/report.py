@@ -16,6 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+
 from zhaug.io import atomic_write_text
 
 CSS = """
@@ -90,28 +94,22 @@ def _families(report: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(cell["family"] for cell in report["cells"]))
 
 
-def _svg(fig: Any) -> str:
-    import matplotlib.pyplot as plt
-
+def _svg(fig: Figure) -> str:
+    """The figure as inline SVG, text kept as text (searchable, and small)."""
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
-    plt.close(fig)
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(buffer, format="svg", bbox_inches="tight")
     svg = buffer.getvalue()
     return svg[svg.index("<svg"):]
 
 
 def accuracy_plot(report: dict[str, Any]) -> str:
     """Small multiples: accuracy (with 95% band) vs severity per family, clean accuracy dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams["svg.fonttype"] = "none"
     families = _families(report)
     cols = 5
     rows = (len(families) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 1.9 * rows), sharex=True, sharey=True, squeeze=False)
+    fig = Figure(figsize=(2.3 * cols, 1.9 * rows))
+    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
     clean = report["clean"]["accuracy"]["value"]
     for ax, family in zip(axes.flat, families):
         cells = [c for c in report["cells"] if c["family"] == family]
@@ -133,20 +131,14 @@ def accuracy_plot(report: dict[str, Any]) -> str:
 
 def flip_plot(report: dict[str, Any]) -> str:
     """Heat map of flip rates, family × severity (ACC families marked: flips may be legitimate)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    plt.rcParams["svg.fonttype"] = "none"
     families, severities = _families(report), report["meta"]["severities"]
     grid = np.full((len(families), len(severities)), np.nan)
     expectation = {}
     for cell in report["cells"]:
         grid[families.index(cell["family"]), severities.index(cell["severity"])] = cell["flip_rate"]["value"]
         expectation[cell["family"]] = cell["expectation"]
-    fig, ax = plt.subplots(figsize=(1.1 * len(severities) + 2.6, 0.3 * len(families) + 1))
+    fig = Figure(figsize=(1.1 * len(severities) + 2.6, 0.3 * len(families) + 1))
+    ax = fig.subplots()
     image = ax.imshow(grid, cmap="Reds", vmin=0, vmax=max(0.2, float(np.nanmax(grid))), aspect="auto")
     for (r, c), value in np.ndenumerate(grid):
         ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=7,

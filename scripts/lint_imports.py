@@ -11,6 +11,7 @@ aside so that ``zhaug`` resolves to the copy. Exits with import-linter's status.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,10 +21,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> int:
+    build_dir_existed = (ROOT / "build").exists()
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                         "--no-deps", "--no-build-isolation", "--target", tmp, str(ROOT)],
                        check=True, stdout=subprocess.DEVNULL)
+        if not build_dir_existed:  # setuptools leaves its build folder in the source tree
+            shutil.rmtree(ROOT / "build", ignore_errors=True)
         sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in getattr(f, "__module__", "")]
         sys.path_hooks[:] = [hook for hook in sys.path_hooks if "Editable" not in repr(hook)]
         sys.path_importer_cache.clear()

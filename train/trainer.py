@@ -28,15 +28,14 @@ from torch.utils import deterministic
 from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
 from transformers import get_scheduler
+
+from zhaug import hashing
 from zhaug.augment.pipeline import augment_records
 from zhaug.augment.recipes import load_recipe
-from zhaug.train.checkpoint import (
-    finish_last,
-    last_state,
-    load_last,
-    save_best,
-    save_last,
-)
+from zhaug.errors import ZhaugError
+from zhaug.hashing import derive_seed
+from zhaug.io import Record, atomic_write_text, comparable
+from zhaug.train.checkpoint import finish_last, last_state, load_last, save_best, save_last
 from zhaug.train.config import TrainConfig
 from zhaug.train.data import (
     Children,
@@ -56,11 +55,6 @@ from zhaug.train.models.catalog import fine_tuning_lr
 from zhaug.train.models.loading import load_classifier, load_tokenizer
 from zhaug.train.models.resolve import model_identity, resolve_model
 from zhaug.train.predict import batched_logits
-
-from zhaug import hashing
-from zhaug.errors import ZhaugError
-from zhaug.hashing import derive_seed
-from zhaug.io import Record, atomic_write_text, comparable
 
 NO_DECAY = ("bias", "LayerNorm", "layer_norm", "norm")
 

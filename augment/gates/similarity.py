@@ -9,6 +9,7 @@ import numpy as np
 from zhaug.augment.gates.base import Candidate, Gate, register_gate
 from zhaug.errors import ZhaugError
 from zhaug.protocols import Embed
+from zhaug.vectors import unit_rows
 
 
 @register_gate
@@ -49,15 +50,10 @@ class SimilarityGate(Gate):
             raise ZhaugError("the similarity gate has no embed function: pass embed=..., or bind the recipe's "
                              "models with zhaug.train.gate_models.bind_models(recipe)")
         new_parents = list(dict.fromkeys(c.parent.text for c in candidates if c.parent.text not in self._parents))
-        vectors = _normalized(self.embed([c.text for c in candidates] + new_parents))
+        vectors = unit_rows(self.embed([c.text for c in candidates] + new_parents))
         self._parents.update(zip(new_parents, vectors[len(candidates) :]))
         out: list[str | None] = []
         for candidate, vector in zip(candidates, vectors):
             cosine = float(vector @ self._parents[candidate.parent.text])
             out.append(f"too dissimilar (cosine {cosine:.3f})" if cosine < self.threshold else None)
         return out
-
-
-def _normalized(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

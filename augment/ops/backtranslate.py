@@ -19,7 +19,6 @@ from typing import Any
 from zhaug.augment.base import Operation, default_segmenter, register
 from zhaug.augment.compose import split_token_sentences
 from zhaug.augment.text import NEGATION_CHARS, Token, is_cjk, join, protected_spans
-
 from zhaug.errors import MissingResourceError
 from zhaug.rng import derive_seed
 

@@ -31,9 +31,10 @@ from zhaug.augment.pipeline import Augmenter
 from zhaug.augment.recipes import load_recipe
 from zhaug.io import Record
 from zhaug.rng import derive_rng, derive_seed
-from zhaug.train.models.fidelity import cosines, mean_pooled
+from zhaug.train.models.fidelity import mean_pooled
 from zhaug.train.models.loading import load_tokenizer
 from zhaug.train.models.vocab_trim import trimming_corpus
+from zhaug.vectors import row_cosines
 
 # The build settings, kept in the model card: a built student whose card shows other settings is rebuilt.
 SETTINGS = {"layers": [0, 4, 8, 11], "embedding_size": 128, "steps": 2000, "batch_size": 32,
@@ -244,5 +245,5 @@ def build_compact(teacher_dir: Path, out: Path, progress: bool) -> dict[str, Any
 
 def _agreement(student: AlbertModel, reference: np.ndarray, ids: Sequence[Sequence[int]], pad_id: int) -> dict[str, float]:
     """Mean and minimum cosine of the student's mean-pooled sentence embeddings to the teacher's."""
-    cos = cosines(mean_pooled(student, ids, pad_id), reference)
+    cos = row_cosines(mean_pooled(student, ids, pad_id), reference)
     return {"mean": round(float(cos.mean()), 5), "min": round(float(cos.min()), 5)}

@@ -8,6 +8,7 @@ import torch
 from transformers import AutoModel
 
 from zhaug.train.models.loading import load_tokenizer
+from zhaug.train.models.pooling import mean_pool
 from zhaug.train.models.resolve import resolve_model
 
 
@@ -38,7 +39,6 @@ class TransformerEmbedder:
             )
             with torch.inference_mode():
                 hidden = model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+            pooled = mean_pool(hidden, batch["attention_mask"])
             out[rows] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
         return out

