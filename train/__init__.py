@@ -9,9 +9,9 @@ from typing import Any
 
 _EXPORTS = {
     "TrainConfig": "config", "load_config": "config", "Predictor": "predict", "predict_file": "predict",
-    "Trainer": "trainer", "fit": "trainer",
+    "Trainer": "trainer", "fit": "trainer", "SelfTraining": "self_training", "self_train": "self_training",
 }
-__all__ = ["Predictor", "TrainConfig", "Trainer", "fit", "load_config", "predict_file"]
+__all__ = ["Predictor", "SelfTraining", "TrainConfig", "Trainer", "fit", "load_config", "predict_file", "self_train"]
 
 
 def __getattr__(name: str) -> Any:

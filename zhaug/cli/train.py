@@ -39,6 +39,10 @@ def train_command(
     consistency_weight: float | None = typer.Option(None, "--consistency-weight", min=0, help="UDA-style KL weight."),
     seed: int | None = typer.Option(None, "--seed"),
     threads: int | None = typer.Option(None, "--threads", min=1),
+    unlabeled: Path | None = typer.Option(
+        None, "--unlabeled", help="Unlabelled table (id,text) for semi-supervised training (see --ssl)."),
+    ssl: str = typer.Option("self-training", "--ssl", help="Semi-supervised method with --unlabeled: self-training."),
+    max_unlabeled: int = typer.Option(5000, "--max-unlabeled", min=1, help="Unlabelled rows used at most."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out."),
     progress: Progress = True,
 ) -> None:
@@ -64,11 +68,33 @@ def train_command(
     for parent, texts in (read_children(augmented) if augmented else {}).items():
         children.setdefault(parent, []).extend(texts)
     eval_records = read_records(eval) if eval else None
-    result = Trainer(settings, progress=progress).fit(records, eval_records, out_dir=out, children=children,
-                                                      resume=resume)
+    if unlabeled is not None:
+        result = _semi_supervised(records, unlabeled, eval_records, out, settings, ssl, max_unlabeled, progress)
+    else:
+        result = Trainer(settings, progress=progress).fit(records, eval_records, out_dir=out, children=children,
+                                                          resume=resume)
     best = result["eval"]
     typer.echo(f"best step {result['best_step']}/{result['steps']}: accuracy {best['accuracy']:.4f}, "
                f"macro-F1 {best['macro_f1']:.4f}; model in {out / 'best'}, metrics in {out / 'metrics.json'}", err=True)
+
+
+def _semi_supervised(records: list, unlabeled: Path, eval_records: list | None, out: Path, settings: object,
+                     method: str, max_unlabeled: int, progress: bool) -> dict:
+    """Train with the unlabelled table; the result in the shape ``Trainer.fit`` returns it."""
+    from zhaug.io import read_records
+    from zhaug.train.self_training import SelfTraining, self_train
+
+    if method != "self-training":
+        raise typer.BadParameter(f"{method!r}: choose self-training", param_hint="--ssl")
+    pool = read_records(unlabeled, require_label=False)
+    summary = self_train(records, pool, eval_records, out_dir=out, config=settings,
+                         settings=SelfTraining(max_unlabeled=max_unlabeled), progress=progress)
+    rounds = summary["rounds"]
+    scores = ", ".join(f"{r['eval']['accuracy']:.4f}" for r in rounds)
+    typer.echo(f"self-training: {summary['pool']['rows']} unlabelled rows; dev accuracy by round {scores}; "
+               f"kept round {summary['chosen_round']}", err=True)
+    return {"eval": summary["eval"], "best_step": rounds[summary["chosen_round"]]["steps"],
+            "steps": rounds[summary["chosen_round"]]["steps"]}
 
 
 def predict_command(

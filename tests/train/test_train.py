@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from train_helpers import synthetic, tiny_model
+from tests.train_helpers import synthetic, tiny_model
 
 from zhaug.augment.recipes import recipe_from_dict
 from zhaug.errors import ZhaugError
@@ -19,7 +19,7 @@ from zhaug.train.data import batch_order, children_from_rows, guard_children, re
 from zhaug.train.models.catalog import CARD, COMPACT, FINE_TUNING_LRS
 
 RECIPE = {"name": "tiny", "op": {"one_of": [{"random_swap": {"rate": 0.2}}, {"random_delete": {"rate": 0.2}}]}}
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 @pytest.fixture(scope="module")

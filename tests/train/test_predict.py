@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from train_helpers import synthetic, tiny_model
+from tests.train_helpers import synthetic, tiny_model
 from typer.testing import CliRunner
 
 from zhaug.cli import app, run

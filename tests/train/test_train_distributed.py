@@ -6,7 +6,7 @@ import socket
 
 import pytest
 import torch.multiprocessing as mp
-from train_helpers import synthetic, tiny_model
+from tests.train_helpers import synthetic, tiny_model
 
 from zhaug.train import TrainConfig, fit
 
