@@ -96,7 +96,7 @@ def audit_command(
     embed = _embedder(embed_model) if settings.attack is not None else None
     cells = perturb_cells
     if engine == "ray":
-        from zhaug.robustness.distributed import ray_cells
+        from zhaug.robustness.distributed import ray_cells  # ray: an optional dependency
 
         cells = partial(ray_cells, address=ray_address)
     report = audit(

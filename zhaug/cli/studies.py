@@ -16,7 +16,7 @@ def demo_command(
     progress: Progress = True,
 ) -> None:
     """The whole pipeline on packaged reviews: sample, augment, fine-tune with and without, compare, predict."""
-    from zhaug.studies.demo import run_demo
+    from zhaug.studies.demo import run_demo  # torch: imported when the command runs
 
     summary = run_demo(out, config, progress=progress)
     typer.echo(f"wrote {summary}", err=True)
@@ -32,7 +32,7 @@ def ablate_command(
                                       "study (a folder with its results.json and model.json, e.g. docs/results/NAME)."),
 ) -> None:
     """Recipes × multipliers × sizes × seeds on one step budget per size, paired against no augmentation."""
-    from zhaug.studies.ablation import AblationConfig, run_ablation
+    from zhaug.studies.ablation import AblationConfig, run_ablation  # torch: imported when the command runs
 
     run_ablation(AblationConfig.load(config), out, workers=workers, progress=progress, report_only=report_only,
                  adopt=adopt)

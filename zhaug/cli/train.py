@@ -9,6 +9,7 @@ import typer
 
 from zhaug.cli.options import IdCol, Progress, TextCol, columns
 from zhaug.errors import ZhaugError
+from zhaug.io import read_records
 
 
 def train_command(
@@ -50,8 +51,7 @@ def train_command(
 
     Under torchrun / accelerate launch, each process trains on its shard of every batch and rank 0
     writes (see docs/scale.md)."""
-    from zhaug.io import read_records
-    from zhaug.train.config import load_config
+    from zhaug.train.config import load_config  # torch and transformers: imported when the command runs
     from zhaug.train.data import read_children, read_training_table
     from zhaug.train.trainer import Trainer
 
@@ -81,8 +81,7 @@ def train_command(
 def _semi_supervised(records: list, unlabeled: Path, eval_records: list | None, out: Path, settings: object,
                      method: str, max_unlabeled: int, progress: bool) -> dict:
     """Train with the unlabelled table; the result in the shape ``Trainer.fit`` returns it."""
-    from zhaug.io import read_records
-    from zhaug.train.self_training import SelfTraining, self_train
+    from zhaug.train.self_training import SelfTraining, self_train  # torch: imported when the command runs
 
     if method != "self-training":
         raise typer.BadParameter(f"{method!r}: choose self-training", param_hint="--ssl")
@@ -108,7 +107,7 @@ def predict_command(
     text_col: TextCol = "text",
 ) -> None:
     """Predict a label for every row, in input order; empty texts are predicted and flagged."""
-    from zhaug.train.predict import predict_file
+    from zhaug.train.predict import predict_file  # torch: imported when the command runs
 
     rows = predict_file(run_dir, input, output, proba=proba, quantize=quantize, batch_size=batch_size,
                         columns=columns(id_col, text_col))

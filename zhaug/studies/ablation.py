@@ -32,6 +32,8 @@ from zhaug.errors import ZhaugError
 from zhaug.hashing import key
 from zhaug.io import Columns, Record, atomic_write_text, comparable, file_lock, read_records, write_table
 from zhaug.rng import derive_rng
+from zhaug.robustness.audit import AuditConfig
+from zhaug.robustness.families import select_families
 from zhaug.specs import read_yaml_mapping
 from zhaug.studies.ablation_report import write_report
 from zhaug.studies.steps import audit_run, augment_children
@@ -94,9 +96,6 @@ class AblationConfig:
                 raise ZhaugError(f"ablation {self.name!r}, arm {arm.name!r}: a teacher gates augmented copies, so "
                                  f"the arm needs a recipe and 'teacher' must name another arm that has no teacher")
         if self.audit:  # fail before hours of training, not after the first cell
-            from zhaug.robustness.audit import AuditConfig
-            from zhaug.robustness.families import select_families
-
             settings = {k: v for k, v in self.audit.items() if k != "rows"}
             try:
                 select_families(AuditConfig.from_dict(settings).families)
