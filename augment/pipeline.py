@@ -24,7 +24,7 @@ from zhaug.augment.base import Operation, default_segmenter
 from zhaug.augment.compose import OneOf
 from zhaug.augment.gates.base import Candidate
 from zhaug.augment.recipes import Recipe
-from zhaug.augment.text import Segmenter, join
+from zhaug.augment.text import Segmenter, Token, join
 from zhaug.io import Record, ResumableWriter
 from zhaug.rng import derive_rng
 
@@ -97,19 +97,54 @@ def choose_op(op: Operation, seed: int, record_id: str, copy: int) -> Operation:
     return op
 
 
+def fallbacks(op: Operation, chosen: Operation, seed: int, record_id: str, copy: int) -> list[Operation]:
+    """The other branches of a top-level ``one_of``, in a seeded order: tried in turn when the
+    chosen one cannot edit the text (safe operations decline where an edit would read badly)."""
+    if not isinstance(op, OneOf):
+        return []
+    others = [branch for branch in op.ops if branch is not chosen]
+    derive_rng(seed, record_id, "fallback", copy).shuffle(others)
+    return others
+
+
+def made_by(op: Operation, seed: int, candidate: Candidate) -> Operation:
+    """The branch that made ``candidate``: the drawn one, else the first fallback of its name (a
+    ``one_of`` holding one operation twice, with other parameters, may name the wrong twin)."""
+    chosen = choose_op(op, seed, candidate.parent.id, candidate.copy)
+    if chosen.name == candidate.op:
+        return chosen
+    return next(b for b in fallbacks(op, chosen, seed, candidate.parent.id, candidate.copy) if b.name == candidate.op)
+
+
 def propose(jobs: Sequence[Job], op: Operation, seed: int, segmenter: Segmenter) -> list[Candidate]:
-    """Candidates for ``(record, copy indices)`` jobs, batched per chosen operation."""
+    """Candidates for ``(record, copy indices)`` jobs, batched per operation. A copy that its drawn
+    branch of a ``one_of`` left unchanged is made by the next of its :func:`fallbacks`."""
     planned = [
         (record, copy, choose_op(op, seed, record.id, copy)) for record, copies in jobs for copy in copies
     ]
+    queue = {i: fallbacks(op, leaf, seed, record.id, copy) for i, (record, copy, leaf) in enumerate(planned)}
     tokens = {record.id: segmenter(record.text) for record, copies in jobs if copies}
     texts: dict[int, str] = {}
-    for leaf in {id(leaf): leaf for _, _, leaf in planned}.values():
-        items = [i for i, (_, _, chosen) in enumerate(planned) if chosen is leaf]
-        rngs = [derive_rng(seed, planned[i][0].id, leaf.name, planned[i][1]) for i in items]
-        edited = leaf.apply_batch([list(tokens[planned[i][0].id]) for i in items], rngs)
-        texts.update((i, join(result)) for i, result in zip(items, edited))
+    pending = list(range(len(planned)))
+    while pending:
+        texts.update(_apply(planned, pending, tokens, seed))
+        pending = [i for i in pending if texts[i] == planned[i][0].text and queue[i]]
+        for i in pending:
+            record, copy, _ = planned[i]
+            planned[i] = (record, copy, queue[i].pop(0))
     return [Candidate(record, texts[i], leaf.name, copy) for i, (record, copy, leaf) in enumerate(planned)]
+
+
+def _apply(planned: Sequence[tuple[Record, int, Operation]], items: Sequence[int], tokens: dict[str, list[Token]],
+           seed: int) -> dict[int, str]:
+    """The texts of the ``items`` of ``planned``, one batch per operation."""
+    texts: dict[int, str] = {}
+    for leaf in {id(planned[i][2]): planned[i][2] for i in items}.values():
+        mine = [i for i in items if planned[i][2] is leaf]
+        rngs = [derive_rng(seed, planned[i][0].id, leaf.name, planned[i][1]) for i in mine]
+        edited = leaf.apply_batch([list(tokens[planned[i][0].id]) for i in mine], rngs)
+        texts.update((i, join(result)) for i, result in zip(mine, edited))
+    return texts
 
 
 _WORKER: tuple[Operation, int, Segmenter] | None = None
@@ -310,7 +345,7 @@ class Augmenter:
             "text": candidate.text,
             "label": candidate.parent.label,
             "op": candidate.op,
-            "params": self._params(choose_op(self.recipe.op, self.seed, candidate.parent.id, candidate.copy)),
+            "params": self._params(made_by(self.recipe.op, self.seed, candidate)),
             "seed": self.seed,
         }
 

@@ -86,8 +86,11 @@ class Family:
         return _AVAILABLE.get(self.name, True)
 
     def build(self, **values: Any) -> Operation:
-        """The operation with ``params`` and ``values``."""
-        return OPERATIONS[self.op](**{**self.params, **values})
+        """The operation with ``params`` and ``values``; an operation that has a safe mode runs in
+        classic mode (a family is graded noise: its rate must grow with the severity, uncapped)."""
+        cls = OPERATIONS[self.op]
+        classic = {"mode": "classic"} if "mode" in cls._param_names() else {}
+        return cls(**{**classic, **self.params, **values})
 
     def operation(self, severity: int) -> Operation:
         """The operation at ``severity`` (1..5)."""

@@ -19,8 +19,9 @@ import random
 from collections import defaultdict
 from functools import cache
 
-from zhaug.augment.base import Operation, register
-from zhaug.augment.ops._common import N_COMMON, UNSAFE_CHARS, char_data, cjk_slots, common_chars, pick, replace_chars
+from zhaug.augment.base import register
+from zhaug.augment.ops._common import N_COMMON, UNSAFE_CHARS, EditOperation, char_data, cjk_slots, common_chars, draw, replace_chars
+from zhaug.augment.ops.homophones import choose_typo
 from zhaug.augment.text import Token
 
 MAX_STROKE_DIFF = 2
@@ -76,17 +77,35 @@ def _glyph_neighbours(n_common: int) -> dict[str, tuple[tuple[str, ...], tuple[f
     return index
 
 
+CLASSIC_CONFUSIONS = (
+    "己已", "已己", "日曰", "曰日", "未末", "末未", "土士", "士土", "人入", "入人", "候侯", "侯候", "即既", "既即",
+    "历厉", "厉历", "西酉", "拔拨", "拨拔", "戊戌", "辨辩", "辩辨", "徒徙", "栗粟", "刺剌", "崇祟", "很狠", "狠很",
+    "账帐", "帐账", "象像", "像象",
+)
+"""Near-identical pairs that writers and OCR confuse (己/已, 日/曰, 未/末, 人/入, 拔/拨): used in
+safe mode. The component index's looser neighbours (很 → 根, 眼; 大 → 太; 间 → 问) were judged
+awkward or misleading rather than a slip readers pass over."""
+_CONFUSIONS: dict[str, str] = {}
+for _pair in CLASSIC_CONFUSIONS:
+    _CONFUSIONS[_pair[0]] = _CONFUSIONS.get(_pair[0], "") + _pair[1]
+
+
 @register
-class GlyphSwap(Operation):
-    """Replace ``rate`` × (replaceable CJK characters in editable words) characters by a
-    similar-looking common character (情 → 请, 己 → 已), drawn with probability ∝ frequency.
+class GlyphSwap(EditOperation):
+    """Replace characters in editable words by a similar-looking common character (情 → 请,
+    己 → 已), drawn with probability ∝ frequency; never a vulgar one.
 
     Parameters
     ----------
     rate:
-        Fraction of the characters (those that have a look-alike) replaced.
+        Share replaced: of the editable words, at most ``max_edits`` and one per clause (safe
+        mode), or of the characters that have a look-alike (classic mode).
     n_common:
         Only the ``n_common`` most frequent characters are replaced or used as substitutes.
+    mode, max_edits:
+        ``"safe"`` (default): only the classic confusions of :data:`CLASSIC_CONFUSIONS`, never
+        making another real word; ``"classic"``: any look-alike of the index, counting
+        characters, without a cap.
 
     Label risk: medium — OCR- and handwriting-like noise; the word becomes a non-word that
     readers decode from its shape, but a replaced key character can hide the label's evidence.
@@ -95,16 +114,24 @@ class GlyphSwap(Operation):
     name = "similar_glyph"
     label_risk = "medium"
 
-    def __init__(self, rate: float = 0.1, n_common: int = N_COMMON):
-        self.rate, self.n_common = rate, n_common
+    def __init__(self, rate: float = 0.1, n_common: int = N_COMMON, mode: str = "safe", max_edits: int = 2):
+        super().__init__(rate, mode, max_edits)
+        self.n_common = n_common
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         if self.rate <= 0:
             return list(tokens)
+        if self.mode == "safe":
+            slots = [(i, j) for i, j in cjk_slots(tokens) if tokens[i].text[j] in _CONFUSIONS]
+            edits = {}
+            for i, j in draw(self, slots, tokens, rng, lambda slot: slot[0]):
+                chars = _CONFUSIONS[tokens[i].text[j]]
+                edits[i, j] = choose_typo(self, tokens[i].text, j, chars, [1.0] * len(chars), rng)
+            return replace_chars(tokens, {slot: char for slot, char in edits.items() if char})
         index = glyph_neighbours(self.n_common)
         slots = [(i, j) for i, j in cjk_slots(tokens) if tokens[i].text[j] in index]
         edits = {}
-        for i, j in pick(slots, self.rate, rng):
+        for i, j in draw(self, slots, tokens, rng, lambda slot: slot[0]):
             chars, weights = index[tokens[i].text[j]]
-            edits[i, j] = rng.choices(chars, weights)[0]
-        return replace_chars(tokens, edits)
+            edits[i, j] = choose_typo(self, tokens[i].text, j, chars, weights, rng)
+        return replace_chars(tokens, {slot: char for slot, char in edits.items() if char})
