@@ -56,7 +56,7 @@ def test_every_id_accounted_for_and_empty_texts_passed_through():
     assert stats.empty == 1 and not [row for row in rows if row["parent_id"] == "r3"]
     children = [row for row in rows if row["op"] != "original"]
     assert len(children) == 2 * 4 and all(row["label"] == "x" and row["seed"] == 0 for row in children)
-    assert all(json.loads(row["params"]) == {"rate": 0.3} for row in children)
+    assert all(json.loads(row["params"]) == {"rate": 0.3, "mode": "safe", "max_edits": 2} for row in children)
 
 
 def test_no_originals_keeps_only_children():

@@ -1,30 +1,38 @@
 """Character-level noise inside editable words: insert, delete, swap (typo-like edits).
 
 Only CJK characters inside editable word tokens are touched, so protected spans (numbers,
-names, negations, titles, URLs ...) and Latin words keep their form.
+names, negations, titles, URLs ...) and Latin words keep their form, and Chinese numerals inside
+words are skipped too. In the default ``safe`` mode the number of edits is counted on words,
+capped at ``max_edits`` and spread one per clause, and a swap never turns a word into another
+real word (子女 → 女子); ``mode="classic"`` counts characters, without a cap.
 """
 
 from __future__ import annotations
 
 import random
 
-from zhaug.augment.base import Operation, editable_positions, register
+from zhaug.augment.base import editable_positions, register
 from zhaug.augment.ops._common import (
     N_COMMON,
-    RateOperation,
+    EditOperation,
     check_choice,
     cjk_slots,
+    draw,
     insertable_chars,
-    pick,
+    is_real_word,
     replace_chars,
 )
-from zhaug.augment.text import Token, is_cjk
+from zhaug.augment.text import NUMERAL_CHARS, Token, is_cjk
 
 INSERT_SOURCES = ("common", "repeat")
 
 
+def _token(slot: tuple[int, int]) -> int:
+    return slot[0]
+
+
 @register
-class CharInsert(Operation):
+class CharInsert(EditOperation):
     """Insert ``rate`` × (CJK characters in editable words) characters next to random ones.
 
     Parameters
@@ -35,6 +43,9 @@ class CharInsert(Operation):
         ``"common"``: a character drawn from the ``n_common`` most frequent ones, weighted by
         frequency (never a negation, numeral or date / money unit); ``"repeat"``: the neighbouring
         character is doubled (a frequent typing slip, e.g. 很很好).
+    mode, max_edits:
+        ``"safe"``: ``rate`` × (editable words) insertions, at most ``max_edits``, one per
+        clause; ``"classic"``: ``rate`` × (characters) insertions.
 
     Label risk: medium — a stray character is usually read past, but it can form a new word
     (e.g. a sentiment word) next to its neighbours.
@@ -43,12 +54,15 @@ class CharInsert(Operation):
     name = "char_insert"
     label_risk = "medium"
 
-    def __init__(self, rate: float = 0.1, source: str = "common", n_common: int = N_COMMON):
+    def __init__(
+        self, rate: float = 0.1, source: str = "common", n_common: int = N_COMMON, mode: str = "safe", max_edits: int = 2
+    ):
         check_choice(self.name, "source", source, INSERT_SOURCES)
-        self.rate, self.source, self.n_common = rate, source, n_common
+        super().__init__(rate, mode, max_edits)
+        self.source, self.n_common = source, n_common
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
-        chosen = pick(cjk_slots(tokens), self.rate, rng)
+        chosen = draw(self, cjk_slots(tokens), tokens, rng, _token)
         if not chosen:
             return list(tokens)
         chars, cum_weights = insertable_chars(self.n_common)
@@ -61,11 +75,13 @@ class CharInsert(Operation):
 
 
 @register
-class CharDelete(RateOperation):
-    """Delete each CJK character of the editable words with probability ``rate``.
+class CharDelete(EditOperation):
+    """Delete CJK characters of the editable words.
 
-    At least one editable character is always kept; a word whose characters are all deleted
-    disappears.
+    ``"safe"`` mode: ``rate`` × (editable words) characters, at most ``max_edits``, one per
+    clause, only from words of two or more characters; ``"classic"``: each character with
+    probability ``rate``. At least one editable character is always kept; a word whose
+    characters are all deleted disappears.
 
     Label risk: medium — deleting a character of a key word (e.g. 满意 → 满) can blur or
     remove the evidence for the label.
@@ -78,6 +94,9 @@ class CharDelete(RateOperation):
         slots = cjk_slots(tokens)
         if self.rate <= 0 or len(slots) < 2:
             return list(tokens)
+        if self.mode == "safe":
+            inside = [(i, j) for i, j in slots if len(tokens[i].text) > 1]
+            return replace_chars(tokens, dict.fromkeys(draw(self, inside, tokens, rng, _token), ""))
         dropped = [slot for slot in slots if rng.random() < self.rate]
         if len(dropped) == len(slots):
             dropped.remove(rng.choice(slots))
@@ -85,9 +104,10 @@ class CharDelete(RateOperation):
 
 
 @register
-class CharSwap(RateOperation):
-    """Swap two adjacent, different CJK characters inside an editable word, ``rate`` × (such
-    pairs) times (e.g. 质量 → 量质).
+class CharSwap(EditOperation):
+    """Swap two adjacent, different CJK characters inside an editable word (e.g. 质量 → 量质):
+    ``rate`` × (such pairs) times in classic mode; in safe mode ``rate`` × (editable words), at
+    most ``max_edits``, one per clause, and never into another real word (子女 → 女子).
 
     Label risk: low — readers (and models trained on noisy text) usually restore the order; the
     characters of the text stay the same.
@@ -101,10 +121,15 @@ class CharSwap(RateOperation):
             (i, j)
             for i in editable_positions(tokens)
             for j, (a, b) in enumerate(zip(tokens[i].text, tokens[i].text[1:]))
-            if a != b and is_cjk(a) and is_cjk(b)
+            if a != b and is_cjk(a) and is_cjk(b) and a not in NUMERAL_CHARS and b not in NUMERAL_CHARS
         ]
+        if self.mode == "safe":
+            pairs = [(i, j) for i, j in pairs if not is_real_word(_swapped(tokens[i].text, j))]
         out = list(tokens)
-        for i, j in pick(pairs, self.rate, rng):
-            text = out[i].text
-            out[i] = out[i].with_text(text[:j] + text[j + 1] + text[j] + text[j + 2 :])
+        for i, j in draw(self, pairs, tokens, rng, _token):
+            out[i] = out[i].with_text(_swapped(out[i].text, j))
         return out
+
+
+def _swapped(text: str, j: int) -> str:
+    return text[:j] + text[j + 1] + text[j] + text[j + 2 :]

@@ -19,8 +19,9 @@ import random
 from collections import defaultdict
 from functools import cache
 
-from zhaug.augment.base import Operation, register
-from zhaug.augment.ops._common import N_COMMON, UNSAFE_CHARS, char_data, cjk_slots, common_chars, pick, replace_chars
+from zhaug.augment.base import register
+from zhaug.augment.ops._common import N_COMMON, UNSAFE_CHARS, EditOperation, char_data, cjk_slots, common_chars, draw, replace_chars
+from zhaug.augment.ops.homophones import choose_typo
 from zhaug.augment.text import Token
 
 MAX_STROKE_DIFF = 2
@@ -77,16 +78,20 @@ def _glyph_neighbours(n_common: int) -> dict[str, tuple[tuple[str, ...], tuple[f
 
 
 @register
-class GlyphSwap(Operation):
-    """Replace ``rate`` × (replaceable CJK characters in editable words) characters by a
-    similar-looking common character (情 → 请, 己 → 已), drawn with probability ∝ frequency.
+class GlyphSwap(EditOperation):
+    """Replace characters in editable words by a similar-looking common character (情 → 请,
+    己 → 已), drawn with probability ∝ frequency; never a vulgar one.
 
     Parameters
     ----------
     rate:
-        Fraction of the characters (those that have a look-alike) replaced.
+        Share replaced: of the editable words, at most ``max_edits`` and one per clause (safe
+        mode), or of the characters that have a look-alike (classic mode).
     n_common:
         Only the ``n_common`` most frequent characters are replaced or used as substitutes.
+    mode, max_edits:
+        ``"safe"`` (default) also never makes another real word; ``"classic"`` counts
+        characters, without a cap.
 
     Label risk: medium — OCR- and handwriting-like noise; the word becomes a non-word that
     readers decode from its shape, but a replaced key character can hide the label's evidence.
@@ -95,8 +100,9 @@ class GlyphSwap(Operation):
     name = "similar_glyph"
     label_risk = "medium"
 
-    def __init__(self, rate: float = 0.1, n_common: int = N_COMMON):
-        self.rate, self.n_common = rate, n_common
+    def __init__(self, rate: float = 0.1, n_common: int = N_COMMON, mode: str = "safe", max_edits: int = 2):
+        super().__init__(rate, mode, max_edits)
+        self.n_common = n_common
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         if self.rate <= 0:
@@ -104,7 +110,7 @@ class GlyphSwap(Operation):
         index = glyph_neighbours(self.n_common)
         slots = [(i, j) for i, j in cjk_slots(tokens) if tokens[i].text[j] in index]
         edits = {}
-        for i, j in pick(slots, self.rate, rng):
+        for i, j in draw(self, slots, tokens, rng, lambda slot: slot[0]):
             chars, weights = index[tokens[i].text[j]]
-            edits[i, j] = rng.choices(chars, weights)[0]
-        return replace_chars(tokens, edits)
+            edits[i, j] = choose_typo(self, tokens[i].text, j, chars, weights, rng)
+        return replace_chars(tokens, {slot: char for slot, char in edits.items() if char})

@@ -11,10 +11,24 @@ from __future__ import annotations
 import random
 from collections import Counter
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
-from zhaug.augment.base import Operation, register
-from zhaug.augment.ops._common import N_COMMON, UNSAFE_CHARS, check_choice, cjk_slots, common_chars, pick, replace_chars
+from zhaug.augment.base import register
+from zhaug.augment.ops._common import (
+    N_COMMON,
+    UNSAFE_CHARS,
+    EditOperation,
+    check_choice,
+    cjk_slots,
+    common_chars,
+    draw,
+    is_real_word,
+    replace_chars,
+)
 from zhaug.augment.text import Token
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 TONES = ("same", "any")
 
@@ -97,20 +111,25 @@ def _homophone_index(tone: str, n_common: int) -> HomophoneIndex:
 
 
 @register
-class HomophoneSwap(Operation):
-    """Replace ``rate`` × (CJK characters in editable words) characters by homophones.
+class HomophoneSwap(EditOperation):
+    """Replace characters in editable words by homophones.
 
     Parameters
     ----------
     rate:
-        Fraction of the characters replaced.
+        Share replaced: of the editable words, at most ``max_edits`` and one per clause (safe
+        mode), or of the characters (classic mode).
     tone:
         ``"same"``: same syllable and tone (的 → 得 is not, 做 → 作 is); ``"any"``: same syllable,
         any tone (a looser, noisier typo).
     n_common:
         Substitutes come from the ``n_common`` most frequent characters, drawn with probability
         ∝ frequency, so that rare characters are not picked. A character with several readings
-        is replaced only when its word fixes the reading (银行 → háng).
+        is replaced only when its word fixes the reading (银行 → háng). Vulgar characters and
+        characters about death or disease are never substitutes (开始 → 开屎).
+    mode, max_edits:
+        ``"safe"`` (default) also never makes another real word (年轻 → 年青); ``"classic"``
+        counts characters, without a cap.
 
     Label risk: medium — homophone typos are how Chinese users type (and how they dodge
     filters); the sound is kept, but a replaced key character can hide the label's evidence.
@@ -119,9 +138,12 @@ class HomophoneSwap(Operation):
     name = "homophone"
     label_risk = "medium"
 
-    def __init__(self, rate: float = 0.1, tone: str = "same", n_common: int = N_COMMON):
+    def __init__(
+        self, rate: float = 0.1, tone: str = "same", n_common: int = N_COMMON, mode: str = "safe", max_edits: int = 2
+    ):
         check_choice(self.name, "tone", tone, TONES)
-        self.rate, self.tone, self.n_common = rate, tone, n_common
+        super().__init__(rate, mode, max_edits)
+        self.tone, self.n_common = tone, n_common
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         if self.rate <= 0:
@@ -132,9 +154,22 @@ class HomophoneSwap(Operation):
             if tokens[i].text[j] in index.main or tokens[i].text[j] in index.ambiguous
         ]
         edits = {}
-        for i, j in pick(slots, self.rate, rng):
+        for i, j in draw(self, slots, tokens, rng, lambda slot: slot[0]):
             key = index.reading(tokens[i].text, j)
             chars, weights = index.candidates(key, tokens[i].text[j]) if key else ((), ())
             if chars:
-                edits[i, j] = rng.choices(chars, weights)[0]
-        return replace_chars(tokens, edits)
+                edits[i, j] = choose_typo(self, tokens[i].text, j, chars, weights, rng)
+        return replace_chars(tokens, {slot: char for slot, char in edits.items() if char})
+
+
+def choose_typo(
+    op: EditOperation, word: str, j: int, chars: Sequence[str], weights: Sequence[float], rng: random.Random
+) -> str | None:
+    """A substitute for ``word[j]`` drawn from ``chars``; in safe mode one that does not make
+    ``word`` another real word (up to three draws, else ``None``: no edit)."""
+    tries = 1 if op.mode == "classic" else 3
+    for _ in range(tries):
+        char = rng.choices(chars, weights)[0]
+        if op.mode == "classic" or not is_real_word(word[:j] + char + word[j + 1 :]):
+            return char
+    return None

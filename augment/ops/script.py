@@ -11,16 +11,20 @@ from __future__ import annotations
 import random
 from functools import cache, lru_cache
 
-from zhaug.augment.base import Operation, editable_positions, register
-from zhaug.augment.ops._common import pick
+from zhaug.augment.base import Operation, register
+from zhaug.augment.ops._common import fast_is_cjk, pick
 from zhaug.augment.text import Token
+
+_VARIANTS = str.maketrans({"溼": "濕"})
+"""Forms OpenCC's Taiwan table still gives that Taiwanese writers rarely use."""
 
 
 @cache
 def _converter(config: str):
     from opencc import OpenCC
 
-    return lru_cache(maxsize=1 << 16)(OpenCC(config).convert)
+    convert = OpenCC(config).convert
+    return lru_cache(maxsize=1 << 16)(lambda text: convert(text).translate(_VARIANTS))
 
 
 class _Convert(Operation):
@@ -30,7 +34,7 @@ class _Convert(Operation):
         self.rate = rate
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
-        positions = editable_positions(tokens, cjk_only=True)
+        positions = [i for i, token in enumerate(tokens) if any(fast_is_cjk(c) for c in token.text)]
         chosen = positions if self.rate >= 1 else pick(positions, self.rate, rng)
         convert = _converter(self.config)
         out = list(tokens)
@@ -41,8 +45,8 @@ class _Convert(Operation):
 
 @register
 class ToTraditional(_Convert):
-    """Convert ``rate`` × (editable Chinese words) words to traditional characters (OpenCC
-    ``s2t``); at ``rate`` 1.0 every editable word.
+    """Convert ``rate`` × (Chinese words) words to traditional characters (OpenCC ``s2tw``);
+    at ``rate`` 1.0 the whole text, protected spans included.
 
     Label risk: low — the same words in another script; models trained on simplified text see
     different characters, which is what a robustness check wants.
@@ -50,13 +54,13 @@ class ToTraditional(_Convert):
 
     name = "traditional"
     label_risk = "low"
-    config = "s2t"
+    config = "s2tw"
 
 
 @register
 class ToSimplified(_Convert):
-    """Convert ``rate`` × (editable Chinese words) words to simplified characters (OpenCC
-    ``t2s``); at ``rate`` 1.0 every editable word.
+    """Convert ``rate`` × (Chinese words) words to simplified characters (OpenCC ``t2s``); at
+    ``rate`` 1.0 the whole text, protected spans included.
 
     Label risk: low — the same words in another script.
     """

@@ -1,20 +1,50 @@
-"""EDA's random edits at word level (Wei & Zou, 2019), on jieba words."""
+"""EDA's random edits at word level (Wei & Zou, 2019), on jieba words.
+
+In the default ``safe`` mode they edit only where Chinese stays grammatical: a swap exchanges
+two coordinated words (价格和服务 → 服务和价格, 干净整洁 → 整洁干净) and a deletion drops a word
+that only colours a clause (很, 真的, 啊). EDA's free swaps and deletions (``mode="classic"``)
+were judged broken in 89% and 57% of copies: they scramble word order and delete numbers,
+names and the words a negation governs.
+"""
 
 from __future__ import annotations
 
 import random
 
 from zhaug.augment.base import editable_positions, n_edits, register
-from zhaug.augment.ops._common import RateOperation
+from zhaug.augment.ops._common import EditOperation, draw
 from zhaug.augment.text import Token
+
+COORDINATORS = frozenset("和 与 跟 及 以及 或 或者 、 还有".split())
+"""Words and marks between two coordinated words, which may change places."""
+
+DELETABLE = frozenset(
+    "很 非常 真 真的 挺 蛮 比较 相当 超 超级 极其 实在 确实 其实 简直 真是 的确 居然 竟然 果然 反正 当然 总之 "
+    "啊 呀 吧 呢 哦 啦 嘛 哈 哇 呐 咯 喔 嗯 哈哈 哈哈哈 呵呵 嘻嘻 噢 唉 哎 哎呀".split()
+)
+"""Words that colour a clause without carrying its facts: degree adverbs, stance adverbs, modal
+particles and interjections. Deleting one keeps the sentence grammatical and its claim."""
+
+_SWAP_TAGS = frozenset({"a", "ad", "an"})
 
 
 @register
-class RandomSwap(RateOperation):
-    """Swap the places of two editable words, ``rate`` × (editable words) times.
+class RandomSwap(EditOperation):
+    """Swap the places of two words.
 
-    Label risk: low — word order changes rarely change a topic or sentiment label, but can
-    change who did what to whom.
+    Parameters
+    ----------
+    rate:
+        Share of the editable words swapped: ``rate`` × (editable words) swaps, at most
+        ``max_edits`` and one per clause in safe mode.
+    mode:
+        ``"safe"``: only two coordinated words of the same part of speech (X和Y, X、Y) or two
+        adjacent adjectives change places; a text without them is left as it is.
+        ``"classic"``: EDA's swap of any two editable words.
+    max_edits:
+        Most swaps per text in safe mode.
+
+    Label risk: low — coordinated words say the same in either order.
     """
 
     name = "random_swap"
@@ -22,21 +52,60 @@ class RandomSwap(RateOperation):
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         out = list(tokens)
-        positions = editable_positions(out)
-        if len(positions) < 2:
+        if self.mode == "classic":
+            positions = editable_positions(out)
+            if len(positions) < 2:
+                return out
+            for _ in range(n_edits(self.rate, len(positions), rng)):
+                i, j = rng.sample(positions, 2)
+                out[i], out[j] = out[j], out[i]
             return out
-        for _ in range(n_edits(self.rate, len(positions), rng)):
-            i, j = rng.sample(positions, 2)
+        for i, j in draw(self, swappable_pairs(tokens), tokens, rng, token_of=lambda pair: pair[0]):
             out[i], out[j] = out[j], out[i]
         return out
 
 
-@register
-class RandomDelete(RateOperation):
-    """Delete ``rate`` × (editable words) words, at least one when rate > 0 (never every word).
+def swappable_pairs(tokens: list[Token]) -> list[tuple[int, int]]:
+    """``(i, j)`` of words that may change places: X和Y / X、Y with one tag, or two adjectives."""
+    pairs = []
+    for i in range(len(tokens) - 1):
+        a = tokens[i]
+        if not a.editable or not a.tag:
+            continue
+        b = tokens[i + 1]
+        if b.editable and a.tag in _SWAP_TAGS and b.tag in _SWAP_TAGS and a.text != b.text:
+            pairs.append((i, i + 1))
+        elif b.text in COORDINATORS and i + 2 < len(tokens):
+            c = tokens[i + 2]
+            if c.editable and c.tag[:1] == a.tag[:1] and c.text != a.text and not _continues(tokens, i + 3, c):
+                pairs.append((i, i + 2))
+    return pairs
 
-    Label risk: medium — deleting a key word (e.g. a sentiment word) can remove the evidence
-    for the label; negations are protected and never deleted.
+
+def _continues(tokens: list[Token], k: int, last: Token) -> bool:
+    """Whether the word before ``tokens[k]`` is only the first part of a compound (价格和服务态度):
+    then the coordination is wider than one word and a swap would split it."""
+    return k < len(tokens) and tokens[k].editable and tokens[k].tag[:1] == "n" and last.tag[:1] in ("n", "v")
+
+
+@register
+class RandomDelete(EditOperation):
+    """Delete words, never every word.
+
+    Parameters
+    ----------
+    rate:
+        Share of the editable words deleted: ``rate`` × (editable words), at least one, at most
+        ``max_edits`` and one per clause in safe mode.
+    mode:
+        ``"safe"``: only words of :data:`DELETABLE` (很, 真的, 其实, 啊, 呢 ...), never a
+        content word, number, name or negated word; ``"classic"``: EDA's deletion of any
+        editable words.
+    max_edits:
+        Most deletions per text in safe mode.
+
+    Label risk: low in safe mode (the sentiment and the facts stay; only intensity can soften),
+    medium in classic mode, where a key word (e.g. the only sentiment word) can be deleted.
     """
 
     name = "random_delete"
@@ -44,7 +113,14 @@ class RandomDelete(RateOperation):
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         positions = editable_positions(tokens)
-        if len(positions) < 2:
-            return list(tokens)
-        dropped = set(rng.sample(positions, min(len(positions) - 1, n_edits(self.rate, len(positions), rng))))
+        if self.mode == "classic":
+            if len(positions) < 2:
+                return list(tokens)
+            count = min(len(positions) - 1, n_edits(self.rate, len(positions), rng))
+            dropped = set(rng.sample(positions, count))
+        else:
+            candidates = [i for i in positions if tokens[i].text in DELETABLE]
+            if len(candidates) == len(positions):
+                candidates = candidates[1:]
+            dropped = set(draw(self, candidates, tokens, rng))
         return [token for i, token in enumerate(tokens) if i not in dropped]
