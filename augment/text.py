@@ -50,7 +50,8 @@ UNITS = frozenset(
 
 ORG_SUFFIXES = frozenset(
     "医院 委员会 委 组织 公司 集团 大学 学院 中学 小学 学校 局 厅 署 部 办 省 市 县 区 镇 乡 村 街道 银行 "
-    "中心 协会 政府 法院 检察院 派出所 研究所 研究院 电视台 日报 晚报 报社 出版社 基金会 俱乐部 联合会 办公室".split()
+    "中心 协会 政府 法院 检察院 派出所 研究所 研究院 电视台 日报 晚报 报社 出版社 基金会 俱乐部 联合会 办公室 "
+    "公园 广场 大厦 机场 火车站 景区 酒店 宾馆 饭店".split()
 )
 """Words that end an organisation's or a place's name: with the nouns before them they are a name."""
 
@@ -83,7 +84,7 @@ PATTERNS: dict[str, str] = {
     "percent": rf"{_NUM}\s*[%％‰]|百分之[{_CN_NUM}点]+",
     "money": rf"[¥￥$€£]\s*{_NUM}(?:\s*[万亿])?|{_NUM}\s*[万亿]?\s*(?:元|块钱|美元|人民币|欧元|英镑|日元|港币)",
     "number": rf"{_NUM}|[{_CN_NUM}]*[十百千万亿][{_CN_NUM}]*|[{_CN_NUM}]{{3,}}",
-    "emoji": r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F\u200D]+|\[[\u4e00-\u9fff]{1,4}\]",
+    "emoji": r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F\u200D]+|\[[\u4e00-\u9fffA-Za-z]{1,8}\]",
 }
 """Regex-detected protected kinds, tried in this order (earlier kinds win overlaps)."""
 

@@ -127,7 +127,7 @@ def test_char_delete_removes_characters_from_words_only():
 
 
 def test_char_delete_keeps_a_character():
-    tokens, out = run(CharDelete(rate=1.0), "你好", seed=0)
+    tokens, out = run(CharDelete(rate=1.0, mode="classic"), "你好", seed=0)
     assert len(join(out)) == 1
 
 

@@ -7,7 +7,9 @@ dictionary frequency (``jieba/dict.txt``, read directly): only words seen at lea
 ``min_freq`` times are used, picked with probability ∝ √frequency.
 
 In the default ``safe`` mode only nouns and adjectives are replaced, by a synonym with the same
-jieba part of speech that is not much rarer than the word and not a register shift
+jieba part of speech, length and similar frequency that shares a character with the word (早餐 →
+早饭, 药品 → 药物: a variant of the same word; Cilin's synonyms that share none are most often
+another sense, 关键 → 枢纽, 效果 → 力量, 礼物 → 人情) and is not a register shift
 (:data:`REGISTER_SHIFTS`, classical or vulgar characters); ``mode="classic"`` is EDA's free
 choice. Of 55 judged classic swaps, the part-of-speech rule alone would have stopped 米饭 → 白玉,
 雇主 → 奴隶主, 凶手 → 杀手 and 舒服 → 舒展.
@@ -31,7 +33,7 @@ REGISTER_SHIFTS = frozenset(
     "申述 跻身 甬道 见见 产物 凛冽 庄家 骑兵 奴隶主 白玉 乃是 纳闷 通体 微处理器 知觉 待遇 随身 之中 纷纷 重用 度日 "
     "劳动 食指 货色 进度 铁骑 一味 纠纷 结实 回老家 经营 诊所 同比 杀手 甚么 老家伙 家伙 东西 玩意儿 玩意 鬼 "
     "仙逝 驾崩 归西 圆寂 长眠 作古 谢世 逝世 故去 弃世 上西天 老汉 老头子 婆娘 娘们 丫头 小子 崽子 "
-    "尔等 吾辈 本人 鄙人 在下 阁下 贵方 敝人 寡人 朕 孤 奴才 态势 条件 神态 姿态 酒吧 酒馆".split()
+    "尔等 吾辈 本人 鄙人 在下 阁下 贵方 敝人 寡人 朕 孤 奴才 态势 条件 神态 姿态 酒吧 酒馆 装备 浴场 半空 伙计 经纪".split()
 )
 """Synonyms never used in safe mode: register shifts (literary, archaic, slangy, euphemistic or
 pejorative) and wrong senses seen in judged copies (回老家 for 死亡, 诊所 for 医院, 白玉 for 米饭)."""
@@ -43,9 +45,10 @@ SAFE_TAGS = frozenset({"n", "a", "an"})
 conjunction sets are looser (新增 → 激增, 发明 → 申述, 曾经 → 已经, 但是 → 而是, 如果 → 只要)
 and change facts."""
 
-RELATIVE_FLOOR = 0.05
-"""In safe mode a synonym is at least this share as frequent as the word it replaces: a much rarer
-synonym of a common word is usually literary or archaic (看到 → 见见, 整体 → 通体)."""
+FREQUENCY_BAND = (0.2, 5.0)
+"""In safe mode a synonym's frequency is within this factor band of the word's: a much rarer
+synonym of a common word is usually literary or archaic (时候 → 时刻, 声音 → 响声, 便宜 → 低廉),
+a much commoner one of a rare word is usually a wider sense (份量 → 重量, 本本 → 书籍)."""
 
 
 class Cilin:
@@ -96,7 +99,8 @@ class Cilin:
         self, word: str, min_freq: int = 100, min_len: int = 2, tag: str | None = None
     ) -> tuple[tuple[str, ...], tuple[float, ...]]:
         """With ``tag`` (jieba's tag of ``word``), the safe choice: only a noun or adjective, only
-        synonyms with its tag, at least :data:`RELATIVE_FLOOR` × its frequency, no register shift."""
+        synonyms with its tag and length that share a character with it, within :data:`FREQUENCY_BAND` of its
+        frequency, no register shift."""
         key = (word, min_freq, min_len, tag)
         if key not in self._memo:
             senses = self.senses(word) if tag is None or tag in SAFE_TAGS else []
@@ -104,8 +108,10 @@ class Cilin:
             seen.pop(word, None)
             chosen = [w for w in seen if w in self.clean and len(w) >= min_len and self.frequency[w] >= min_freq]
             if tag is not None:
-                tags, floor = dictionary_tags(), self.frequency.get(word, 0) * RELATIVE_FLOOR
-                chosen = [w for w in chosen if tags.get(w) == tag and self.frequency[w] >= floor
+                tags, own = dictionary_tags(), self.frequency.get(word, 0)
+                low, high = own * FREQUENCY_BAND[0], own * FREQUENCY_BAND[1]
+                chosen = [w for w in chosen if tags.get(w) == tag and low <= self.frequency[w] <= high
+                          and len(w) == len(word) and not set(w).isdisjoint(word)
                           and w not in REGISTER_SHIFTS and _CLASSICAL_CHARS.isdisjoint(w) and VULGAR_CHARS.isdisjoint(w)]
             self._memo[key] = (tuple(chosen), tuple(math.sqrt(self.frequency[w]) for w in chosen))
         return self._memo[key]

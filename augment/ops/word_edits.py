@@ -20,7 +20,7 @@ COORDINATORS = frozenset("和 与 跟 及 以及 或 或者 、 还有".split())
 
 DELETABLE = frozenset(
     "很 非常 真 真的 挺 蛮 比较 相当 超 超级 极其 实在 确实 其实 简直 真是 的确 居然 竟然 果然 反正 当然 总之 "
-    "啊 呀 吧 呢 哦 啦 嘛 哈 哇 呐 咯 喔 嗯 哈哈 哈哈哈 呵呵 嘻嘻 噢 唉 哎 哎呀".split()
+    "啊 呀 吧 呢 哦 啦 嘛 哈 哇 呐 咯 喔 嗯 哈哈 哈哈哈 呵呵 嘻嘻 噢 唉 哎 哎呀 也 还 都".split()
 )
 """Words that colour a clause without carrying its facts: degree adverbs, stance adverbs, modal
 particles and interjections. Deleting one keeps the sentence grammatical and its claim."""
@@ -38,8 +38,9 @@ class RandomSwap(EditOperation):
         Share of the editable words swapped: ``rate`` × (editable words) swaps, at most
         ``max_edits`` and one per clause in safe mode.
     mode:
-        ``"safe"``: only two coordinated words of the same part of speech (X和Y, X、Y) or two
-        adjacent adjectives change places; a text without them is left as it is.
+        ``"safe"``: only two coordinated nouns (X和Y, X、Y) or two adjacent adjectives change
+        places; a text without them may get two short comma-separated topic clauses swapped
+        (房间很大，早餐丰富 → 早餐丰富，房间很大); otherwise it is left as it is.
         ``"classic"``: EDA's swap of any two editable words.
     max_edits:
         Most swaps per text in safe mode.
@@ -60,13 +61,19 @@ class RandomSwap(EditOperation):
                 i, j = rng.sample(positions, 2)
                 out[i], out[j] = out[j], out[i]
             return out
-        for i, j in draw(self, swappable_pairs(tokens), tokens, rng, token_of=lambda pair: pair[0]):
+        pairs = swappable_pairs(tokens)
+        for i, j in draw(self, pairs, tokens, rng, token_of=lambda pair: pair[0]):
             out[i], out[j] = out[j], out[i]
+        if not pairs:
+            spans = swappable_clauses(tokens)
+            for (a, b), (c, d) in draw(self, spans, tokens, rng, token_of=lambda span: span[0][0])[:1]:
+                out[a:d] = [*tokens[c:d], *tokens[b:c], *tokens[a:b]]
         return out
 
 
 def swappable_pairs(tokens: list[Token]) -> list[tuple[int, int]]:
-    """``(i, j)`` of words that may change places: X和Y / X、Y with one tag, or two adjectives."""
+    """``(i, j)`` of words that may change places: two nouns joined by 和 / 、 (not the first
+    part of a compound: 价格和服务态度), or two adjacent adjectives (干净整洁)."""
     pairs = []
     for i in range(len(tokens) - 1):
         a = tokens[i]
@@ -75,17 +82,46 @@ def swappable_pairs(tokens: list[Token]) -> list[tuple[int, int]]:
         b = tokens[i + 1]
         if b.editable and a.tag in _SWAP_TAGS and b.tag in _SWAP_TAGS and a.text != b.text:
             pairs.append((i, i + 1))
-        elif b.text in COORDINATORS and i + 2 < len(tokens):
+        elif b.text in COORDINATORS and i + 2 < len(tokens) and a.tag[:1] == "n":
             c = tokens[i + 2]
-            if c.editable and c.tag[:1] == a.tag[:1] and c.text != a.text and not _continues(tokens, i + 3, c):
+            if c.editable and c.tag[:1] == "n" and c.text != a.text and not _continues(tokens, i + 3):
                 pairs.append((i, i + 2))
     return pairs
 
 
-def _continues(tokens: list[Token], k: int, last: Token) -> bool:
-    """Whether the word before ``tokens[k]`` is only the first part of a compound (价格和服务态度):
-    then the coordination is wider than one word and a swap would split it."""
-    return k < len(tokens) and tokens[k].editable and tokens[k].tag[:1] == "n" and last.tag[:1] in ("n", "v")
+_ORDERED = frozenset("也 还 又 再 就 才 却 都 而且 并且 然后 所以 但 但是 可是 不过 因为 结果 后来 最后 终于 已经 然后".split())
+
+
+def swappable_clauses(tokens: list[Token]) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """``((a, b), (c, d))``: two adjacent short clauses ``tokens[a:b]`` and ``tokens[c:d]`` with a
+    comma ``tokens[b:c]`` between them that may change places: each is a topic and its verdict
+    (房间很大，早餐丰富): it opens with a noun, has an adjective and no verb or preposition, at most
+    8 characters, no protected span and no word that ties it to what came before (也, 然后 ...)."""
+    bounds, start = [], 0
+    for k, token in enumerate(tokens):
+        if token.kind in ("punct", "space"):
+            bounds.append((start, k))
+            start = k + 1
+    bounds.append((start, len(tokens)))
+    pairs = []
+    for (a, b), (c, d) in zip(bounds, bounds[1:]):
+        if c == b + 1 and tokens[b].text in "，," and _topic_clause(tokens[a:b]) and _topic_clause(tokens[c:d]):
+            pairs.append(((a, b), (c, d)))
+    return pairs
+
+
+def _topic_clause(clause: list[Token]) -> bool:
+    return (
+        1 < len(clause) and sum(len(t.text) for t in clause) <= 8 and clause[0].tag[:1] == "n"
+        and all(t.editable or t.kind == "negation" for t in clause) and not any(t.text in _ORDERED for t in clause)
+        and any(t.tag == "a" for t in clause) and not any(t.tag[:1] in ("v", "p") for t in clause)
+    )
+
+
+def _continues(tokens: list[Token], k: int) -> bool:
+    """Whether ``tokens[k]`` continues the noun before it (价格和服务态度: 态度), so that the
+    coordination is wider than one word and a swap would split it."""
+    return k < len(tokens) and tokens[k].editable and tokens[k].tag[:1] in ("n", "v")
 
 
 @register
