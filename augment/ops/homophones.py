@@ -110,6 +110,16 @@ def _homophone_index(tone: str, n_common: int) -> HomophoneIndex:
     return HomophoneIndex(tone, n_common)
 
 
+COMMON_SLIPS = {
+    "在": "再", "再": "在", "的": "得地", "得": "的", "地": "的", "做": "作", "作": "做", "那": "哪", "哪": "那",
+    "他": "她", "她": "他", "很": "狠", "像": "象", "以": "已", "已": "以", "坐": "座", "座": "坐", "带": "戴",
+    "戴": "带", "吗": "嘛", "嘛": "吗", "到": "道", "账": "帐", "帐": "账", "即": "既", "既": "即", "吧": "叭",
+    "啦": "拉",
+}
+"""Homophone slips real users make (在/再, 的/得/地, 做/作, 很/狠 ...): preferred in safe mode, as
+readers restore them without effort (judged ok where other homophones were awkward)."""
+
+
 @register
 class HomophoneSwap(EditOperation):
     """Replace characters in editable words by homophones.
@@ -128,8 +138,9 @@ class HomophoneSwap(EditOperation):
         is replaced only when its word fixes the reading (银行 → háng). Vulgar characters and
         characters about death or disease are never substitutes (开始 → 开屎).
     mode, max_edits:
-        ``"safe"`` (default) also never makes another real word (年轻 → 年青); ``"classic"``
-        counts characters, without a cap.
+        ``"safe"`` (default) prefers the slips real users make (:data:`COMMON_SLIPS`, in
+        one-character words: 在 → 再, 的 → 得) and never makes another real word (年轻 → 年青);
+        ``"classic"`` counts characters, without a cap.
 
     Label risk: medium — homophone typos are how Chinese users type (and how they dodge
     filters); the sound is kept, but a replaced key character can hide the label's evidence.
@@ -153,6 +164,10 @@ class HomophoneSwap(EditOperation):
             (i, j) for i, j in cjk_slots(tokens)
             if tokens[i].text[j] in index.main or tokens[i].text[j] in index.ambiguous
         ]
+        slips = {(i, j): chars for i, j in slots if (chars := self._slips(index, tokens[i].text, j))}
+        if self.mode == "safe" and slips:
+            chosen = draw(self, list(slips), tokens, rng, lambda slot: slot[0])
+            return replace_chars(tokens, {slot: rng.choice(slips[slot]) for slot in chosen})
         edits = {}
         for i, j in draw(self, slots, tokens, rng, lambda slot: slot[0]):
             key = index.reading(tokens[i].text, j)
@@ -160,6 +175,14 @@ class HomophoneSwap(EditOperation):
             if chars:
                 edits[i, j] = choose_typo(self, tokens[i].text, j, chars, weights, rng)
         return replace_chars(tokens, {slot: char for slot, char in edits.items() if char})
+
+    @staticmethod
+    def _slips(index: HomophoneIndex, word: str, j: int) -> str:
+        """The common slips for ``word[j]`` (a one-character word) that sound as it does here."""
+        if len(word) != 1 or word not in COMMON_SLIPS:
+            return ""
+        key = index.reading(word, j)
+        return "".join(c for c in COMMON_SLIPS[word] if key and c in index.groups.get(key, ((), ()))[0])
 
 
 def choose_typo(

@@ -82,9 +82,9 @@ def swappable_pairs(tokens: list[Token]) -> list[tuple[int, int]]:
         b = tokens[i + 1]
         if b.editable and a.tag in _SWAP_TAGS and b.tag in _SWAP_TAGS and a.text != b.text:
             pairs.append((i, i + 1))
-        elif b.text in COORDINATORS and i + 2 < len(tokens) and a.tag[:1] == "n":
+        elif b.text in COORDINATORS and i + 2 < len(tokens) and _nominal(a):
             c = tokens[i + 2]
-            if c.editable and c.tag[:1] == "n" and c.text != a.text and not _continues(tokens, i + 3):
+            if c.editable and _nominal(c) and c.text != a.text and not _continues(tokens, i + 3):
                 pairs.append((i, i + 2))
     return pairs
 
@@ -116,6 +116,11 @@ def _topic_clause(clause: list[Token]) -> bool:
         and all(t.editable or t.kind == "negation" for t in clause) and not any(t.text in _ORDERED for t in clause)
         and any(t.tag == "a" for t in clause) and not any(t.tag[:1] in ("v", "p") for t in clause)
     )
+
+
+def _nominal(token: Token) -> bool:
+    """A noun, or a verb used as one (服务 vn)."""
+    return token.tag[:1] == "n" or token.tag == "vn"
 
 
 def _continues(tokens: list[Token], k: int) -> bool:
