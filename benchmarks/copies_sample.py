@@ -2,7 +2,8 @@
 
 The rows are drawn from ``../shared/data`` as ``../shared/judged/SUMMARY.md`` drew its sources
 (10–200 characters, de-duplicated, seed 20240603, both labels alternating): waimai_10k 7 + 7,
-chnsenticorp_htl 6 + 6, ced_rumor 7 + 7, i.e. 40 rows in proportion 50:40:50. Every operation
+chnsenticorp_htl 6 + 6, ced_rumor 7 + 7, i.e. 40 rows in proportion 50:40:50 (× ``--scale``;
+a larger scale keeps the rows of a smaller one, so their copies are the same). Every operation
 runs at its default parameters with ``gates: [dedup]``; every recipe runs as shipped, its model
 gates (similarity, teacher, fluency) left out. Nothing from ``--shared`` is written into the repo:
 
@@ -48,7 +49,7 @@ def read_dataset(shared: Path, name: str) -> list[tuple[str, str, str]]:
         return [(f"{name}_{i}", row["review"] or "", row["label"]) for i, row in enumerate(csv.DictReader(f))]
 
 
-def sources(shared: Path) -> list[tuple[str, Record]]:
+def sources(shared: Path, scale: int = 1) -> list[tuple[str, Record]]:
     """``(dataset, record)`` of the sampled rows, labels alternating within each data set."""
     rng = random.Random(SOURCE_SEED)
     out = []
@@ -60,7 +61,11 @@ def sources(shared: Path) -> list[tuple[str, Record]]:
             if 10 <= len(text) <= 200 and text not in seen:
                 seen.add(text)
                 rows.append((sid, text, label))
-        by_label = {label: rng.sample([r for r in rows if r[2] == label], per_label) for label in ("0", "1")}
+        by_label = {}
+        for label in ("0", "1"):
+            ours = [r for r in rows if r[2] == label]
+            rng.shuffle(ours)
+            by_label[label] = ours[: per_label * scale]  # nested: a larger --scale keeps the smaller sample
         for pair in zip(by_label["0"], by_label["1"]):
             out += [(name, Record(sid, text, label)) for sid, text, label in pair]
     return out
@@ -99,9 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", type=Path, required=True, help="the ../shared folder")
     parser.add_argument("--out", type=Path, required=True, help="CSV to write (outside the repository)")
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--scale", type=int, default=1, help="rows per label × this (40 rows × scale)")
     parser.add_argument("--ops", nargs="*", default=[*OPS, *(f"recipe:{r}" for r in RECIPES)])
     args = parser.parse_args(argv)
-    picked = sources(args.shared)
+    picked = sources(args.shared, args.scale)
     rows = []
     for name in args.ops:
         if name.startswith("recipe:"):

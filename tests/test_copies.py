@@ -223,12 +223,12 @@ def test_safe_delete_drops_only_words_that_colour_a_clause():
         assert set((Counter(t.text for t in tokens) - Counter(t.text for t in out))) <= DELETABLE
 
 
-def test_safe_char_delete_drops_particles_and_doubled_characters_only():
-    text = "天天都吃的很好，睡觉的时候也想"
+def test_safe_char_delete_drops_particles_and_reduplicated_characters_only():
+    text = "看看他吃的饭，睡觉的时候也想，张婷婷来了"
     for seed in range(10):
         out = join(CharDelete(rate=1.0).apply(default_segmenter()(text), derive_rng(seed)))
         gone = Counter(text) - Counter(out)
-        assert gone and set(gone) <= {"的", "天"}
+        assert gone and set(gone) <= {"的", "看"} and "张婷婷来了" in out
 
 
 def test_homophone_prefers_real_slips_in_safe_mode():
@@ -245,3 +245,26 @@ def test_operations_clone_with_their_mode(cls):
 def test_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="mode must be one of"):
         SynonymSwap(mode="eda")
+
+
+def test_safe_glyph_uses_the_classic_confusions_only():
+    from zhaug.augment.ops.glyphs import CLASSIC_CONFUSIONS
+
+    pairs = set(CLASSIC_CONFUSIONS)
+    text = "我已经到了，今天很开心，情况还不清楚，自己去问问"
+    for seed in range(10):
+        out = join(GlyphSwap(rate=1.0).apply(default_segmenter()(text), derive_rng(seed)))
+        assert len(out) == len(text) and out != text
+        assert all(a + b in pairs for a, b in zip(text, out) if a != b)
+
+
+def test_safe_punct_insert_pauses_where_a_writer_would():
+    text = "我们今天去了那家店吃饭但是太贵了啊下次不来了"
+    tokens = default_segmenter()(text)
+    seen = set()
+    for seed in range(20):
+        out = join(PunctuationInsert(rate=1.0, max_edits=1).apply(tokens, derive_rng(seed)))
+        k = next(i for i, (a, b) in enumerate(zip(out, text + " ")) if a != b)
+        seen.add(out[k - 2 : k + 3])
+        assert text[:k].endswith(("饭", "但是", "啊")), out  # before 但是, after 但是, after the particle
+    assert len(seen) > 1

@@ -63,7 +63,7 @@ def is_subsequence(short, long) -> bool:
 
 
 def test_synonym_swap_replaces_words_by_cilin_synonyms(cilin):
-    tokens, out = run(SynonymSwap(rate=1.0), REVIEW, seed=3)
+    tokens, out = run(SynonymSwap(rate=1.0, mode="classic"), REVIEW, seed=3)
     assert len(out) == len(tokens)
     changed = [(a.text, b.text) for a, b in zip(tokens, out) if a.text != b.text]
     assert changed, "rate 1.0 replaces every word that has a usable synonym"
@@ -140,7 +140,7 @@ def test_char_swap_swaps_adjacent_characters_within_words():
 
 
 def test_punct_insert_adds_marks_between_tokens():
-    op = PunctuationInsert(rate=0.5)
+    op = PunctuationInsert(rate=0.5, mode="classic")
     tokens, out = run(op, MIXED, seed=6)
     assert len(out) > len(tokens)
     assert is_subsequence(tokens, out)
@@ -177,7 +177,7 @@ def test_homophone_reads_polyphones_in_context():
 def test_similar_glyph_uses_look_alikes():
     neighbours = glyph_neighbours()
     assert "请" in neighbours["情"][0] and "己" in neighbours["已"][0]
-    tokens, out = run(GlyphSwap(rate=0.5), REVIEW, seed=8)
+    tokens, out = run(GlyphSwap(rate=0.5, mode="classic"), REVIEW, seed=8)
     before, after = join(tokens), join(out)
     assert len(after) == len(before) and after != before
     for a, b in zip(before, after):

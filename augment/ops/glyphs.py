@@ -77,6 +77,21 @@ def _glyph_neighbours(n_common: int) -> dict[str, tuple[tuple[str, ...], tuple[f
     return index
 
 
+CLASSIC_CONFUSIONS = (
+    "己已", "已己", "日曰", "曰日", "未末", "末未", "土士", "士土", "人入", "入人", "千干", "干千", "大太", "太大",
+    "白自", "自白", "目日", "天夭", "候侯", "侯候", "即既", "既即", "历厉", "西酉", "拔拨", "拨拔", "析折", "折析",
+    "辨辩", "辩辨", "免兔", "冶治", "治冶", "撤撒", "撒撤", "拆折", "崇祟", "刺剌", "栗粟", "苟荀", "徒徙", "贝见",
+    "见贝", "鸟乌", "乌鸟", "今令", "令今", "戊戌", "午牛", "牛午", "王玉", "玉王", "木本", "本木", "田由", "由田",
+    "甲由", "申甲", "问间", "间问", "很狠", "狠很", "快抉", "情清", "清情", "请情", "晴睛", "睛晴", "账帐", "帐账",
+)
+"""Look-alike pairs that readers and OCR confuse (己/已, 日/曰, 未/末, 人/入, 情/清/请/晴/睛):
+used in safe mode, where the component index's looser neighbours (很 → 根, 眼) read as other
+characters rather than as a slip."""
+_CONFUSIONS: dict[str, str] = {}
+for _pair in CLASSIC_CONFUSIONS:
+    _CONFUSIONS[_pair[0]] = _CONFUSIONS.get(_pair[0], "") + _pair[1]
+
+
 @register
 class GlyphSwap(EditOperation):
     """Replace characters in editable words by a similar-looking common character (情 → 请,
@@ -90,7 +105,8 @@ class GlyphSwap(EditOperation):
     n_common:
         Only the ``n_common`` most frequent characters are replaced or used as substitutes.
     mode, max_edits:
-        ``"safe"`` (default) also never makes another real word; ``"classic"`` counts
+        ``"safe"`` (default): only the classic confusions of :data:`CLASSIC_CONFUSIONS`, never
+        making another real word; ``"classic"``: any look-alike of the index, counting
         characters, without a cap.
 
     Label risk: medium — OCR- and handwriting-like noise; the word becomes a non-word that
@@ -107,6 +123,13 @@ class GlyphSwap(EditOperation):
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         if self.rate <= 0:
             return list(tokens)
+        if self.mode == "safe":
+            slots = [(i, j) for i, j in cjk_slots(tokens) if tokens[i].text[j] in _CONFUSIONS]
+            edits = {}
+            for i, j in draw(self, slots, tokens, rng, lambda slot: slot[0]):
+                chars = _CONFUSIONS[tokens[i].text[j]]
+                edits[i, j] = choose_typo(self, tokens[i].text, j, chars, [1.0] * len(chars), rng)
+            return replace_chars(tokens, {slot: char for slot, char in edits.items() if char})
         index = glyph_neighbours(self.n_common)
         slots = [(i, j) for i, j in cjk_slots(tokens) if tokens[i].text[j] in index]
         edits = {}

@@ -18,6 +18,20 @@ CLAUSE_OPENERS = frozenset(
 Single-character adverbs (也, 都, 还) and coordinators (和, 与) are left out: a mark before them
 splits a subject from its predicate or one noun from another (快速入住。和快速退房)."""
 
+_PAUSE_AFTER = CLAUSE_OPENERS - frozenset("因为 虽然 只是 真的 确实".split())
+"""Openers a comma may follow (但是，…); 因为, 虽然, 真的 ... bind the words after them."""
+
+_PAUSE_BEFORE = CLAUSE_OPENERS - frozenset("真的 确实 当然 比如 例如 最后 后来".split())
+"""Openers a mark may precede: conjunctions; adverbs such as 真的 often start a predicate
+(饮料真的太不好喝 → 饮料；真的…)."""
+
+TIME_WORDS = frozenset(
+    "今天 昨天 明天 前天 后天 今年 去年 明年 现在 目前 最近 近期 近日 当时 之前 以前 以后 后来 早上 上午 中午 下午 "
+    "晚上 凌晨 周末 平时 那天 下次 上次 这次 当天 次日 随后 本来 原来 其实".split()
+)
+"""Time words after which a clause-opening comma is natural (今天，…); adverbs that jieba also
+tags as time (正在, 往后) bind the verb after them and are left out."""
+
 _PARTICLES = frozenset("啊 呀 吧 呢 哦 啦 嘛 哈 哇 呵呵 哈哈".split())
 _BINDS_FORWARD = frozenset(
     {"p", "c", "u", "uj", "ul", "uz", "ug", "ud", "uv", "r", "rr", "rz", "d", "zg", "m", "q", "v", "vn", "vd", "vi"}
@@ -75,7 +89,7 @@ class PunctuationInsert(EditOperation):
         between = "".join(m for m in self.marks if m != "、") or self.marks
         chosen = []
         for k in places:
-            if k - 1 in starts and (tokens[k - 1].text in CLAUSE_OPENERS or tokens[k - 1].tag == "t") \
+            if k - 1 in starts and (tokens[k - 1].text in _PAUSE_AFTER or tokens[k - 1].text in TIME_WORDS) \
                     and tokens[k].tag[:1] not in ("n", "t", "f", "u") and tokens[k].kind == "word":
                 chosen.append((k, pause))  # 但是，… / 今天，…
             elif _clause_boundary(tokens[k - 1], tokens[k]):
@@ -90,4 +104,4 @@ def _clause_boundary(before: Token, after: Token) -> bool:
     """Whether a clause may end after ``before`` and start at ``after``."""
     if before.text in _PARTICLES:
         return after.text not in _PARTICLES
-    return after.text in CLAUSE_OPENERS and before.tag not in _BINDS_FORWARD and before.text not in CLAUSE_OPENERS
+    return after.text in _PAUSE_BEFORE and before.tag not in _BINDS_FORWARD and before.text not in CLAUSE_OPENERS

@@ -19,7 +19,7 @@ COORDINATORS = frozenset("和 与 跟 及 以及 或 或者 、 还有".split())
 """Words and marks between two coordinated words, which may change places."""
 
 DELETABLE = frozenset(
-    "很 非常 真 真的 挺 蛮 比较 相当 超 超级 极其 实在 确实 其实 简直 真是 的确 居然 竟然 果然 反正 当然 总之 "
+    "很 非常 真 真的 挺 蛮 比较 相当 超级 极其 实在 确实 其实 简直 真是 的确 居然 竟然 果然 反正 当然 总之 "
     "啊 呀 吧 呢 哦 啦 嘛 哈 哇 呐 咯 喔 嗯 哈哈 哈哈哈 呵呵 嘻嘻 噢 唉 哎 哎呀 也 还 都".split()
 )
 """Words that colour a clause without carrying its facts: degree adverbs, stance adverbs, modal
@@ -73,14 +73,15 @@ class RandomSwap(EditOperation):
 
 def swappable_pairs(tokens: list[Token]) -> list[tuple[int, int]]:
     """``(i, j)`` of words that may change places: two nouns joined by 和 / 、 (not the first
-    part of a compound: 价格和服务态度), or two adjacent adjectives (干净整洁)."""
+    part of a compound: 价格和服务态度), or two adjacent two-character adjectives (干净整洁; not
+    好小, where 好 is a degree adverb)."""
     pairs = []
     for i in range(len(tokens) - 1):
         a = tokens[i]
         if not a.editable or not a.tag:
             continue
         b = tokens[i + 1]
-        if b.editable and a.tag in _SWAP_TAGS and b.tag in _SWAP_TAGS and a.text != b.text:
+        if b.editable and a.tag in _SWAP_TAGS and b.tag in _SWAP_TAGS and a.text != b.text and min(len(a.text), len(b.text)) > 1:
             pairs.append((i, i + 1))
         elif b.text in COORDINATORS and i + 2 < len(tokens) and _nominal(a):
             c = tokens[i + 2]
@@ -116,6 +117,12 @@ def _topic_clause(clause: list[Token]) -> bool:
         and all(t.editable or t.kind == "negation" for t in clause) and not any(t.text in _ORDERED for t in clause)
         and any(t.tag == "a" for t in clause) and not any(t.tag[:1] in ("v", "p") for t in clause)
     )
+
+
+def _alone(tokens: list[Token], i: int) -> bool:
+    """Whether ``tokens[i]`` is its clause's only word (总之，…): deleting it would leave a bare mark."""
+    edge = ("punct", "space")
+    return (i == 0 or tokens[i - 1].kind in edge) and (i + 1 == len(tokens) or tokens[i + 1].kind in edge)
 
 
 def _nominal(token: Token) -> bool:
@@ -160,7 +167,7 @@ class RandomDelete(EditOperation):
             count = min(len(positions) - 1, n_edits(self.rate, len(positions), rng))
             dropped = set(rng.sample(positions, count))
         else:
-            candidates = [i for i in positions if tokens[i].text in DELETABLE]
+            candidates = [i for i in positions if tokens[i].text in DELETABLE and not _alone(tokens, i)]
             if len(candidates) == len(positions):
                 candidates = candidates[1:]
             dropped = set(draw(self, candidates, tokens, rng))
