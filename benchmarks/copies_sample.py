@@ -49,9 +49,9 @@ def read_dataset(shared: Path, name: str) -> list[tuple[str, str, str]]:
         return [(f"{name}_{i}", row["review"] or "", row["label"]) for i, row in enumerate(csv.DictReader(f))]
 
 
-def sources(shared: Path, scale: int = 1) -> list[tuple[str, Record]]:
+def sources(shared: Path, scale: int = 1, seed: int = SOURCE_SEED) -> list[tuple[str, Record]]:
     """``(dataset, record)`` of the sampled rows, labels alternating within each data set."""
-    rng = random.Random(SOURCE_SEED)
+    rng = random.Random(seed)
     out = []
     for name, per_label in PER_LABEL.items():
         seen: set[str] = set()
@@ -105,9 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="CSV to write (outside the repository)")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--scale", type=int, default=1, help="rows per label × this (40 rows × scale)")
+    parser.add_argument("--source-seed", type=int, default=SOURCE_SEED, help="another seed draws other rows")
     parser.add_argument("--ops", nargs="*", default=[*OPS, *(f"recipe:{r}" for r in RECIPES)])
     args = parser.parse_args(argv)
-    picked = sources(args.shared, args.scale)
+    picked = sources(args.shared, args.scale, args.source_seed)
     rows = []
     for name in args.ops:
         if name.startswith("recipe:"):
