@@ -243,8 +243,8 @@ class Segmenter:
                     out[k:] = [name]
                     continue
             out.append(token)
-            if token.kind == "negation" and token.text in NEGATORS:
-                absorb = 2
+            if token.kind == "negation" and (token.text in NEGATORS or token.text[-1] in "不没未"):
+                absorb = 2  # 不方便; also a negator at the end of a word jieba made (特不舒服: 特不 + 舒服)
         return out
 
     def _words(self, text: str) -> list[Token]:

@@ -202,10 +202,10 @@ def test_safe_synonyms_keep_the_part_of_speech_and_a_character():
 
 
 def test_safe_insert_joins_an_adjective_synonym_with_you():
-    tokens = default_segmenter()("房间整洁，早餐很丰富")
+    tokens = default_segmenter()("房间宽敞，早餐很丰富")
     out = [t.text for t in RandomInsert(rate=1.0).apply(tokens, derive_rng(0))]
     k = out.index("又")
-    assert out[k - 1] == "整洁" and out[k + 1] in load_cilin().candidates("整洁", tag="a")[0]
+    assert out[k - 1] == "宽敞" and out[k + 1] in load_cilin().candidates("宽敞", tag="a")[0]
 
 
 def test_safe_swap_exchanges_coordinated_nouns_or_adjectives_only():
@@ -268,3 +268,13 @@ def test_safe_punct_insert_pauses_where_a_writer_would():
         seen.add(out[k - 2 : k + 3])
         assert text[:k].endswith(("饭", "但是", "啊")), out  # before 但是, after 但是, after the particle
     assert len(seen) > 1
+
+
+def test_a_negator_inside_a_jieba_word_still_governs_the_next_word():
+    tokens = {t.text: t for t in default_segmenter()("到了酒店后感觉特不舒服.客观评价一下")}
+    assert tokens["特不舒服"].kind == "negation"
+
+
+def test_safe_swap_leaves_de_phrases_alone():
+    text = "前台的服务员和自助餐厅的服务员都很好"
+    assert join(RandomSwap(rate=1.0).apply(default_segmenter()(text), derive_rng(0))) == text

@@ -27,7 +27,7 @@ _PAUSE_BEFORE = CLAUSE_OPENERS - frozenset("真的 确实 当然 比如 例如 �
 
 TIME_WORDS = frozenset(
     "今天 昨天 明天 前天 后天 今年 去年 明年 现在 目前 最近 近期 近日 当时 之前 以前 以后 后来 早上 上午 中午 下午 "
-    "晚上 凌晨 周末 平时 那天 下次 上次 这次 当天 次日 随后 本来 原来 其实".split()
+    "晚上 凌晨 周末 平时 那天 下次 上次 当天 次日 随后 本来 原来 其实".split()
 )
 """Time words after which a clause-opening comma is natural (今天，…); adverbs that jieba also
 tags as time (正在, 往后) bind the verb after them and are left out."""
@@ -90,7 +90,8 @@ class PunctuationInsert(EditOperation):
         chosen = []
         for k in places:
             if k - 1 in starts and (tokens[k - 1].text in _PAUSE_AFTER or tokens[k - 1].text in TIME_WORDS) \
-                    and tokens[k].tag[:1] not in ("n", "t", "f", "u") and tokens[k].kind == "word":
+                    and tokens[k].tag[:1] not in ("n", "t", "f", "u") and tokens[k].kind == "word" \
+                    and not tokens[k].text.startswith("是"):
                 chosen.append((k, pause))  # 但是，… / 今天，…
             elif _clause_boundary(tokens[k - 1], tokens[k]):
                 chosen.append((k, between))  # …！其实… / …啊，…
@@ -102,6 +103,6 @@ class PunctuationInsert(EditOperation):
 
 def _clause_boundary(before: Token, after: Token) -> bool:
     """Whether a clause may end after ``before`` and start at ``after``."""
-    if before.text in _PARTICLES:
-        return after.text not in _PARTICLES
+    if before.text in _PARTICLES:  # not inside 吧了 / 啊呀
+        return after.text not in _PARTICLES and after.tag[:1] not in ("u", "y") and after.kind == "word"
     return after.text in _PAUSE_BEFORE and before.tag not in _BINDS_FORWARD and before.text not in CLAUSE_OPENERS

@@ -25,7 +25,6 @@ DELETABLE = frozenset(
 """Words that colour a clause without carrying its facts: degree adverbs, stance adverbs, modal
 particles and interjections. Deleting one keeps the sentence grammatical and its claim."""
 
-_SWAP_TAGS = frozenset({"a", "ad", "an"})
 
 
 @register
@@ -81,9 +80,9 @@ def swappable_pairs(tokens: list[Token]) -> list[tuple[int, int]]:
         if not a.editable or not a.tag:
             continue
         b = tokens[i + 1]
-        if b.editable and a.tag in _SWAP_TAGS and b.tag in _SWAP_TAGS and a.text != b.text and min(len(a.text), len(b.text)) > 1:
+        if b.editable and a.tag == b.tag == "a" and a.text != b.text and min(len(a.text), len(b.text)) > 1:
             pairs.append((i, i + 1))
-        elif b.text in COORDINATORS and i + 2 < len(tokens) and _nominal(a):
+        elif b.text in COORDINATORS and i + 2 < len(tokens) and _nominal(a) and not _after_de(tokens, i):
             c = tokens[i + 2]
             if c.editable and _nominal(c) and c.text != a.text and not _continues(tokens, i + 3):
                 pairs.append((i, i + 2))
@@ -131,9 +130,14 @@ def _nominal(token: Token) -> bool:
 
 
 def _continues(tokens: list[Token], k: int) -> bool:
-    """Whether ``tokens[k]`` continues the noun before it (价格和服务态度: 态度), so that the
-    coordination is wider than one word and a swap would split it."""
-    return k < len(tokens) and tokens[k].editable and tokens[k].tag[:1] in ("n", "v")
+    """Whether ``tokens[k]`` continues the noun before it (价格和服务态度: 态度; 自助餐厅的服务员:
+    的), so that the coordination is wider than one word and a swap would split it."""
+    return k < len(tokens) and (tokens[k].editable and tokens[k].tag[:1] in ("n", "v") or tokens[k].text == "的")
+
+
+def _after_de(tokens: list[Token], i: int) -> bool:
+    """Whether ``tokens[i]`` is modified by a 的-phrase before it (前台的服务员和…)."""
+    return i > 0 and tokens[i - 1].text == "的"
 
 
 @register
