@@ -251,7 +251,7 @@ def test_safe_glyph_uses_the_classic_confusions_only():
     from zhaug.augment.ops.glyphs import CLASSIC_CONFUSIONS
 
     pairs = set(CLASSIC_CONFUSIONS)
-    text = "我已经到了，今天很开心，情况还不清楚，自己去问问"
+    text = "我已经到了，今天很开心，他入住了，自己去问问"
     for seed in range(10):
         out = join(GlyphSwap(rate=1.0).apply(default_segmenter()(text), derive_rng(seed)))
         assert len(out) == len(text) and out != text
@@ -278,3 +278,10 @@ def test_a_negator_inside_a_jieba_word_still_governs_the_next_word():
 def test_safe_swap_leaves_de_phrases_alone():
     text = "前台的服务员和自助餐厅的服务员都很好"
     assert join(RandomSwap(rate=1.0).apply(default_segmenter()(text), derive_rng(0))) == text
+
+
+def test_safe_delete_keeps_dou_after_a_question_word():
+    text = "设施什么都不好还贵，房间也很小"
+    for seed in range(10):
+        out = join(RandomDelete(rate=1.0, max_edits=5).apply(default_segmenter()(text), derive_rng(seed)))
+        assert "什么都" in out

@@ -78,15 +78,13 @@ def _glyph_neighbours(n_common: int) -> dict[str, tuple[tuple[str, ...], tuple[f
 
 
 CLASSIC_CONFUSIONS = (
-    "己已", "已己", "日曰", "曰日", "未末", "末未", "土士", "士土", "人入", "入人", "千干", "干千", "大太", "太大",
-    "白自", "自白", "目日", "天夭", "候侯", "侯候", "即既", "既即", "历厉", "西酉", "拔拨", "拨拔", "析折", "折析",
-    "辨辩", "辩辨", "免兔", "冶治", "治冶", "撤撒", "撒撤", "拆折", "崇祟", "刺剌", "栗粟", "苟荀", "徒徙", "贝见",
-    "见贝", "鸟乌", "乌鸟", "今令", "令今", "戊戌", "午牛", "牛午", "王玉", "玉王", "木本", "本木", "田由", "由田",
-    "甲由", "申甲", "问间", "间问", "很狠", "狠很", "快抉", "情清", "清情", "请情", "晴睛", "睛晴", "账帐", "帐账",
+    "己已", "已己", "日曰", "曰日", "未末", "末未", "土士", "士土", "人入", "入人", "候侯", "侯候", "即既", "既即",
+    "历厉", "厉历", "西酉", "拔拨", "拨拔", "戊戌", "辨辩", "辩辨", "徒徙", "栗粟", "刺剌", "崇祟", "很狠", "狠很",
+    "账帐", "帐账", "象像", "像象",
 )
-"""Look-alike pairs that readers and OCR confuse (己/已, 日/曰, 未/末, 人/入, 情/清/请/晴/睛):
-used in safe mode, where the component index's looser neighbours (很 → 根, 眼) read as other
-characters rather than as a slip."""
+"""Near-identical pairs that writers and OCR confuse (己/已, 日/曰, 未/末, 人/入, 拔/拨): used in
+safe mode. The component index's looser neighbours (很 → 根, 眼; 大 → 太; 间 → 问) were judged
+awkward or misleading rather than a slip readers pass over."""
 _CONFUSIONS: dict[str, str] = {}
 for _pair in CLASSIC_CONFUSIONS:
     _CONFUSIONS[_pair[0]] = _CONFUSIONS.get(_pair[0], "") + _pair[1]

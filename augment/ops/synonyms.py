@@ -33,7 +33,7 @@ REGISTER_SHIFTS = frozenset(
     "申述 跻身 甬道 见见 产物 凛冽 庄家 骑兵 奴隶主 白玉 乃是 纳闷 通体 微处理器 知觉 待遇 随身 之中 纷纷 重用 度日 "
     "劳动 食指 货色 进度 铁骑 一味 纠纷 结实 回老家 经营 诊所 同比 杀手 甚么 老家伙 家伙 东西 玩意儿 玩意 鬼 "
     "仙逝 驾崩 归西 圆寂 长眠 作古 谢世 逝世 故去 弃世 上西天 老汉 老头子 婆娘 娘们 丫头 小子 崽子 "
-    "尔等 吾辈 本人 鄙人 在下 阁下 贵方 敝人 寡人 朕 孤 奴才 态势 条件 神态 姿态 酒吧 酒馆 装备 浴场 半空 伙计 经纪 酒家 酒楼 亲信 楼台 儿女 亲爱 交情 特性 女性 地区 旅馆 心态 宽心 疲软".split()
+    "尔等 吾辈 本人 鄙人 在下 阁下 贵方 敝人 寡人 朕 孤 奴才 态势 条件 神态 姿态 酒吧 酒馆 装备 浴场 半空 伙计 经纪 酒家 酒楼 亲信 楼台 儿女 亲爱 交情 特性 女性 地区 旅馆 心态 宽心 疲软 人口 军事 事务 健全 灾荒 商贾 小儿 经验 全体 丰沛 冷峻 地域 法案".split()
 )
 """Synonyms never used in safe mode: register shifts (literary, archaic, slangy, euphemistic or
 pejorative) and wrong senses seen in judged copies (回老家 for 死亡, 诊所 for 医院, 白玉 for 米饭)."""

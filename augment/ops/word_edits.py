@@ -89,6 +89,9 @@ def swappable_pairs(tokens: list[Token]) -> list[tuple[int, int]]:
     return pairs
 
 
+_WH_WORDS = frozenset("什么 谁 哪 哪儿 哪里 怎么 怎样 多少 任何 一点".split())
+"""Words that 都 / 也 after them make universal (什么都不好 'nothing is good'): the adverb stays."""
+
 _ORDERED = frozenset("也 还 又 再 就 才 却 都 而且 并且 然后 所以 但 但是 可是 不过 因为 结果 后来 最后 终于 已经 然后".split())
 
 
@@ -171,7 +174,8 @@ class RandomDelete(EditOperation):
             count = min(len(positions) - 1, n_edits(self.rate, len(positions), rng))
             dropped = set(rng.sample(positions, count))
         else:
-            candidates = [i for i in positions if tokens[i].text in DELETABLE and not _alone(tokens, i)]
+            candidates = [i for i in positions if tokens[i].text in DELETABLE and not _alone(tokens, i)
+                          and not (i > 0 and tokens[i - 1].text in _WH_WORDS)]
             if len(candidates) == len(positions):
                 candidates = candidates[1:]
             dropped = set(draw(self, candidates, tokens, rng))
