@@ -242,6 +242,8 @@ class Segmenter:
                     name = Token("".join(t.text for t in out[k:]) + token.text, "entity", True, "nt")
                     out[k:] = [name]
                     continue
+            if "entity" in self.protect and token.kind == "word" and _is_named_place(token.text):
+                token = Token(token.text, "entity", True, token.tag)  # 人民广场, 公安局 as one word
             out.append(token)
             if token.kind == "negation" and (token.text in NEGATORS or token.text[-1] in "不没未"):
                 absorb = 2  # 不方便; also a negator at the end of a word jieba made (特不舒服: 特不 + 舒服)
@@ -307,6 +309,12 @@ def _is_org_suffix(token: Token) -> bool:
     return text in ORG_SUFFIXES or (
         len(text) > 2 and token.tag in ("n", "nt", "ns", "") and (text[-2:] in ORG_SUFFIXES or text[-1:] in ORG_SUFFIXES)
     )
+
+
+def _is_named_place(word: str) -> bool:
+    """A single word that ends in a two-character organisation / place suffix after at least
+    two characters of its own (人民广场, 协和医院), i.e. a name jieba keeps whole."""
+    return len(word) >= 4 and word[-2:] in ORG_SUFFIXES and all_cjk(word)
 
 
 def _joined(first: Token, second: Token, kind: str) -> Token:

@@ -285,3 +285,15 @@ def test_safe_delete_keeps_dou_after_a_question_word():
     for seed in range(10):
         out = join(RandomDelete(rate=1.0, max_edits=5).apply(default_segmenter()(text), derive_rng(seed)))
         assert "什么都" in out
+
+
+def test_a_one_word_place_name_is_protected():
+    tokens = {t.text: t for t in default_segmenter()("走到人民广场还是很方便的")}
+    assert tokens["人民广场"].kind == "entity"
+
+
+def test_safe_delete_keeps_adverbs_that_pair_with_other_words():
+    text = "这一天既是纪念日，也是国难日，除了粥都好吃，还便宜还送沙拉"
+    for seed in range(10):
+        out = join(RandomDelete(rate=1.0, max_edits=5).apply(default_segmenter()(text), derive_rng(seed)))
+        assert out == text

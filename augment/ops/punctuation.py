@@ -103,6 +103,6 @@ class PunctuationInsert(EditOperation):
 
 def _clause_boundary(before: Token, after: Token) -> bool:
     """Whether a clause may end after ``before`` and start at ``after``."""
-    if before.text in _PARTICLES:  # not inside 吧了 / 啊呀
-        return after.text not in _PARTICLES and after.tag[:1] not in ("u", "y") and after.kind == "word"
+    if before.text in _PARTICLES:  # not inside 吧了 / 啊呀 / 飞啊飞
+        return after.text not in _PARTICLES and after.tag[:1] not in ("u", "y", "v", "a") and after.kind == "word"
     return after.text in _PAUSE_BEFORE and before.tag not in _BINDS_FORWARD and before.text not in CLAUSE_OPENERS

@@ -20,10 +20,12 @@ COORDINATORS = frozenset("和 与 跟 及 以及 或 或者 、 还有".split())
 
 DELETABLE = frozenset(
     "很 非常 真 真的 挺 蛮 比较 相当 超级 极其 实在 确实 其实 简直 真是 的确 居然 竟然 果然 反正 当然 总之 "
-    "啊 呀 吧 呢 哦 啦 嘛 哈 哇 呐 咯 喔 嗯 哈哈 哈哈哈 呵呵 嘻嘻 噢 唉 哎 哎呀 也 还 都".split()
+    "啊 呀 吧 呢 哦 啦 嘛 哈 哇 呐 咯 喔 嗯 哈哈 哈哈哈 呵呵 嘻嘻 噢 唉 哎 哎呀".split()
 )
 """Words that colour a clause without carrying its facts: degree adverbs, stance adverbs, modal
-particles and interjections. Deleting one keeps the sentence grammatical and its claim."""
+particles and interjections. Deleting one keeps the sentence grammatical and its claim. 也, 都
+and 还 are not here: they pair with other words (既…也, 除了…都, 什么都, 还…还), and deleting
+them was judged to break or change the sentence."""
 
 
 
