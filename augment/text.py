@@ -243,7 +243,7 @@ class Segmenter:
                     out[k:] = [name]
                     continue
             if "entity" in self.protect and token.kind == "word" and _is_named_place(token.text):
-                token = Token(token.text, "entity", True, token.tag)  # 人民广场, 公安局 as one word
+                token = Token(token.text, "entity", True, token.tag)  # 人民广场, 协和医院 as one word
             out.append(token)
             if token.kind == "negation" and (token.text in NEGATORS or token.text[-1] in "不没未"):
                 absorb = 2  # 不方便; also a negator at the end of a word jieba made (特不舒服: 特不 + 舒服)
