@@ -134,9 +134,14 @@ def test_a_teacher_arm_is_gated_by_the_model_of_its_teacher_cell(tmp_path):
     model = tiny_model(tmp_path / "model")
     rows = [{"id": r.id, "text": r.text, "label": r.label} for r in synthetic(60)]
     write_table(tmp_path / "pool.csv", rows, ["id", "text", "label"])
+    eda = tmp_path / "eda_classic.yaml"  # classic EDA: the safe default finds nothing to edit in random characters
+    eda.write_text("name: eda_classic\nop:\n  one_of:\n" + "".join(
+        f"    - {op}: {{mode: classic}}\n" for op in ("synonym_swap", "random_insert", "random_swap", "random_delete")
+    ) + "gates: [rules, dedup]\n", "utf-8")
+    eda = str(eda)
     config = AblationConfig(
         name="gated", data={"source": str(tmp_path / "pool.csv"), "eval_size": 20},
-        arms=[Arm("gated", "eda", teacher="none"), Arm("none")], sizes=[16], seeds=[0], multipliers=[2],
+        arms=[Arm("gated", eda, teacher="none"), Arm("none")], sizes=[16], seeds=[0], multipliers=[2],
         epochs=2, train={"model": str(model), "batch_size": 8, "max_length": 16, "lr": 1e-3},
     )
     gated, none = config.cells()
@@ -152,7 +157,7 @@ def test_a_teacher_arm_is_gated_by_the_model_of_its_teacher_cell(tmp_path):
     shutil.copy(tmp_path / "out" / "model.json", committed)
     (committed / "results.json").write_text(json.dumps([results[1]]), "utf-8")
     assert timeless(run_ablation(config, tmp_path / "moved", progress=False, adopt=committed)) == timeless(results)
-    retrained = replace(config, arms=[Arm("gated", "eda", teacher="none"), Arm("none", train={"lr": 1e-2})])
+    retrained = replace(config, arms=[Arm("gated", eda, teacher="none"), Arm("none", train={"lr": 1e-2})])
     assert cell_key(retrained.cells()[0], retrained) != cell_key(gated, config)  # a new teacher, a new cell
     assert cell_key(none, config) == cell_key(none, replace(config, arms=[Arm("none")]))
 

@@ -143,7 +143,7 @@ def test_zhaug_ops_inside_nlpaug_flows(naw, naf):
         assert spaces(out) == spaces(text) and out != text
 
     np.random.seed(1)
-    sometimes = naf.Sometimes([NlpaugOperation(SynonymSwap(rate=0.5), seed=1)], aug_p=1.0)
+    sometimes = naf.Sometimes([NlpaugOperation(SynonymSwap(rate=0.5, mode="classic"), seed=1)], aug_p=1.0)
     outs = sometimes.augment(TEXT, n=1)
     assert len(outs) == 1 and outs[0] != TEXT and spaces(outs[0]) == spaces(TEXT)
 
