@@ -193,7 +193,7 @@ def _teacher_rejections(results: Sequence[dict[str, Any]]) -> list[str]:
         "## Copies dropped by the teacher gate (mean over seeds; the teacher is the `none` model of the same subset)", "",
         "| arm | × | N | dropped | share of the copies it checked (those the recipe's gates passed) |", "|---|---|---|---|---|",
         *[f"| {arm} | {mult} | {size} | {np.mean([r['rejected_by_teacher'] for r in rows]):.1f} | "
-          f"{np.mean([r['rejected_by_teacher'] / (r['rejected_by_teacher'] + r['train_rows'] - size) for r in rows]):.1%} |"
+          f"{np.mean([r['rejected_by_teacher'] / max(1, r['rejected_by_teacher'] + r['train_rows'] - size) for r in rows]):.1%} |"
           for (arm, mult, size), rows in sorted(groups.items())], "",
     ]
 
