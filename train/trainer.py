@@ -16,6 +16,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,8 @@ from zhaug.train.data import (
     pad,
     split_by_parent,
 )
-from zhaug.train.distributed import ranks_from_env
+from zhaug.train.distributed import Ranks, ranks_from_env
+from zhaug.train.heads import encoder_format, fit_probe, init_head, pooled_features, set_pooling, with_prefix
 from zhaug.train.metrics import classification_metrics
 from zhaug.train.models.catalog import fine_tuning_lr
 from zhaug.train.models.loading import load_classifier, load_tokenizer
@@ -127,6 +129,144 @@ def loss_totals(rows: Sequence[Row], class_weight: torch.Tensor | None) -> tuple
     return scale.sum(), sum(r.pair is not None for r in rows)
 
 
+@dataclass
+class TrainData:
+    """A run's data once split and checked: originals, eval set, label names, leakage-guarded
+    offline children (and what was dropped), the online recipe, and the run's fingerprint."""
+
+    train: list[Record]
+    eval: list[Record]
+    labels: list[str]
+    eval_texts: set[str]
+    offline: Children
+    dropped: Counter
+    recipe: Any
+    fingerprint: str
+
+    @property
+    def label_ids(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.labels)}
+
+    @property
+    def eval_y(self) -> list[int]:
+        return [self.label_ids[r.label] for r in self.eval]
+
+
+def prepare_data(
+    config: TrainConfig, train: list[Record], eval: list[Record] | None, children: Children
+) -> TrainData:
+    """Hold out an eval split when none is given, check the labels, guard the offline children."""
+    if eval is None:
+        train, eval = split_by_parent(train, config.eval_fraction, config.seed)
+    labels = label_names(train)
+    check_labels(eval, labels, "eval set")
+    eval_texts = {comparable(r.text) for r in eval}
+    offline, dropped = guard_children(children, train, eval_texts)
+    recipe = load_recipe(config.augment) if config.augment and config.n_aug else None
+    fingerprint = hashing.key(config.identity(), train, eval, sorted(offline.items()))
+    return TrainData(train, eval, labels, eval_texts, offline, dropped, recipe, fingerprint)
+
+
+def epoch_data(config: TrainConfig, data: TrainData, epoch: int) -> tuple[list[Row], Counter]:
+    """Epoch ``epoch``'s rows (originals, offline children, fresh online copies) and the online
+    copies the leakage guard dropped."""
+    kids, extra = data.offline, Counter()
+    if data.recipe is not None:
+        copies = [augment_records(data.train, data.recipe, seed=config.seed, copy=epoch * config.n_aug + k)
+                  for k in range(config.n_aug)]
+        online = {r.id: data.offline.get(r.id, []) + [texts[i] for texts in copies] for i, r in enumerate(data.train)}
+        kids, extra = guard_children(online, data.train, data.eval_texts)
+    rows = epoch_rows(data.train, kids, data.label_ids, aug_weight=config.aug_weight,
+                      pairs=config.consistency_weight > 0, seed=config.seed, epoch=epoch)
+    return rows, extra
+
+
+def class_weights(config: TrainConfig, data: TrainData) -> torch.Tensor | None:
+    """Inverse class frequencies with ``class_weights: balanced``, else ``None``."""
+    if config.class_weights != "balanced":
+        return None
+    y = [data.label_ids[r.label] for r in data.train]
+    return torch.tensor(compute_class_weight("balanced", classes=np.arange(len(data.labels)), y=y), dtype=torch.float)
+
+
+def budget(config: TrainConfig, rows_per_epoch: int) -> tuple[int, int]:
+    """``(epochs, optimizer steps)``: ``max_steps`` when set, else whole epochs, at least
+    ``epochs`` and ``min_steps`` steps; no step for the linear probe (``head_only`` and
+    ``head_init: probe``)."""
+    per_epoch = math.ceil(rows_per_epoch / config.batch_size)
+    epochs = max(config.epochs, math.ceil(config.min_steps / per_epoch))
+    if config.head_only and config.head_init == "probe":
+        return epochs, 0
+    return epochs, config.max_steps or epochs * per_epoch
+
+
+@dataclass
+class LoopState:
+    """Where a run stands; saved as ``last/state.json`` at every evaluation, so ``--resume``
+    continues exactly. ``best`` holds the best evaluation's metrics."""
+
+    step: int = 0
+    epoch: int = 0
+    batch: int = 0
+    best_f1: float = -1.0
+    best_step: int = 0
+    bad_evals: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    samples: int = 0
+    seconds: float = 0.0
+    done: bool = False
+    fingerprint: str = ""
+    best: dict[str, Any] | None = None
+
+
+def previous_state(out: Path, fingerprint: str, resume: bool) -> LoopState | None:
+    """The loop state of the run already in ``out`` (``None``: there is none); refuses to
+    continue without ``resume`` or with other data or config."""
+    state = last_state(out)
+    if state is None:
+        return None
+    if not resume:
+        raise ZhaugError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
+    if state["fingerprint"] != fingerprint:
+        raise ZhaugError(f"{out} holds a run with other data or config; choose another --out")
+    return LoopState(**state)
+
+
+@dataclass
+class Run:
+    """What one ``fit`` works with: config, data, model, optimiser, schedule, the current epoch's
+    rows, the encoded eval set, where it writes, the loop state and the running train loss."""
+
+    config: TrainConfig
+    data: TrainData
+    model_path: Path
+    out: Path
+    ranks: Ranks
+    tokenizer: Any
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    class_weight: torch.Tensor | None
+    epochs: int
+    total: int
+    rows: list[Row]
+    loop: LoopState
+    eval_ids: list[list[int]] = field(default_factory=list)
+    writer: SummaryWriter | None = None
+    bar: Any = None
+    running: float = 0.0
+    seen: int = 0
+    clock: float = 0.0
+
+    @property
+    def pad_id(self) -> int:
+        return self.tokenizer.pad_token_id
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of ``texts`` in the run's input format (prefix, max length)."""
+        return encode(self.tokenizer, with_prefix(self.config.prefix, texts), self.config.max_length)
+
+
 class Trainer:
     """Fine-tunes a sequence classifier (the embedded default model, a hub id or a local folder).
 
@@ -156,151 +296,159 @@ class Trainer:
     def _fit(
         self, train: list[Record], eval: list[Record] | None, out: Path, children: Children, resume: bool
     ) -> dict[str, Any]:
-        config, started, ranks = self.config, time.perf_counter(), ranks_from_env()
-        model_path = resolve_model(config.model)
+        started, config, model_path = time.perf_counter(), self.config, resolve_model(self.config.model)
         if config.lr is None:
             config = config.replace(lr=fine_tuning_lr(model_path))
-        if eval is None:
-            train, eval = split_by_parent(train, config.eval_fraction, config.seed)
-        labels = label_names(train)
-        check_labels(eval, labels, "eval set")
-        label_ids = {name: i for i, name in enumerate(labels)}
-        eval_texts = {comparable(r.text) for r in eval}
-        offline, dropped = guard_children(children, train, eval_texts)
-        recipe = load_recipe(config.augment) if config.augment and config.n_aug else None
-        run_id = hashing.key(config.to_dict(), train, eval, sorted(offline.items()))
-        state = last_state(out)
-        if state is not None and not resume:
-            raise ZhaugError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
-        if state is not None and state["fingerprint"] != run_id:
-            raise ZhaugError(f"{out} holds a run with other data or config; choose another --out")
-        if state is not None and state["done"]:
+        config = config.replace(**{k: v for k, v in encoder_format(model_path).items() if getattr(config, k) is None})
+        data = prepare_data(config, train, eval, children)
+        state = previous_state(out, data.fingerprint, resume)
+        if state is not None and state.done:
             return json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+        run = self._start(config, data, model_path, out, state)
+        if state is None and config.head_init == "probe":
+            self._evaluate(run, final=run.total == 0)  # the probe is the first candidate for best/
+        while not run.loop.done:
+            self._train_epoch(run)
+        return self._finish(run, started)
 
+    def _start(self, config: TrainConfig, data: TrainData, model_path: Path, out: Path,
+               state: LoopState | None) -> Run:
+        """Load the model; build the optimiser, the schedule and the first epoch's rows; restore
+        the last checkpoint when resuming (else write config.yaml); open the logs."""
+        ranks = ranks_from_env()
         tokenizer = load_tokenizer(model_path)
-        model = load_classifier(model_path, len(labels), dict(enumerate(labels)), seed=config.seed)
-        ranks.broadcast(model)
+        model = load_classifier(model_path, len(data.labels), dict(enumerate(data.labels)), seed=config.seed)
+        set_pooling(model, config.pooling)
         optimizer = torch.optim.AdamW(parameter_groups(model, config), fused=True)
-
-        def rows_for(epoch: int) -> tuple[list[Row], Counter]:
-            kids, extra = offline, Counter()
-            if recipe is not None:
-                copies = [augment_records(train, recipe, seed=config.seed, copy=epoch * config.n_aug + k)
-                          for k in range(config.n_aug)]
-                online = {r.id: offline.get(r.id, []) + [texts[i] for texts in copies] for i, r in enumerate(train)}
-                kids, extra = guard_children(online, train, eval_texts)
-            rows = epoch_rows(train, kids, label_ids, aug_weight=config.aug_weight,
-                              pairs=config.consistency_weight > 0, seed=config.seed, epoch=epoch)
-            return rows, extra
-
-        rows, online_dropped = rows_for(0)
-        dropped.update(online_dropped)
-        total = config.max_steps or config.epochs * math.ceil(len(rows) / config.batch_size)
+        rows, online_dropped = epoch_data(config, data, 0)
+        data.dropped.update(online_dropped)
+        epochs, total = budget(config, len(rows))
         scheduler = get_scheduler(config.schedule, optimizer, num_warmup_steps=round(config.warmup_ratio * total),
                                   num_training_steps=total)
-        class_weight = None
-        if config.class_weights == "balanced":
-            y = [label_ids[r.label] for r in train]
-            weights = compute_class_weight("balanced", classes=np.arange(len(labels)), y=y)
-            class_weight = torch.tensor(weights, dtype=torch.float)
-
-        loop = {"step": 0, "epoch": 0, "batch": 0, "best_f1": -1.0, "best_step": 0, "bad_evals": 0,
-                "history": [], "samples": 0, "seconds": 0.0, "done": False, "fingerprint": run_id}
+        run = Run(config, data, model_path, out, ranks, tokenizer, model, optimizer, scheduler, class_weights(config, data),
+                  epochs, total, rows, state or LoopState(fingerprint=data.fingerprint))
+        if state is None and config.head_init == "probe":
+            self._init_head_from_probe(run)
+        ranks.broadcast(model)
         out.mkdir(parents=True, exist_ok=True)
         if state is not None:
             load_last(out, model, optimizer, scheduler)
-            loop = state
-            rows = rows_for(loop["epoch"])[0]
+            run.rows = epoch_data(config, data, state.epoch)[0]
         elif ranks.main:
             atomic_write_text(out / "config.yaml", yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False))
-        eval_ids = encode(tokenizer, [r.text for r in eval], config.max_length)
-        eval_y = [label_ids[r.label] for r in eval]
-        pad_id = tokenizer.pad_token_id
-        writer = SummaryWriter(str(out / "tb"), purge_step=loop["step"] or None) if ranks.main else None
-        bar = tqdm(total=total, initial=loop["step"], desc="train", unit="step", disable=not self.progress or not ranks.main)
+        run.eval_ids = run.encode([r.text for r in data.eval])
+        run.writer = SummaryWriter(str(out / "tb"), purge_step=run.loop.step or None) if ranks.main else None
+        run.bar = tqdm(total=total, initial=run.loop.step, desc="train", unit="step",
+                       disable=not self.progress or not ranks.main)
         model.train()
-        running, seen, clock = 0.0, 0, time.perf_counter()
+        run.clock = time.perf_counter()
+        return run
 
-        def evaluate(final: bool) -> None:
-            """Evaluate, keep the best checkpoint, decide whether to stop, save the last checkpoint."""
-            nonlocal running, seen, clock
-            loop["seconds"] += time.perf_counter() - clock
-            model.eval()
-            logits = batched_logits(model, eval_ids, config.eval_batch_size, pad_id)
-            model.train()
-            metrics = classification_metrics(eval_y, logits.argmax(-1).tolist(), labels)
-            entry = {"step": loop["step"], "epoch": loop["epoch"], "lr": scheduler.get_last_lr()[0],
-                     "train_loss": running / max(seen, 1),
-                     "eval_loss": F.cross_entropy(logits, torch.tensor(eval_y)).item(),
-                     **{k: metrics[k] for k in ("accuracy", "macro_f1", "weighted_f1")}}
-            loop["history"].append(entry)
-            for key in ("eval_loss", "accuracy", "macro_f1", "weighted_f1"):
-                if writer is not None:
-                    writer.add_scalar(f"eval/{key}", entry[key], loop["step"])
-            running, seen = 0.0, 0
-            if metrics["macro_f1"] > loop["best_f1"]:
-                loop.update(best_f1=metrics["macro_f1"], best_step=loop["step"], bad_evals=0, best=metrics)
-                if ranks.main:
-                    save_best(out, model, tokenizer, {"labels": labels, "config": config.to_dict(),
-                                                      "step": loop["step"], "eval": metrics})
-            else:
-                loop["bad_evals"] += 1
-            patience_out = config.patience is not None and loop["bad_evals"] >= config.patience
-            loop["done"] = final or patience_out or loop["step"] >= total
-            if ranks.main:
-                save_last(out, model, optimizer, scheduler, loop)
-            bar.set_postfix(loss=f"{entry['train_loss']:.3f}", f1=f"{metrics['macro_f1']:.3f}")
-            clock = time.perf_counter()
+    def _init_head_from_probe(self, run: Run) -> None:
+        """Set the head to a logistic regression on the frozen pooled features of the originals (LP-FT)."""
+        config, data = run.config, run.data
+        features = pooled_features(run.model, run.encode([r.text for r in data.train]), config.eval_batch_size,
+                                   run.pad_id)
+        weight, bias = fit_probe(features, [data.label_ids[r.label] for r in data.train], len(data.labels),
+                                 config.probe_c, balanced=config.class_weights == "balanced")
+        init_head(run.model, weight, bias)
 
-        while not loop["done"]:
-            generator = torch.Generator().manual_seed(derive_seed(config.seed, "order", loop["epoch"]) % 2**63)
-            ids = encode(tokenizer, [r.text for r in rows], config.max_length)
-            paired = [i for i, r in enumerate(rows) if r.pair is not None]
-            pair_ids = dict(zip(paired, encode(tokenizer, [rows[i].pair for i in paired], config.max_length)))
-            batches = batch_order([len(s) for s in ids], config.batch_size, generator, config.group_by_length)
-            for index in batches[loop["batch"] :]:
-                seed_torch(config.seed, "step", loop["step"])
-                totals, mine = loss_totals([rows[i] for i in index], class_weight), ranks.shard(index)
-                loss = torch.zeros(())
-                if mine:
-                    loss = self._loss(model, [rows[i] for i in mine], [ids[i] for i in mine],
-                                      [pair_ids.get(i) for i in mine], pad_id, class_weight, totals)
-                    loss.backward()
-                ranks.sum_gradients(model)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                loop.update(step=loop["step"] + 1, batch=loop["batch"] + 1, samples=loop["samples"] + len(index))
-                batch_loss = ranks.sum(loss)
-                running, seen = running + batch_loss, seen + 1
-                if writer is not None:
-                    writer.add_scalar("train/loss", batch_loss, loop["step"])
-                    writer.add_scalar("train/lr", scheduler.get_last_lr()[0], loop["step"])
-                bar.update()
-                epoch_end = loop["batch"] == len(batches)
-                last_epoch = epoch_end and config.max_steps is None and loop["epoch"] + 1 >= config.epochs
-                due = epoch_end if config.eval_every is None else loop["step"] % config.eval_every == 0
-                if due or last_epoch or loop["step"] >= total:
-                    evaluate(final=last_epoch)
-                if loop["done"]:
-                    break
-            else:
-                loop.update(epoch=loop["epoch"] + 1, batch=0)
-                rows = rows_for(loop["epoch"])[0]
-        bar.close()
+    def _train_epoch(self, run: Run) -> None:
+        """The current epoch's batches (from where a resumed run stopped), evaluating when due;
+        at the epoch's end, the next epoch's rows."""
+        config, loop, rows = run.config, run.loop, run.rows
+        generator = torch.Generator().manual_seed(derive_seed(config.seed, "order", loop.epoch) % 2**63)
+        ids = run.encode([r.text for r in rows])
+        paired = [i for i, r in enumerate(rows) if r.pair is not None]
+        pair_ids = dict(zip(paired, run.encode([rows[i].pair for i in paired])))
+        batches = batch_order([len(s) for s in ids], config.batch_size, generator, config.group_by_length)
+        for index in batches[loop.batch :]:
+            self._step(run, index, ids, pair_ids)
+            epoch_end = loop.batch == len(batches)
+            last_epoch = epoch_end and config.max_steps is None and loop.epoch + 1 >= run.epochs
+            due = epoch_end if config.eval_every is None else loop.step % config.eval_every == 0
+            if due or last_epoch or loop.step >= run.total:
+                self._evaluate(run, final=last_epoch)
+            if loop.done:
+                return
+        loop.epoch, loop.batch = loop.epoch + 1, 0
+        run.rows = epoch_data(config, run.data, loop.epoch)[0]
+
+    def _step(self, run: Run, index: list[int], ids: list[list[int]], pair_ids: dict[int, list[int]]) -> None:
+        """One optimiser step on the batch ``index`` (this rank computes its shard), logged."""
+        loop, rows, model = run.loop, run.rows, run.model
+        seed_torch(run.config.seed, "step", loop.step)
+        totals, mine = loss_totals([rows[i] for i in index], run.class_weight), run.ranks.shard(index)
+        loss = torch.zeros(())
+        if mine:
+            loss = self._loss(model, [rows[i] for i in mine], [ids[i] for i in mine],
+                              [pair_ids.get(i) for i in mine], run.pad_id, run.class_weight, totals)
+            loss.backward()
+        run.ranks.sum_gradients(model)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), run.config.max_grad_norm)
+        run.optimizer.step()
+        run.scheduler.step()
+        run.optimizer.zero_grad(set_to_none=True)
+        loop.step, loop.batch, loop.samples = loop.step + 1, loop.batch + 1, loop.samples + len(index)
+        batch_loss = run.ranks.sum(loss)
+        run.running, run.seen = run.running + batch_loss, run.seen + 1
+        if run.writer is not None:
+            run.writer.add_scalar("train/loss", batch_loss, loop.step)
+            run.writer.add_scalar("train/lr", run.scheduler.get_last_lr()[0], loop.step)
+        run.bar.update()
+
+    def _evaluate(self, run: Run, final: bool) -> None:
+        """Evaluate, keep the best checkpoint, decide whether to stop, save the last checkpoint."""
+        config, loop, model = run.config, run.loop, run.model
+        loop.seconds += time.perf_counter() - run.clock
+        model.eval()
+        logits = batched_logits(model, run.eval_ids, config.eval_batch_size, run.pad_id)
+        model.train()
+        metrics = classification_metrics(run.data.eval_y, logits.argmax(-1).tolist(), run.data.labels)
+        entry = {"step": loop.step, "epoch": loop.epoch, "lr": run.scheduler.get_last_lr()[0],
+                 "train_loss": run.running / max(run.seen, 1),
+                 "eval_loss": F.cross_entropy(logits, torch.tensor(run.data.eval_y)).item(),
+                 **{k: metrics[k] for k in ("accuracy", "macro_f1", "weighted_f1")}}
+        loop.history.append(entry)
+        for key in ("eval_loss", "accuracy", "macro_f1", "weighted_f1"):
+            if run.writer is not None:
+                run.writer.add_scalar(f"eval/{key}", entry[key], loop.step)
+        run.running, run.seen = 0.0, 0
+        self._keep_if_best(run, metrics)
+        patience_out = config.patience is not None and loop.bad_evals >= config.patience
+        loop.done = final or patience_out or loop.step >= run.total
+        if run.ranks.main:
+            save_last(run.out, model, run.optimizer, run.scheduler, asdict(loop))
+        run.bar.set_postfix(loss=f"{entry['train_loss']:.3f}", f1=f"{metrics['macro_f1']:.3f}")
+        run.clock = time.perf_counter()
+
+    def _keep_if_best(self, run: Run, metrics: dict[str, Any]) -> None:
+        """Save the model as ``best/`` when its eval macro-F1 beats every earlier evaluation."""
+        loop = run.loop
+        if metrics["macro_f1"] <= loop.best_f1:
+            loop.bad_evals += 1
+            return
+        loop.best_f1, loop.best_step, loop.bad_evals, loop.best = metrics["macro_f1"], loop.step, 0, metrics
+        if run.ranks.main:
+            save_best(run.out, run.model, run.tokenizer, {"labels": run.data.labels, "config": run.config.to_dict(),
+                                                          "step": loop.step, "eval": metrics})
+
+    def _finish(self, run: Run, started: float) -> dict[str, Any]:
+        """Close the logs, drop the weights resuming no longer needs, write and return the metrics."""
+        loop, data = run.loop, run.data
+        run.bar.close()
         result = {
-            "eval": loop["best"], "best_step": loop["best_step"], "steps": loop["step"], "epochs": loop["epoch"],
-            "labels": labels, "base_model": model_identity(model_path), "train_rows": len(train),
-            "eval_rows": len(eval), "rows_per_epoch": len(rows), "dropped_children": dict(dropped), "history": loop["history"],
-            "train_seconds": round(loop["seconds"], 3),
-            "samples_per_second": round(loop["samples"] / max(loop["seconds"], 1e-9), 3),
+            "eval": loop.best, "best_step": loop.best_step, "steps": loop.step, "epochs": loop.epoch,
+            "labels": data.labels, "base_model": model_identity(run.model_path), "train_rows": len(data.train),
+            "eval_rows": len(data.eval), "rows_per_epoch": len(run.rows), "dropped_children": dict(data.dropped),
+            "history": loop.history, "train_seconds": round(loop.seconds, 3),
+            "samples_per_second": round(loop.samples / max(loop.seconds, 1e-9), 3),
             "wall_seconds": round(time.perf_counter() - started, 3),
         }
-        if ranks.main:
-            writer.close()
-            finish_last(out)
-            atomic_write_text(out / "metrics.json", json.dumps(result, ensure_ascii=False, indent=2))
+        if run.ranks.main:
+            run.writer.close()
+            finish_last(run.out)
+            atomic_write_text(run.out / "metrics.json", json.dumps(result, ensure_ascii=False, indent=2))
         return result
 
     def _loss(

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.train_helpers import synthetic, tiny_model
 from typer.testing import CliRunner
 
+from tests.train_helpers import synthetic, tiny_model
 from zhaug.cli import app, run
 from zhaug.errors import InputError, ZhaugError
 from zhaug.io import read_table, write_table

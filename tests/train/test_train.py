@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.train_helpers import synthetic, tiny_model
 
+from tests.train_helpers import synthetic, tiny_model
 from zhaug.augment.recipes import recipe_from_dict
 from zhaug.errors import ZhaugError
 from zhaug.hashing import file_sha256
@@ -29,7 +29,8 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def config(model: str) -> TrainConfig:
-    return TrainConfig(model=model, epochs=4, lr=3e-3, batch_size=16, patience=None, threads=1)
+    # the loop's mechanics, with a random head and no step-0 probe evaluation (see test_heads.py)
+    return TrainConfig(model=model, epochs=4, lr=3e-3, batch_size=16, patience=None, threads=1, head_init="random")
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,8 @@ def test_learns_separable_set_and_writes_run(config, data, tmp_path):
     best = tmp_path / "best"
     assert (best / "model.safetensors").is_file() and (best / "tokenizer_config.json").is_file()
     info = json.loads((best / "zhaug.json").read_text(encoding="utf-8"))
-    assert info["labels"] == ["neg", "pos"] and info["config"] == config.to_dict()
+    # the model's own input format, resolved and recorded (the tiny model is not an embedded e5 one)
+    assert info["labels"] == ["neg", "pos"] and info["config"] == config.replace(prefix="", pooling="cls").to_dict()
     assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tb").iterdir())
     assert [p.name for p in (tmp_path / "last").iterdir()] == ["state.json"]  # finished: no weights to resume
     assert [h["epoch"] for h in result["history"]] == [0, 1, 2, 3]

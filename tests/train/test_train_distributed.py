@@ -6,8 +6,8 @@ import socket
 
 import pytest
 import torch.multiprocessing as mp
-from tests.train_helpers import synthetic, tiny_model
 
+from tests.train_helpers import synthetic, tiny_model
 from zhaug.train import TrainConfig, fit
 
 
@@ -44,7 +44,7 @@ def test_two_gloo_processes_match_one(config, tmp_path):
     single = _run(config, str(tmp_path / "single"))
     mp.spawn(_rank, args=(2, _free_port(), config, str(tmp_path / "ddp")), nprocs=2)
     double = json.loads((tmp_path / "ddp" / "metrics.json").read_text(encoding="utf-8"))
-    assert [h["step"] for h in double["history"]] == [h["step"] for h in single["history"]] == [6, 12]
+    assert [h["step"] for h in double["history"]] == [h["step"] for h in single["history"]] == [0, 6, 12]  # 0: the probe-initialised head
     for one, two in zip(single["history"], double["history"]):
         for key in ("train_loss", "eval_loss", "accuracy", "macro_f1"):
             assert two[key] == pytest.approx(one[key], abs=1e-4), key

@@ -27,12 +27,17 @@ def train_command(
     batch_size: int | None = typer.Option(None, "--batch-size", min=1),
     epochs: int | None = typer.Option(None, "--epochs", min=1),
     max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Fixed budget of optimizer steps."),
+    min_steps: int | None = typer.Option(None, "--min-steps", min=0, help="Whole epochs until at least this many steps."),
     lr: float | None = typer.Option(None, "--lr", help="Encoder learning rate (default: the model's own)."),
     head_lr_multiplier: float | None = typer.Option(None, "--head-lr-multiplier"),
     schedule: str | None = typer.Option(None, "--schedule", help="linear or cosine decay after warm-up."),
     freeze_embeddings: bool | None = typer.Option(None, "--freeze-embeddings/--no-freeze-embeddings"),
     freeze_layers: int | None = typer.Option(None, "--freeze-layers", min=0, help="Freeze the first k layers."),
-    head_only: bool | None = typer.Option(None, "--head-only/--no-head-only", help="Train the head only."),
+    head_only: bool | None = typer.Option(
+        None, "--head-only/--no-head-only", help="Never update the encoder; with the probe head: the linear probe."),
+    head_init: str | None = typer.Option(None, "--head-init", help="probe (LP-FT, default) or random."),
+    pooling: str | None = typer.Option(None, "--pooling", help="mean or cls (default: the model's own)."),
+    prefix: str | None = typer.Option(None, "--prefix", help="Text put before every input (default: the model's own)."),
     class_weights: str | None = typer.Option(None, "--class-weights", help="none or balanced."),
     eval_every: int | None = typer.Option(None, "--eval-every", min=1, help="Steps between evaluations."),
     patience: int | None = typer.Option(None, "--patience", min=1, help="Early stopping on macro-F1."),
@@ -59,8 +64,9 @@ def train_command(
         raise ZhaugError("use either --augment (online) or --augmented (offline), not both")
     settings = load_config(
         config, model=model, augment=augment, n_aug=n_aug, max_length=max_length, batch_size=batch_size,
-        epochs=epochs, max_steps=max_steps, lr=lr, head_lr_multiplier=head_lr_multiplier, schedule=schedule,
+        epochs=epochs, max_steps=max_steps, min_steps=min_steps, lr=lr, head_lr_multiplier=head_lr_multiplier, schedule=schedule,
         freeze_embeddings=freeze_embeddings, freeze_layers=freeze_layers, head_only=head_only,
+        head_init=head_init, pooling=pooling, prefix=prefix,
         class_weights=class_weights, eval_every=eval_every, patience=patience, aug_weight=aug_weight,
         consistency_weight=consistency_weight, seed=seed, threads=threads,
     )

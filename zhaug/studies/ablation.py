@@ -37,7 +37,7 @@ from zhaug.robustness.families import select_families
 from zhaug.specs import read_yaml_mapping
 from zhaug.studies.ablation_report import write_report
 from zhaug.studies.steps import audit_run, augment_children
-from zhaug.train.config import TrainConfig
+from zhaug.train.config import LEGACY, TrainConfig
 from zhaug.train.gate_models import bind_gate, bind_models
 from zhaug.train.models.resolve import model_identity, resolve_model
 from zhaug.train.trainer import Trainer
@@ -174,8 +174,10 @@ def cell_key(cell: Cell, config: AblationConfig) -> str:
     """A hash of everything a cell's result depends on. The model enters as the weights recorded in
     the study's ``model.json`` (:func:`record_model`: one study, one set of weights), not as the
     name or path it was given, so a copy of the same weights elsewhere resumes the same cells.
-    A teacher enters as its cell's key; an arm without one hashes as it did before teachers existed."""
-    train = {key: value for key, value in config.train.items() if key != "model"}
+    A teacher enters as its cell's key; an arm without one hashes as it did before teachers existed,
+    and training options at their :data:`~zhaug.train.config.LEGACY` values as before they existed."""
+    train = {key: value for key, value in config.train.items()
+             if key != "model" and not (key in LEGACY and value == LEGACY[key])}
     arm = {key: value for key, value in asdict(cell.arm).items() if key != "teacher"}
     teacher = config.teacher_cell(cell)
     if teacher is not None:
