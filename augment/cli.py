@@ -10,13 +10,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from zhaug.augment.gates import Candidate, build_gate
+from zhaug.augment.gates import Candidate, Gate, build_gate
+from zhaug.augment.gates.fluency import FluencyGate
 from zhaug.augment.pipeline import FIELDS, Augmenter, AugmentStats
 from zhaug.augment.recipes import load_recipe
 from zhaug.augment.text import BACKENDS, PROTECTABLE, Segmenter
-from zhaug.io import Columns, ResumableWriter, TableWriter, iter_records, table_format, write_table
+from zhaug.errors import InputError
+from zhaug.hashing import key
+from zhaug.io import Columns, Record, ResumableWriter, TableWriter, iter_records, iter_rows, table_format, write_table
 
 REJECTED_FIELDS = ["parent_id", "copy", "op", "reason", "text"]
+WORD_LEVEL_RECIPES = ("eda", "synonym")
+"""Recipes whose gates ``zhaug gate`` runs by default."""
 
 
 def augment_command(
@@ -110,3 +115,54 @@ def summary_table(stats: AugmentStats, recipe: str) -> Table:
         reasons = "; ".join(f"{n} {reason}" for (o, reason), n in sorted(stats.rejected.items()) if o == op)
         table.add_row(op, str(stats.generated[op]), str(stats.accepted[op]), reasons or "—")
     return table
+
+
+def gate_command(
+    input: Path = typer.Argument(..., help="Pairs: .csv, .tsv, .jsonl or .parquet with columns original and text (optional id, label)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Where to write the pairs with accepted (1/0) and reason."),
+    gate: list[str] = typer.Option([], "--gate", help="Gate by name (rules, fluency, length, similarity, dedup); default: the gates of the word-level recipes."),
+    lm: Path | None = typer.Option(None, "--lm", help="Character n-gram model file for the fluency gate (default: the packaged one)."),
+    original_col: str = typer.Option("original", "--original-col"),
+    text_col: str = typer.Option("text", "--text-col"),
+) -> None:
+    """Check given (original, copy) pairs from any tool with zhaug's gates."""
+    table_format(output)  # refuse an unknown output format before any work
+    rows = []
+    for lineno, row in iter_rows(input):
+        missing = [name for name in (original_col, text_col) if name not in row]
+        if missing:
+            raise InputError(input, f"no column {missing[0]!r} (columns: {', '.join(row)})", lineno)
+        rows.append(row)
+    gates = [build_gate(name) for name in gate] or default_gates()
+    for each in gates:
+        if lm is not None and isinstance(each, FluencyGate):
+            each.set_params(model=str(lm))
+    verdicts = gate_pairs([(row[original_col], row[text_col]) for row in rows], gates)
+    for row, reason in zip(rows, verdicts):
+        row.update(accepted="0" if reason else "1", reason=reason or "")
+    write_table(output, rows, [*rows[0], "accepted", "reason"] if rows else [original_col, text_col, "accepted", "reason"])
+    typer.echo(f"wrote {output}: {sum(r is None for r in verdicts)} of {len(rows)} pairs accepted ({', '.join(g.name for g in gates)})", err=True)
+
+
+def default_gates() -> list[Gate]:
+    """The gates of the word-level recipes, each name once, in recipe order."""
+    gates: dict[str, Gate] = {}
+    for recipe in WORD_LEVEL_RECIPES:
+        for each in load_recipe(recipe).gates:
+            gates.setdefault(each.name, each)
+    return list(gates.values())
+
+
+def gate_pairs(pairs: list[tuple[str, str]], gates: list[Gate]) -> list[str | None]:
+    """For each (original, copy): ``None`` if every gate accepts the copy, else the first rejecting
+    gate's reason (``"gate: reason"``). Copies of the same original are siblings (for dedup)."""
+    parents = {original: Record(key("original", original), original) for original, _ in pairs}
+    candidates = [Candidate(parents[original], copy, "given", i) for i, (original, copy) in enumerate(pairs)]
+    out: list[str | None] = [None] * len(pairs)
+    for each in gates:
+        each.prepare(list(parents.values()))
+        active = [c for c in candidates if out[c.copy] is None]
+        for candidate, reason in zip(active, each.reasons(active) if active else []):
+            if reason is not None:
+                out[candidate.copy] = f"{each.name}: {reason}"
+    return out

@@ -46,9 +46,10 @@ def run() -> None:
         raise SystemExit(2) from None
 
 
-from zhaug.augment.cli import augment_command  # noqa: E402  (subcommands register below)
+from zhaug.augment.cli import augment_command, gate_command  # noqa: E402  (subcommands register below)
 
 app.command("augment")(augment_command)
+app.command("gate")(gate_command)
 
 from zhaug.robustness.cli import audit_command  # noqa: E402
 

@@ -62,16 +62,20 @@ def edit_drop(original_lp: np.ndarray, copy_lp: np.ndarray, edit: Edit, context:
 
 
 @cache
-def packaged_score() -> Score:
-    """The packaged character 5-gram model's :meth:`char_logprobs` (built or loaded once per process)."""
-    from zhaug.augment.char_lm import packaged_lm
+def lm_score(model: str | None = None) -> Score:
+    """:meth:`~zhaug.augment.char_lm.CharNgramLM.char_logprobs` of a model saved at ``model``, or of
+    the packaged character 5-gram model for ``None`` (built or loaded once per process)."""
+    from zhaug.augment.char_lm import CharNgramLM, packaged_lm
 
-    return packaged_lm().char_logprobs
+    return (packaged_lm() if model is None else CharNgramLM.load(model)).char_logprobs
 
 
 @register_gate
 class FluencyGate(Gate):
     """Reject a copy when any edit makes its window more than ``threshold`` nats less likely.
+
+    The reason names the drop and where the worst edit is in the copy (characters ``start–end``,
+    end excluded; a single position for a deletion).
 
     Parameters
     ----------
@@ -82,19 +86,22 @@ class FluencyGate(Gate):
     context:
         Characters after an edit that belong to its window; edits closer than this are judged
         together.
+    model:
+        A character n-gram model file (:meth:`~zhaug.augment.char_lm.CharNgramLM.save`);
+        ``None`` (default) is the packaged one (:func:`~zhaug.augment.char_lm.packaged_lm`),
+        built on first use (about 20 s) and cached.
     score:
-        A :data:`Score` function; ``None`` (default) is the packaged character 5-gram model
-        (:func:`packaged_score`), loaded on first use.
+        Instead of ``model``: any :data:`Score` function.
     """
 
     name = "fluency"
 
-    def __init__(self, threshold: float = 8.5, context: int = 2, score: Score | None = None):
-        self.threshold, self.context, self.score = threshold, context, score
+    def __init__(self, threshold: float = 8.5, context: int = 2, model: str | None = None, score: Score | None = None):
+        self.threshold, self.context, self.model, self.score = threshold, context, model, score
 
     def get_params(self, deep: bool = True) -> dict[str, object]:
         """The constructor's parameters (scikit-learn's protocol, so ``sklearn.base.clone`` works)."""
-        return {"threshold": self.threshold, "context": self.context, "score": self.score}
+        return {"threshold": self.threshold, "context": self.context, "model": self.model, "score": self.score}
 
     def set_params(self, **params: object) -> FluencyGate:
         for name, value in params.items():
@@ -104,7 +111,7 @@ class FluencyGate(Gate):
         return self
 
     def reasons(self, candidates: Sequence[Candidate]) -> list[str | None]:
-        score = self.score if self.score is not None else packaged_score()
+        score = self.score if self.score is not None else lm_score(None if self.model is None else str(self.model))
         return [self._reason(c.parent.text, c.text, score) for c in candidates]
 
     def _reason(self, original: str, copy: str, score: Score) -> str | None:
