@@ -111,17 +111,22 @@ class FluencyGate(Gate):
         return self
 
     def reasons(self, candidates: Sequence[Candidate]) -> list[str | None]:
-        score = self.score if self.score is not None else lm_score(None if self.model is None else str(self.model))
-        return [self._reason(c.parent.text, c.text, score) for c in candidates]
+        out: list[str | None] = []
+        for candidate in candidates:
+            drop, worst = self.worst_drop(candidate.parent.text, candidate.text)
+            if worst is None or drop <= self.threshold:
+                out.append(None)
+                continue
+            where = f"{worst.copy_start}–{worst.copy_end}" if worst.copy_end > worst.copy_start else f"{worst.copy_start}"
+            out.append(f"disfluent edit (−{drop:.1f} nats at {where})")
+        return out
 
-    def _reason(self, original: str, copy: str, score: Score) -> str | None:
+    def worst_drop(self, original: str, copy: str) -> tuple[float, Edit | None]:
+        """The largest :func:`edit_drop` of the copy's edits, and that edit (``0, None`` if unchanged)."""
         found = edits(original, copy, self.context)
         if not found:
-            return None
+            return 0.0, None
+        score = self.score if self.score is not None else lm_score(None if self.model is None else str(self.model))
         original_lp, copy_lp = score(original), score(copy)
         drops = [edit_drop(original_lp, copy_lp, edit, self.context) for edit in found]
-        drop, worst = max(zip(drops, found), key=lambda pair: pair[0])
-        if drop <= self.threshold:
-            return None
-        where = f"{worst.copy_start}–{worst.copy_end}" if worst.copy_end > worst.copy_start else f"{worst.copy_start}"
-        return f"disfluent edit (−{drop:.1f} nats at {where})"
+        return max(zip(drops, found), key=lambda pair: pair[0])

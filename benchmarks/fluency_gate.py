@@ -1,0 +1,122 @@
+"""Calibrate and check the fluency gate on the hand-judged pairs of ``../shared/judged``.
+
+    python benchmarks/fluency_gate.py --shared ../shared [--threshold X] [--lm FILE]
+
+The 500 judged (original, copy) pairs are split in two halves by source text (a fixed hash of
+``source_id``, so no original is in both). On the calibration half the fluency threshold is the
+smallest that keeps at least ``--keep`` of the word-level copies judged ``ok`` under the default
+gates of ``zhaug gate`` (rules, fluency, dedup); the held-out half reports, at that threshold:
+precision and recall of the rejections on ``broken``, the share of ``ok`` (and ``awkward``) kept,
+for the word-level operations, for all operations, and per operation. Also printed: the LM's
+build time and file size (built afresh in a temporary folder) and the gates' cost per copy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from zhaug.augment.char_lm import CharNgramLM, packaged_corpus
+from zhaug.augment.cli import default_gates, gate_pairs
+from zhaug.augment.gates.fluency import FluencyGate
+from zhaug.hashing import derive_seed
+
+WORD_LEVEL = ("synonym_swap", "random_insert", "random_swap", "random_delete")
+GRADES = ("ok", "awkward", "broken")
+
+
+def read_pairs(shared: Path) -> list[dict[str, str]]:
+    """The judged pairs, each with ``half`` 0 (calibration) or 1 (held out)."""
+    with open(shared / "judged" / "judged_pairs.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        row["half"] = derive_seed("judged-split", row["source_id"]) % 2
+    return rows
+
+
+def metrics(rows: list[dict], rejected: np.ndarray) -> str:
+    """Precision / recall on broken, ok and awkward kept, as one table row."""
+    grade = np.array([row["j_fluency"] for row in rows])
+    broken = grade == "broken"
+    hits = int((rejected & broken).sum())
+    precision = hits / max(1, int(rejected.sum()))
+    kept = {g: f"{int((~rejected & (grade == g)).sum())}/{int((grade == g).sum())}" for g in ("ok", "awkward")}
+    ok_rate = (~rejected & (grade == "ok")).sum() / max(1, (grade == "ok").sum())
+    return (f"{len(rows):4d} | {precision:5.2f} | {hits}/{int(broken.sum())} = {hits / max(1, broken.sum()):.2f} | "
+            f"{kept['ok']} = {ok_rate:.2f} | {kept['awkward']}")
+
+
+def choose_threshold(drops: np.ndarray, others: np.ndarray, rows: list[dict], keep: float) -> float:
+    """Smallest threshold at which the calibration word-level ok copies are kept at rate ``keep``."""
+    ok = np.array([row["j_fluency"] == "ok" and row["op"] in WORD_LEVEL for row in rows])
+    for threshold in np.unique(np.round(drops[ok], 2)):
+        if (~((drops > threshold) | others) & ok).sum() >= keep * ok.sum():
+            return float(threshold)
+    return float("inf")
+
+
+def build_time() -> None:
+    """Train the packaged model afresh and print the time and the file size."""
+    start = time.perf_counter()
+    texts = packaged_corpus()
+    model = CharNgramLM().train(texts)
+    seconds = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as folder:
+        model.save(Path(folder) / "lm.npz")
+        size = os.path.getsize(Path(folder) / "lm.npz") / 1e6
+    print(f"LM build: {sum(map(len, texts)) / 1e6:.1f} M characters, {seconds:.1f} s, {size:.1f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shared", type=Path, required=True)
+    parser.add_argument("--threshold", type=float, help="Use this threshold instead of calibrating one.")
+    parser.add_argument("--keep", type=float, default=0.85, help="Share of calibration ok copies to keep.")
+    parser.add_argument("--lm", type=str, help="A saved character n-gram model instead of the packaged one.")
+    parser.add_argument("--no-build", action="store_true", help="Skip timing a fresh build of the LM.")
+    args = parser.parse_args()
+    rows = read_pairs(args.shared)
+    pairs = [(row["original"], row["copy"]) for row in rows]
+    gates = default_gates()
+    fluency = next(gate for gate in gates if isinstance(gate, FluencyGate))
+    fluency.set_params(model=args.lm)
+    fluency.worst_drop(*pairs[0])  # load the model before timing
+    start = time.perf_counter()
+    drops = np.array([fluency.worst_drop(*pair)[0] for pair in pairs])
+    per_copy = (time.perf_counter() - start) / len(pairs) * 1e3
+    others = np.array([reason is not None for reason in gate_pairs(pairs, [g for g in gates if g is not fluency])])
+    start = time.perf_counter()
+    gate_pairs(pairs, gates)
+    all_gates = (time.perf_counter() - start) / len(pairs) * 1e3
+    calibration = [row["half"] == 0 for row in rows]
+    pick = np.array(calibration)
+    threshold = args.threshold if args.threshold is not None else choose_threshold(
+        drops[pick], others[pick], [r for r, c in zip(rows, calibration) if c], args.keep)
+    print(f"gates: {', '.join(g.name for g in gates)}; fluency threshold {threshold:.2f} nats "
+          f"({'given' if args.threshold is not None else f'smallest keeping {args.keep:.0%} of calibration word-level ok'})")
+    print(f"cost per copy: fluency gate {per_copy:.2f} ms, all default gates {all_gates:.2f} ms (scoring both texts)")
+    rejected = (drops > threshold) | others
+    print("\nsplit | subset | pairs | precision (broken) | recall (broken) | ok kept | awkward kept")
+    print("---|---|---|---|---|---|---")
+    for half, name in ((0, "calibration"), (1, "held out")):
+        for subset, ops in (("word-level ops", WORD_LEVEL), ("all ops", None), ("fluency gate only, word-level", WORD_LEVEL)):
+            mask = np.array([row["half"] == half and (ops is None or row["op"] in ops) for row in rows])
+            verdict = (drops > threshold) if subset.startswith("fluency") else rejected
+            print(f"{name} | {subset} | {metrics([r for r, m in zip(rows, mask) if m], verdict[mask])}")
+    print("\nheld out, per op | pairs | precision (broken) | recall (broken) | ok kept | awkward kept")
+    print("---|---|---|---|---|---")
+    for op in sorted({row["op"] for row in rows}):
+        mask = np.array([row["half"] == 1 and row["op"] == op for row in rows])
+        print(f"{op} | {metrics([r for r, m in zip(rows, mask) if m], rejected[mask])}")
+    if not args.no_build:
+        build_time()
+
+
+if __name__ == "__main__":
+    main()
