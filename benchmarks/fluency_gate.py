@@ -1,11 +1,13 @@
 """Calibrate and check the fluency gate on the hand-judged pairs of ``../shared/judged``.
 
-    python benchmarks/fluency_gate.py --shared ../shared [--threshold X] [--lm FILE]
+    python benchmarks/fluency_gate.py --shared ../shared [--thresholds EDIT DELETION] [--lm FILE]
 
 The 500 judged (original, copy) pairs are split in two halves by source text (a fixed hash of
-``source_id``, so no original is in both). On the calibration half the fluency threshold is the
-smallest that keeps at least ``--keep`` of the word-level copies judged ``ok`` under the default
-gates of ``zhaug gate`` (rules, fluency, dedup); the held-out half reports, at that threshold:
+``source_id``, so no original is in both). On the calibration half the fluency gate's two
+thresholds (edits, deletions) are chosen on a grid: the pair that rejects the most word-level
+copies judged ``broken`` while keeping at least ``--keep`` of those judged ``ok`` under the default
+gates of ``zhaug gate`` (rules, fluency, dedup; ties: the larger thresholds). The held-out half
+reports, at those thresholds:
 precision and recall of the rejections on ``broken``, the share of ``ok`` (and ``awkward``) kept,
 for the word-level operations, for all operations, and per operation. Also printed: the LM's
 build time and file size (built afresh in a temporary folder) and the gates' cost per copy.
@@ -52,13 +54,23 @@ def metrics(rows: list[dict], rejected: np.ndarray) -> str:
             f"{kept['ok']} = {ok_rate:.2f} | {kept['awkward']}")
 
 
-def choose_threshold(drops: np.ndarray, others: np.ndarray, rows: list[dict], keep: float) -> float:
-    """Smallest threshold at which the calibration word-level ok copies are kept at rate ``keep``."""
-    ok = np.array([row["j_fluency"] == "ok" and row["op"] in WORD_LEVEL for row in rows])
-    for threshold in np.unique(np.round(drops[ok], 2)):
-        if (~((drops > threshold) | others) & ok).sum() >= keep * ok.sum():
-            return float(threshold)
-    return float("inf")
+def rejections(drops: list[list[tuple[bool, float]]], threshold: float, deletion_threshold: float) -> np.ndarray:
+    """Which pairs the fluency gate rejects, from each pair's (is deletion, drop) per edit."""
+    return np.array([any(d > (deletion_threshold if deletion else threshold) for deletion, d in pair) for pair in drops])
+
+
+def choose_thresholds(drops: list, others: np.ndarray, rows: list[dict], keep: float) -> tuple[float, float]:
+    """The (edit, deletion) thresholds on a grid that reject the most calibration word-level broken
+    copies while keeping ``keep`` of the ok ones (ties: the larger thresholds)."""
+    grade = np.array([row["j_fluency"] if row["op"] in WORD_LEVEL else "" for row in rows])
+    best: tuple = ()
+    for threshold in np.arange(4.0, 16.01, 0.25):
+        for deletion_threshold in np.arange(1.0, 12.01, 0.25):
+            rejected = rejections(drops, threshold, deletion_threshold) | others
+            kept = (~rejected[grade == "ok"]).mean()
+            if kept >= keep:
+                best = max(best, (rejected[grade == "broken"].mean(), kept, threshold, deletion_threshold))
+    return (float(best[2]), float(best[3])) if best else (float("inf"), float("inf"))
 
 
 def build_time() -> None:
@@ -76,7 +88,7 @@ def build_time() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", type=Path, required=True)
-    parser.add_argument("--threshold", type=float, help="Use this threshold instead of calibrating one.")
+    parser.add_argument("--thresholds", type=float, nargs=2, help="Use these (edit, deletion) thresholds instead of calibrating.")
     parser.add_argument("--keep", type=float, default=0.85, help="Share of calibration ok copies to keep.")
     parser.add_argument("--lm", type=str, help="A saved character n-gram model instead of the packaged one.")
     parser.add_argument("--no-build", action="store_true", help="Skip timing a fresh build of the LM.")
@@ -86,28 +98,30 @@ def main() -> None:
     gates = default_gates()
     fluency = next(gate for gate in gates if isinstance(gate, FluencyGate))
     fluency.set_params(model=args.lm)
-    fluency.worst_drop(*pairs[0])  # load the model before timing
+    fluency.edit_drops(*pairs[0])  # load the model before timing
     start = time.perf_counter()
-    drops = np.array([fluency.worst_drop(*pair)[0] for pair in pairs])
+    drops = [[(e.copy_start == e.copy_end, d) for e, d in fluency.edit_drops(*pair)] for pair in pairs]
     per_copy = (time.perf_counter() - start) / len(pairs) * 1e3
     others = np.array([reason is not None for reason in gate_pairs(pairs, [g for g in gates if g is not fluency])])
     start = time.perf_counter()
     gate_pairs(pairs, gates)
     all_gates = (time.perf_counter() - start) / len(pairs) * 1e3
     calibration = [row["half"] == 0 for row in rows]
-    pick = np.array(calibration)
-    threshold = args.threshold if args.threshold is not None else choose_threshold(
-        drops[pick], others[pick], [r for r, c in zip(rows, calibration) if c], args.keep)
-    print(f"gates: {', '.join(g.name for g in gates)}; fluency threshold {threshold:.2f} nats "
-          f"({'given' if args.threshold is not None else f'smallest keeping {args.keep:.0%} of calibration word-level ok'})")
+    thresholds = args.thresholds or choose_thresholds(
+        [d for d, c in zip(drops, calibration) if c], others[np.array(calibration)],
+        [r for r, c in zip(rows, calibration) if c], args.keep)
+    print(f"gates: {', '.join(g.name for g in gates)}; fluency thresholds {thresholds[0]:.2f} nats (edits), "
+          f"{thresholds[1]:.2f} (deletions), "
+          f"{'given' if args.thresholds else f'chosen keeping ≥ {args.keep:.0%} of calibration word-level ok'}")
     print(f"cost per copy: fluency gate {per_copy:.2f} ms, all default gates {all_gates:.2f} ms (scoring both texts)")
-    rejected = (drops > threshold) | others
+    fluent = rejections(drops, *thresholds)
+    rejected = fluent | others
     print("\nsplit | subset | pairs | precision (broken) | recall (broken) | ok kept | awkward kept")
     print("---|---|---|---|---|---|---")
     for half, name in ((0, "calibration"), (1, "held out")):
         for subset, ops in (("word-level ops", WORD_LEVEL), ("all ops", None), ("fluency gate only, word-level", WORD_LEVEL)):
             mask = np.array([row["half"] == half and (ops is None or row["op"] in ops) for row in rows])
-            verdict = (drops > threshold) if subset.startswith("fluency") else rejected
+            verdict = fluent if subset.startswith("fluency") else rejected
             print(f"{name} | {subset} | {metrics([r for r, m in zip(rows, mask) if m], verdict[mask])}")
     print("\nheld out, per op | pairs | precision (broken) | recall (broken) | ok kept | awkward kept")
     print("---|---|---|---|---|---")

@@ -108,23 +108,37 @@ def test_gate_rejects_a_scramble_and_accepts_a_fitting_edit(lm):
     assert reasons[3] is not None
 
 
+def test_a_deletion_is_judged_by_what_follows(lm):
+    gate = FluencyGate(score=lm.char_logprobs)
+    original = "送餐速度很快，东西也很好吃。"
+    (_, fine), = gate.edit_drops(original, "送餐速度很快，东西很好吃。")  # as seen in training
+    (_, cut), = gate.edit_drops(original, "送餐速度很快，东西也很吃。")
+    assert fine < cut
+    gate.set_params(deletion_threshold=(fine + cut) / 2)
+    assert gate.reasons(candidates(original, "送餐速度很快，东西很好吃。", "送餐速度很快，东西也很吃。")) == [
+        None, f"disfluent deletion (−{cut:.1f} nats at 11)"]
+
+
 def test_threshold_decides(lm):
     pair = candidates("这家酒店的服务非常好，下次还来。", "这家酒店的好非常服务，下次还来。")
     assert FluencyGate(threshold=1e9, score=lm.char_logprobs).reasons(pair) == [None]
     assert FluencyGate(threshold=0.0, score=lm.char_logprobs).reasons(pair) != [None]
+    deletion = candidates("这家酒店的服务非常好，下次还来。", "这家酒店的服务好，下次还来。")
+    assert FluencyGate(deletion_threshold=1e9, score=lm.char_logprobs).reasons(deletion) == [None]
+    assert FluencyGate(deletion_threshold=-1e9, score=lm.char_logprobs).reasons(deletion) != [None]
 
 
 def test_gate_clones_and_builds_from_a_recipe_spec(lm, tmp_path):
-    gate = FluencyGate(threshold=3.0, context=4, score=lm.char_logprobs)
+    gate = FluencyGate(threshold=3.0, deletion_threshold=2.0, context=4, score=lm.char_logprobs)
     copy = clone(gate)  # deep-copies the score function's model, as scikit-learn does
     assert copy is not gate and {**copy.get_params(), "score": None} == {**gate.get_params(), "score": None}
     np.testing.assert_allclose(copy.score("服务很好"), gate.score("服务很好"))
     assert build_gate({"fluency": {"threshold": 2}}).get_params() == {
-        "threshold": 2, "context": 2, "model": None, "score": None}
+        "threshold": 2, "deletion_threshold": 3.75, "context": 2, "model": None, "score": None}
     lm.save(tmp_path / "lm.npz")
     from_file = build_gate({"fluency": {"model": str(tmp_path / "lm.npz")}})
     pair = candidates("这家酒店的服务非常好，下次还来。", "这家酒店的好非常服务，下次还来。")
-    assert from_file.reasons(pair) == gate.set_params(threshold=8.5, context=2).reasons(pair)
+    assert from_file.reasons(pair) == gate.set_params(threshold=9.25, deletion_threshold=3.75, context=2).reasons(pair)
 
 
 def test_gate_pairs_reports_the_first_rejecting_gate(lm):

@@ -47,18 +47,19 @@ def edits(original: str, copy: str, gap: int = 0) -> list[Edit]:
 
 
 def edit_drop(original_lp: np.ndarray, copy_lp: np.ndarray, edit: Edit, context: int) -> float:
-    """How many nats less likely the copy is around ``edit``: the larger of two drops, each over
-    the edit and the ``context`` characters after it (or the text's end):
+    """How many nats less likely the copy is around ``edit``, over the ``context`` characters after
+    it (or the text's end) and, unless the edit is a pure deletion, the edit itself:
 
-    * the window's total log-probability, original minus copy (catches a word that does not fit);
-    * the same over the following characters only (catches a deletion that cuts a word or
-      phrase: removing characters always raises a total, but what follows then fits badly).
+    * a deletion: the following characters only, original minus copy (removing characters always
+      raises a total, but when they cut a word or phrase, what follows fits badly);
+    * an insertion or replacement: the larger of that and the whole window's drop (the new
+      characters' own cost included: a word that does not fit its slot).
     """
-    after_original = original_lp[edit.end : edit.end + context + 1].sum()
-    after_copy = copy_lp[edit.copy_end : edit.copy_end + context + 1].sum()
-    window = original_lp[edit.start : edit.end].sum() + after_original
-    window -= copy_lp[edit.copy_start : edit.copy_end].sum() + after_copy
-    return float(max(window, after_original - after_copy))
+    after = original_lp[edit.end : edit.end + context + 1].sum() - copy_lp[edit.copy_end : edit.copy_end + context + 1].sum()
+    if edit.copy_end == edit.copy_start:
+        return float(after)
+    window = after + original_lp[edit.start : edit.end].sum() - copy_lp[edit.copy_start : edit.copy_end].sum()
+    return float(max(window, after))
 
 
 @cache
@@ -72,17 +73,17 @@ def lm_score(model: str | None = None) -> Score:
 
 @register_gate
 class FluencyGate(Gate):
-    """Reject a copy when any edit makes its window more than ``threshold`` nats less likely.
+    """Reject a copy when an edit makes its window too much less likely (see :func:`edit_drop`).
 
     The reason names the drop and where the worst edit is in the copy (characters ``start–end``,
     end excluded; a single position for a deletion).
 
     Parameters
     ----------
-    threshold:
-        Largest accepted drop, in nats over an edit's window (see :func:`edit_drop`). 8.5 was
-        chosen on half of ``../shared/judged`` with the packaged model; see
-        ``benchmarks/fluency_gate.py`` for the held-out precision and recall.
+    threshold, deletion_threshold:
+        Largest accepted drop in nats, for insertions and replacements and for pure deletions
+        (judged by what follows them only, hence smaller). Chosen on half of ``../shared/judged``
+        with the packaged model; ``benchmarks/fluency_gate.py`` reports the other half.
     context:
         Characters after an edit that belong to its window; edits closer than this are judged
         together.
@@ -96,12 +97,17 @@ class FluencyGate(Gate):
 
     name = "fluency"
 
-    def __init__(self, threshold: float = 8.5, context: int = 2, model: str | None = None, score: Score | None = None):
-        self.threshold, self.context, self.model, self.score = threshold, context, model, score
+    def __init__(
+        self, threshold: float = 9.25, deletion_threshold: float = 3.75, context: int = 2,
+        model: str | None = None, score: Score | None = None,
+    ):
+        self.threshold, self.deletion_threshold, self.context = threshold, deletion_threshold, context
+        self.model, self.score = model, score
 
     def get_params(self, deep: bool = True) -> dict[str, object]:
         """The constructor's parameters (scikit-learn's protocol, so ``sklearn.base.clone`` works)."""
-        return {"threshold": self.threshold, "context": self.context, "model": self.model, "score": self.score}
+        return {"threshold": self.threshold, "deletion_threshold": self.deletion_threshold, "context": self.context,
+                "model": self.model, "score": self.score}
 
     def set_params(self, **params: object) -> FluencyGate:
         for name, value in params.items():
@@ -113,20 +119,23 @@ class FluencyGate(Gate):
     def reasons(self, candidates: Sequence[Candidate]) -> list[str | None]:
         out: list[str | None] = []
         for candidate in candidates:
-            drop, worst = self.worst_drop(candidate.parent.text, candidate.text)
-            if worst is None or drop <= self.threshold:
+            over = [(drop - self._limit(edit), drop, edit) for edit, drop in self.edit_drops(candidate.parent.text, candidate.text)]
+            excess, drop, worst = max(over, key=lambda item: item[0], default=(0.0, 0.0, None))
+            if worst is None or excess <= 0:
                 out.append(None)
                 continue
             where = f"{worst.copy_start}–{worst.copy_end}" if worst.copy_end > worst.copy_start else f"{worst.copy_start}"
-            out.append(f"disfluent edit (−{drop:.1f} nats at {where})")
+            out.append(f"disfluent {'deletion' if worst.copy_end == worst.copy_start else 'edit'} (−{drop:.1f} nats at {where})")
         return out
 
-    def worst_drop(self, original: str, copy: str) -> tuple[float, Edit | None]:
-        """The largest :func:`edit_drop` of the copy's edits, and that edit (``0, None`` if unchanged)."""
+    def _limit(self, edit: Edit) -> float:
+        return self.deletion_threshold if edit.copy_end == edit.copy_start else self.threshold
+
+    def edit_drops(self, original: str, copy: str) -> list[tuple[Edit, float]]:
+        """Each edit of ``copy`` with its :func:`edit_drop` (none if the texts are equal)."""
         found = edits(original, copy, self.context)
         if not found:
-            return 0.0, None
+            return []
         score = self.score if self.score is not None else lm_score(None if self.model is None else str(self.model))
         original_lp, copy_lp = score(original), score(copy)
-        drops = [edit_drop(original_lp, copy_lp, edit, self.context) for edit in found]
-        return max(zip(drops, found), key=lambda pair: pair[0])
+        return [(edit, edit_drop(original_lp, copy_lp, edit, self.context)) for edit in found]
