@@ -100,7 +100,7 @@ def main() -> None:
     fluency.set_params(model=args.lm)
     fluency.edit_drops(*pairs[0])  # load the model before timing
     start = time.perf_counter()
-    drops = [[(e.copy_start == e.copy_end, d) for e, d in fluency.edit_drops(*pair)] for pair in pairs]
+    drops = [[(e.deletion, d) for e, d in fluency.edit_drops(*pair)] for pair in pairs]
     per_copy = (time.perf_counter() - start) / len(pairs) * 1e3
     others = np.array([reason is not None for reason in gate_pairs(pairs, [g for g in gates if g is not fluency])])
     start = time.perf_counter()

@@ -30,6 +30,15 @@ class Edit:
     copy_start: int
     copy_end: int
 
+    @property
+    def deletion(self) -> bool:
+        """Whether the copy has nothing in place of ``original[start:end]``."""
+        return self.copy_end == self.copy_start
+
+    def where(self) -> str:
+        """The edit's place in the copy: ``start–end`` (end excluded), one position for a deletion."""
+        return f"{self.copy_start}" if self.deletion else f"{self.copy_start}–{self.copy_end}"
+
 
 def edits(original: str, copy: str, gap: int = 0) -> list[Edit]:
     """The changed spans of a character alignment of ``original`` and ``copy``; spans at most
@@ -56,7 +65,7 @@ def edit_drop(original_lp: np.ndarray, copy_lp: np.ndarray, edit: Edit, context:
       characters' own cost included: a word that does not fit its slot).
     """
     after = original_lp[edit.end : edit.end + context + 1].sum() - copy_lp[edit.copy_end : edit.copy_end + context + 1].sum()
-    if edit.copy_end == edit.copy_start:
+    if edit.deletion:
         return float(after)
     window = after + original_lp[edit.start : edit.end].sum() - copy_lp[edit.copy_start : edit.copy_end].sum()
     return float(max(window, after))
@@ -119,17 +128,18 @@ class FluencyGate(Gate):
     def reasons(self, candidates: Sequence[Candidate]) -> list[str | None]:
         out: list[str | None] = []
         for candidate in candidates:
-            over = [(drop - self._limit(edit), drop, edit) for edit, drop in self.edit_drops(candidate.parent.text, candidate.text)]
-            excess, drop, worst = max(over, key=lambda item: item[0], default=(0.0, 0.0, None))
+            drops = self.edit_drops(candidate.parent.text, candidate.text)
+            excess, drop, worst = max(((drop - self._limit(edit), drop, edit) for edit, drop in drops),
+                                      key=lambda item: item[0], default=(0.0, 0.0, None))
             if worst is None or excess <= 0:
                 out.append(None)
-                continue
-            where = f"{worst.copy_start}–{worst.copy_end}" if worst.copy_end > worst.copy_start else f"{worst.copy_start}"
-            out.append(f"disfluent {'deletion' if worst.copy_end == worst.copy_start else 'edit'} (−{drop:.1f} nats at {where})")
+            else:
+                kind = "deletion" if worst.deletion else "edit"
+                out.append(f"disfluent {kind} (−{drop:.1f} nats at {worst.where()})")
         return out
 
     def _limit(self, edit: Edit) -> float:
-        return self.deletion_threshold if edit.copy_end == edit.copy_start else self.threshold
+        return self.deletion_threshold if edit.deletion else self.threshold
 
     def edit_drops(self, original: str, copy: str) -> list[tuple[Edit, float]]:
         """Each edit of ``copy`` with its :func:`edit_drop` (none if the texts are equal)."""
