@@ -137,10 +137,11 @@ def gate_command(
     for each in gates:
         if lm is not None and isinstance(each, FluencyGate):
             each.set_params(model=str(lm))
+    fields = list(dict.fromkeys([*(rows[0] if rows else (original_col, text_col)), "accepted", "reason"]))
     verdicts = gate_pairs([(row[original_col], row[text_col]) for row in rows], gates)
     for row, reason in zip(rows, verdicts):
         row.update(accepted="0" if reason else "1", reason=reason or "")
-    write_table(output, rows, [*rows[0], "accepted", "reason"] if rows else [original_col, text_col, "accepted", "reason"])
+    write_table(output, rows, fields)
     typer.echo(f"wrote {output}: {sum(r is None for r in verdicts)} of {len(rows)} pairs accepted ({', '.join(g.name for g in gates)})", err=True)
 
 

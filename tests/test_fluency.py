@@ -169,6 +169,9 @@ def test_cli_gate_end_to_end(lm, tmp_path):
     assert [row["accepted"] for row in rows] == ["1", "0", "0"]
     assert rows[1]["reason"].startswith("fluency: disfluent edit")
     assert rows[2]["reason"].startswith("rules: negation count changed")
+    again = CliRunner().invoke(app, ["gate", str(out), "-o", str(out), "--gate", "dedup"])  # its own output
+    assert again.exit_code == 0, again.output
+    assert list(read_table(out)[0]) == ["id", "original", "text", "label", "accepted", "reason"]
 
 
 def test_cli_gate_names_a_missing_column(tmp_path):
