@@ -89,6 +89,16 @@ def test_edits_find_inserts_deletes_and_replacements(original, copy, expected):
     assert edits(original, copy) == expected
 
 
+@given(st.text("服务好，。很不a", max_size=40), st.text("服务好，。很不a", max_size=40), st.integers(0, 4))
+def test_edits_rebuild_the_copy_from_the_original(original, copy, gap):
+    rebuilt, last = [], 0
+    for edit in edits(original, copy, gap):
+        assert last <= edit.start <= edit.end and edit.copy_start <= edit.copy_end
+        rebuilt += [original[last : edit.start], copy[edit.copy_start : edit.copy_end]]
+        last = edit.end
+    assert "".join(rebuilt) + original[last:] == copy
+
+
 def test_nearby_edits_merge_into_one_window():
     assert len(edits("服务非常好，下次还来", "服务很好，下次不来", gap=3)) == 2
     assert edits("服务非常好，下次还来", "服务很好，下次不来", gap=4) == [Edit(2, 9, 2, 8)]

@@ -8,6 +8,7 @@ long text is judged where it changed, not diluted by what stayed the same.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -40,18 +41,32 @@ class Edit:
         return f"{self.copy_start}" if self.deletion else f"{self.copy_start}–{self.copy_end}"
 
 
+_CLAUSE = re.compile(r"[^，。！？；：,.!?;:\n]*[，。！？；：,.!?;:\n]?")
+
+
 def edits(original: str, copy: str, gap: int = 0) -> list[Edit]:
     """The changed spans of a character alignment of ``original`` and ``copy``; spans at most
-    ``gap`` unchanged characters apart are merged into one."""
-    matcher = difflib.SequenceMatcher(None, original, copy, autojunk=False)
+    ``gap`` unchanged characters apart are merged into one.
+
+    Clauses are aligned first and only differing clauses character by character, so a long
+    text with a few edits costs little (a character alignment of whole texts grows with the
+    product of their lengths).
+    """
+    clauses = [[match.group() for match in _CLAUSE.finditer(text) if match.group()] for text in (original, copy)]
+    starts = [np.cumsum([0] + [len(clause) for clause in side]) for side in clauses]
     out: list[Edit] = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, *clauses, autojunk=False).get_opcodes():
         if tag == "equal":
             continue
-        if out and i1 - out[-1].end <= gap:
-            out[-1] = Edit(out[-1].start, i2, out[-1].copy_start, j2)
-        else:
-            out.append(Edit(i1, i2, j1, j2))
+        a, b = "".join(clauses[0][i1:i2]), "".join(clauses[1][j1:j2])
+        at, copy_at = int(starts[0][i1]), int(starts[1][j1])
+        for tag, k1, k2, l1, l2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+            if tag == "equal":
+                continue
+            if out and at + k1 - out[-1].end <= gap:
+                out[-1] = Edit(out[-1].start, at + k2, out[-1].copy_start, copy_at + l2)
+            else:
+                out.append(Edit(at + k1, at + k2, copy_at + l1, copy_at + l2))
     return out
 
 
