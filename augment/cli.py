@@ -121,7 +121,7 @@ def gate_command(
     input: Path = typer.Argument(..., help="Pairs: .csv, .tsv, .jsonl or .parquet with columns original and text (optional id, label)."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the pairs with accepted (1/0) and reason."),
     gate: list[str] = typer.Option([], "--gate", help="Gate by name (rules, fluency, length, similarity, dedup); default: the gates of the word-level recipes."),
-    lm: Path | None = typer.Option(None, "--lm", help="Character n-gram model file for the fluency gate (default: the packaged one)."),
+    lm: str | None = typer.Option(None, "--lm", help="The fluency gate's LM: a character n-gram file, gemma3-270m or a .gguf file (slow; set its thresholds in a recipe). Default: the packaged n-gram."),
     original_col: str = typer.Option("original", "--original-col"),
     text_col: str = typer.Option("text", "--text-col"),
 ) -> None:
@@ -136,7 +136,7 @@ def gate_command(
     gates = [build_gate(name) for name in gate] or default_gates()
     for each in gates:
         if lm is not None and isinstance(each, FluencyGate):
-            each.set_params(model=str(lm))
+            each.set_params(model=lm)
     fields = list(dict.fromkeys([*(rows[0] if rows else (original_col, text_col)), "accepted", "reason"]))
     verdicts = gate_pairs([(row[original_col], row[text_col]) for row in rows], gates)
     for row, reason in zip(rows, verdicts):

@@ -1,6 +1,6 @@
 """Calibrate and check the fluency gate on the hand-judged pairs of ``../shared/judged``.
 
-    python benchmarks/fluency_gate.py --shared ../shared [--thresholds EDIT DELETION] [--lm FILE]
+    python benchmarks/fluency_gate.py --shared ../shared [--thresholds EDIT DELETION] [--lm MODEL] [--context N]
 
 The 500 judged (original, copy) pairs are split in two halves by source text (a fixed hash of
 ``source_id``, so no original is in both). On the calibration half the fluency gate's two
@@ -90,14 +90,17 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, required=True)
     parser.add_argument("--thresholds", type=float, nargs=2, help="Use these (edit, deletion) thresholds instead of calibrating.")
     parser.add_argument("--keep", type=float, default=0.85, help="Share of calibration ok copies to keep.")
-    parser.add_argument("--lm", type=str, help="A saved character n-gram model instead of the packaged one.")
+    parser.add_argument("--lm", type=str, help="The fluency gate's model (see FluencyGate): a saved n-gram, gemma3-270m, a .gguf.")
+    parser.add_argument("--context", type=int, default=2, help="Characters after an edit in its window.")
     parser.add_argument("--no-build", action="store_true", help="Skip timing a fresh build of the LM.")
+    parser.add_argument("--word-level-only", action="store_true", help="Only the word-level operations' pairs (for slow LMs).")
     args = parser.parse_args()
-    rows = read_pairs(args.shared)
+    rows = [row for row in read_pairs(args.shared) if row["op"] in WORD_LEVEL or not args.word_level_only]
+    rows.sort(key=lambda row: row["original"])  # a slow LM's cache then holds each original once
     pairs = [(row["original"], row["copy"]) for row in rows]
     gates = default_gates()
     fluency = next(gate for gate in gates if isinstance(gate, FluencyGate))
-    fluency.set_params(model=args.lm)
+    fluency.set_params(model=args.lm, context=args.context)
     fluency.edit_drops(*pairs[0])  # load the model before timing
     start = time.perf_counter()
     drops = [[(e.deletion, d) for e, d in fluency.edit_drops(*pair)] for pair in pairs]

@@ -10,6 +10,7 @@ from sklearn.base import clone
 from typer.testing import CliRunner
 
 from zhaug.augment import char_lm
+from zhaug.augment.causal_lm import spread_over_characters
 from zhaug.augment.char_lm import CharNgramLM, fold
 from zhaug.augment.cli import gate_pairs
 from zhaug.augment.gates import build_gate
@@ -66,6 +67,12 @@ def test_save_and_load_give_the_same_scores(lm, tmp_path):
     loaded = CharNgramLM.load(tmp_path / "lm.npz")
     assert loaded.vocab == lm.vocab
     np.testing.assert_allclose(loaded.char_logprobs("酒店服务很好吃"), lm.char_logprobs("酒店服务很好吃"))
+
+
+def test_token_logprobs_are_spread_over_their_characters():
+    # tokens 服务 | 很 | (a zero-width token) | 好, then the end
+    scores = spread_over_characters("服务很好", [(0, 2), (2, 3), (3, 3), (3, 4)], np.array([-4.0, -1.0, -0.5, -2.0]), -3.0)
+    np.testing.assert_allclose(scores, [-2.0, -2.0, -1.0, -2.5, -3.0])
 
 
 def test_packaged_lm_is_built_once_and_cached(tmp_path, monkeypatch):

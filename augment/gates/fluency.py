@@ -86,12 +86,21 @@ def edit_drop(original_lp: np.ndarray, copy_lp: np.ndarray, edit: Edit, context:
     return float(max(window, after))
 
 
+CAUSAL_LMS = {"gemma3-270m": None}
+"""Causal LMs by name (see :mod:`zhaug.augment.causal_lm`): name → GGUF file (``None``: packaged)."""
+
+
 @cache
 def lm_score(model: str | None = None) -> Score:
-    """:meth:`~zhaug.augment.char_lm.CharNgramLM.char_logprobs` of a model saved at ``model``, or of
-    the packaged character 5-gram model for ``None`` (built or loaded once per process)."""
+    """A :data:`Score` by model: ``None`` for the packaged character 5-gram model, a file saved by
+    :meth:`~zhaug.augment.char_lm.CharNgramLM.save`, a name in :data:`CAUSAL_LMS` or a ``.gguf``
+    file (a causal LM: far slower); loaded once per process."""
     from zhaug.augment.char_lm import CharNgramLM, packaged_lm
 
+    if model in CAUSAL_LMS or str(model).endswith(".gguf"):
+        from zhaug.augment.causal_lm import CausalLMScore
+
+        return CausalLMScore(CAUSAL_LMS.get(model, model))
     return (packaged_lm() if model is None else CharNgramLM.load(model)).char_logprobs
 
 
@@ -114,7 +123,8 @@ class FluencyGate(Gate):
     model:
         A character n-gram model file (:meth:`~zhaug.augment.char_lm.CharNgramLM.save`);
         ``None`` (default) is the packaged one (:func:`~zhaug.augment.char_lm.packaged_lm`),
-        built on first use (about 20 s) and cached.
+        built on first use (about 20 s) and cached. ``gemma3-270m`` or a ``.gguf`` file: a
+        causal LM (:func:`lm_score`), which needs its own thresholds (see the benchmark).
     score:
         Instead of ``model``: any :data:`Score` function.
     """
