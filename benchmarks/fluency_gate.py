@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("--thresholds", type=float, nargs=2, help="Use these (edit, deletion) thresholds instead of calibrating.")
     parser.add_argument("--keep", type=float, default=0.85, help="Share of calibration ok copies to keep.")
     parser.add_argument("--lm", type=str, help="The fluency gate's model (see FluencyGate): a saved n-gram, gemma3-270m, a .gguf.")
-    parser.add_argument("--context", type=int, default=2, help="Characters after an edit in its window.")
+    parser.add_argument("--context", type=int, help="Characters after an edit in its window (default: the model's).")
     parser.add_argument("--no-build", action="store_true", help="Skip timing a fresh build of the LM.")
     parser.add_argument("--word-level-only", action="store_true", help="Only the word-level operations' pairs (for slow LMs).")
     args = parser.parse_args()
@@ -113,7 +113,7 @@ def main() -> None:
     thresholds = args.thresholds or choose_thresholds(
         [d for d, c in zip(drops, calibration) if c], others[np.array(calibration)],
         [r for r, c in zip(rows, calibration) if c], args.keep)
-    print(f"gates: {', '.join(g.name for g in gates)}; fluency thresholds {thresholds[0]:.2f} nats (edits), "
+    print(f"gates: {', '.join(g.name for g in gates)}; context {fluency.settings()[2]}; fluency thresholds {thresholds[0]:.2f} nats (edits), "
           f"{thresholds[1]:.2f} (deletions), "
           f"{'given' if args.thresholds else f'chosen keeping ≥ {args.keep:.0%} of calibration word-level ok'}")
     print(f"cost per copy: fluency gate {per_copy:.2f} ms, all default gates {all_gates:.2f} ms (scoring both texts)")

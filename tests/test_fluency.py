@@ -151,7 +151,9 @@ def test_gate_clones_and_builds_from_a_recipe_spec(lm, tmp_path):
     assert copy is not gate and {**copy.get_params(), "score": None} == {**gate.get_params(), "score": None}
     np.testing.assert_allclose(copy.score("服务很好"), gate.score("服务很好"))
     assert build_gate({"fluency": {"threshold": 2}}).get_params() == {
-        "threshold": 2, "deletion_threshold": 3.75, "context": 2, "model": None, "score": None}
+        "threshold": 2, "deletion_threshold": None, "context": None, "model": None, "score": None}
+    assert build_gate({"fluency": {"threshold": 2}}).settings() == (2.0, 3.75, 2)
+    assert FluencyGate(context=3, model="gemma3-270m").settings() == (8.25, 4.25, 3)
     lm.save(tmp_path / "lm.npz")
     from_file = build_gate({"fluency": {"model": str(tmp_path / "lm.npz")}})
     pair = candidates("这家酒店的服务非常好，下次还来。", "这家酒店的好非常服务，下次还来。")

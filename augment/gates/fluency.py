@@ -88,6 +88,10 @@ def edit_drop(original_lp: np.ndarray, copy_lp: np.ndarray, edit: Edit, context:
 
 CAUSAL_LMS = {"gemma3-270m": None}
 """Causal LMs by name (see :mod:`zhaug.augment.causal_lm`): name → GGUF file (``None``: packaged)."""
+CALIBRATED = {None: (9.25, 3.75, 2), "gemma3-270m": (8.25, 4.25, 8)}
+"""Default (threshold, deletion_threshold, context) per model, chosen on the calibration half of
+``../shared/judged`` by ``benchmarks/fluency_gate.py`` (``--lm gemma3-270m --context 8`` for Gemma);
+any other model or score function gets the packaged n-gram model's."""
 
 
 @cache
@@ -115,11 +119,11 @@ class FluencyGate(Gate):
     ----------
     threshold, deletion_threshold:
         Largest accepted drop in nats, for insertions and replacements and for pure deletions
-        (judged by what follows them only, hence smaller). Chosen on half of ``../shared/judged``
-        with the packaged model; ``benchmarks/fluency_gate.py`` reports the other half.
+        (judged by what follows them only, hence smaller). ``None``: the model's calibrated
+        value (:data:`CALIBRATED`); ``benchmarks/fluency_gate.py`` reports the held-out half.
     context:
         Characters after an edit that belong to its window; edits closer than this are judged
-        together.
+        together. ``None``: the model's calibrated value.
     model:
         A character n-gram model file (:meth:`~zhaug.augment.char_lm.CharNgramLM.save`);
         ``None`` (default) is the packaged one (:func:`~zhaug.augment.char_lm.packaged_lm`),
@@ -132,7 +136,7 @@ class FluencyGate(Gate):
     name = "fluency"
 
     def __init__(
-        self, threshold: float = 9.25, deletion_threshold: float = 3.75, context: int = 2,
+        self, threshold: float | None = None, deletion_threshold: float | None = None, context: int | None = None,
         model: str | None = None, score: Score | None = None,
     ):
         self.threshold, self.deletion_threshold, self.context = threshold, deletion_threshold, context
@@ -163,14 +167,23 @@ class FluencyGate(Gate):
                 out.append(f"disfluent {kind} (−{drop:.1f} nats at {worst.where()})")
         return out
 
+    def settings(self) -> tuple[float, float, int]:
+        """(threshold, deletion_threshold, context): as given, else calibrated for the model."""
+        defaults = CALIBRATED.get(None if self.score is not None else self.model, CALIBRATED[None])
+        given = (self.threshold, self.deletion_threshold, self.context)
+        threshold, deletion_threshold, context = (d if g is None else g for g, d in zip(given, defaults))
+        return float(threshold), float(deletion_threshold), int(context)
+
     def _limit(self, edit: Edit) -> float:
-        return self.deletion_threshold if edit.deletion else self.threshold
+        threshold, deletion_threshold, _ = self.settings()
+        return deletion_threshold if edit.deletion else threshold
 
     def edit_drops(self, original: str, copy: str) -> list[tuple[Edit, float]]:
         """Each edit of ``copy`` with its :func:`edit_drop` (none if the texts are equal)."""
-        found = edits(original, copy, self.context)
+        context = self.settings()[2]
+        found = edits(original, copy, context)
         if not found:
             return []
         score = self.score if self.score is not None else lm_score(None if self.model is None else str(self.model))
         original_lp, copy_lp = score(original), score(copy)
-        return [(edit, edit_drop(original_lp, copy_lp, edit, self.context)) for edit in found]
+        return [(edit, edit_drop(original_lp, copy_lp, edit, context)) for edit in found]
