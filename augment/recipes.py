@@ -105,3 +105,16 @@ def load_recipe(name_or_path: str | Path, overrides: dict[str, dict[str, Any]] |
     if not isinstance(config, dict):
         raise ZhaugError(f"recipe {default!r} must be a YAML mapping")
     return recipe_from_dict(config, default, overrides)
+
+
+WORD_LEVEL_RECIPES = ("eda", "synonym")
+"""Recipes whose gates ``zhaug gate`` runs by default."""
+
+
+def word_level_gates() -> list[Gate]:
+    """The gates of the word-level recipes, each name once, in recipe order."""
+    gates: dict[str, Gate] = {}
+    for recipe in WORD_LEVEL_RECIPES:
+        for each in load_recipe(recipe).gates:
+            gates.setdefault(each.name, each)
+    return list(gates.values())

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from zhaug.hashing import key
 from zhaug.io import Record
 from zhaug.params import Parameters
 from zhaug.specs import build, parse_spec
@@ -51,3 +52,18 @@ class Gate(Parameters, ABC):
 def build_gate(spec: str | dict[str, Any]) -> Gate:
     """A gate from ``"name"`` or ``{"name": {params}}`` (the recipe / config form)."""
     return build(GATES, "gate", *parse_spec(spec, "gate"))
+
+
+def check_pairs(pairs: list[tuple[str, str]], gates: list[Gate]) -> list[str | None]:
+    """For each (original, copy): ``None`` if every gate accepts the copy, else the first rejecting
+    gate's reason (``"gate: reason"``). Copies of the same original are siblings (for dedup)."""
+    parents = {original: Record(key("original", original), original) for original, _ in pairs}
+    candidates = [Candidate(parents[original], copy, "given", i) for i, (original, copy) in enumerate(pairs)]
+    out: list[str | None] = [None] * len(pairs)
+    for each in gates:
+        each.prepare(list(parents.values()))
+        active = [c for c in candidates if out[c.copy] is None]
+        for candidate, reason in zip(active, each.reasons(active) if active else []):
+            if reason is not None:
+                out[candidate.copy] = f"{each.name}: {reason}"
+    return out

@@ -20,7 +20,16 @@ from collections import defaultdict
 from functools import cache
 
 from zhaug.augment.base import register
-from zhaug.augment.ops._common import N_COMMON, UNSAFE_CHARS, EditOperation, char_data, cjk_slots, common_chars, draw, replace_chars
+from zhaug.augment.ops._common import (
+    N_COMMON,
+    UNSAFE_CHARS,
+    EditOperation,
+    char_data,
+    cjk_slots,
+    common_chars,
+    draw,
+    replace_chars,
+)
 from zhaug.augment.ops.homophones import choose_typo
 from zhaug.augment.text import Token
 

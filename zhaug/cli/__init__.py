@@ -47,12 +47,13 @@ def run() -> None:
 
 
 from zhaug.cli.audit import audit_command  # noqa: E402  (the subcommands register below)
-from zhaug.cli.augment import augment_command  # noqa: E402
+from zhaug.cli.augment import augment_command, gate_command  # noqa: E402
 from zhaug.cli.model import model_app  # noqa: E402
 from zhaug.cli.studies import ablate_command, demo_command  # noqa: E402
 from zhaug.cli.train import predict_command, train_command  # noqa: E402
 
 app.command("augment")(augment_command)
+app.command("gate")(gate_command)
 app.command("audit")(audit_command)
 app.command("train")(train_command)
 app.command("predict")(predict_command)

@@ -12,11 +12,14 @@ from rich.console import Console
 from rich.table import Table
 
 from zhaug.augment.gates import Candidate, build_gate
+from zhaug.augment.gates.base import check_pairs
+from zhaug.augment.gates.fluency import FluencyGate
 from zhaug.augment.pipeline import FIELDS, Augmenter, AugmentStats
-from zhaug.augment.recipes import Recipe, load_recipe
+from zhaug.augment.recipes import Recipe, load_recipe, word_level_gates
 from zhaug.augment.text import BACKENDS, PROTECTABLE, Segmenter
 from zhaug.cli.options import Engine, IdCol, LabelCol, Progress, RayAddress, TextCol, check_engine, columns
-from zhaug.io import ResumableWriter, TableWriter, iter_records, table_format, write_table
+from zhaug.errors import InputError
+from zhaug.io import ResumableWriter, TableWriter, iter_records, iter_rows, table_format, write_table
 
 REJECTED_FIELDS = ["parent_id", "copy", "op", "reason", "text"]
 
@@ -121,3 +124,34 @@ def summary_table(stats: AugmentStats, recipe: str) -> Table:
         reasons = "; ".join(f"{n} {reason}" for (o, reason), n in sorted(stats.rejected.items()) if o == op)
         table.add_row(op, str(stats.generated[op]), str(stats.accepted[op]), reasons or "—")
     return table
+
+
+def gate_command(
+    input: Path = typer.Argument(..., help="Pairs: .csv, .tsv, .jsonl or .parquet with columns original and text (optional id, label)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Where to write the pairs with accepted (1/0) and reason."),
+    gate: list[str] = typer.Option([], "--gate", help="Gate by name (rules, fluency, length, similarity, dedup); default: the gates of the word-level recipes."),
+    lm: str | None = typer.Option(None, "--lm", help="The fluency gate's LM: a character n-gram file, gemma3-270m or a .gguf file (slow; set its thresholds in a recipe). Default: the packaged n-gram."),
+    original_col: str = typer.Option("original", "--original-col"),
+    text_col: str = typer.Option("text", "--text-col"),
+) -> None:
+    """Check given (original, copy) pairs from any tool with zhaug's gates."""
+    table_format(output)  # refuse an unknown output format before any work
+    rows = []
+    for lineno, row in iter_rows(input):
+        missing = [name for name in (original_col, text_col) if name not in row]
+        if missing:
+            raise InputError(input, f"no column {missing[0]!r} (columns: {', '.join(row)})", lineno)
+        rows.append(row)
+    from zhaug.train.gate_models import bind_gates  # torch: imported when a command needs it
+
+    gates = [build_gate(name) for name in gate] or word_level_gates()
+    for each in gates:
+        if lm is not None and isinstance(each, FluencyGate):
+            each.set_params(model=lm)
+    gates = bind_gates(gates)
+    fields = list(dict.fromkeys([*(rows[0] if rows else (original_col, text_col)), "accepted", "reason"]))
+    verdicts = check_pairs([(row[original_col], row[text_col]) for row in rows], gates)
+    for row, reason in zip(rows, verdicts):
+        row.update(accepted="0" if reason else "1", reason=reason or "")
+    write_table(output, rows, fields)
+    typer.echo(f"wrote {output}: {sum(r is None for r in verdicts)} of {len(rows)} pairs accepted ({', '.join(g.name for g in gates)})", err=True)
