@@ -26,3 +26,4 @@ __all__ = [
 ]
 from zhaug.augment.ops import noise  # noqa: E402,F401  (registers the noise operations)
 from zhaug.augment.ops import backtranslate  # noqa: E402,F401  (registers back_translate)
+from zhaug.augment.ops import paraphrase  # noqa: E402,F401  (registers paraphrase; its model loads lazily)
