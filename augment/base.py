@@ -46,8 +46,9 @@ class Operation(ABC):
         to batch their forward passes; each result must depend only on its own input and rng."""
         return [self.apply(tokens, rng) for tokens, rng in zip(batch, rngs)]
 
-    def get_params(self) -> dict[str, Any]:
-        """Constructor parameters and their current values (recorded in each output row)."""
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor parameters and their current values (recorded in each output row); ``deep`` is
+        accepted for ``sklearn.base.clone`` (an operation's parameters are plain values)."""
         signature = inspect.signature(type(self).__init__)
         return {
             name: getattr(self, name)

