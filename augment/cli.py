@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from zhaug.augment.base import Operation
+from zhaug.augment.compose import Compose
 from zhaug.augment.gates import Candidate, build_gate
 from zhaug.augment.pipeline import FIELDS, Augmenter, AugmentStats
 from zhaug.augment.recipes import load_recipe
@@ -33,7 +36,7 @@ def augment_command(
     keep_originals: bool = typer.Option(True, "--keep-originals/--no-originals", help="Also write the input rows."),
     gate: list[str] = typer.Option([], "--gate", help="Extra gate by name (length, rules, similarity, dedup)."),
     teacher: Path | None = typer.Option(None, "--teacher", help="Add the teacher gate with this classifier folder."),
-    bt_forward: str | None = typer.Option(None, "--bt-forward", help="zh → pivot translation model (folder or hub id)."),
+    bt_forward: str | None = typer.Option(None, "--bt-forward", help="zh → pivot translation model (folder or hub id; recipe bt-marian)."),
     bt_backward: str | None = typer.Option(None, "--bt-backward", help="pivot → zh translation model (folder or hub id)."),
     no_gates: bool = typer.Option(False, "--no-gates", help="Drop the recipe's gates."),
     allow: list[str] = typer.Option([], "--allow", help=f"Let operations edit this protected kind: {', '.join(PROTECTABLE)}."),
@@ -58,6 +61,12 @@ def augment_command(
     table_format(output)  # refuse an unknown output format before any work
     translation = {key: value for key, value in (("forward", bt_forward), ("backward", bt_backward)) if value}
     the_recipe = load_recipe(recipe, {"back_translate": translation} if translation else None)
+    if translation and any(getattr(op, "backend", None) == "llm" for op in leaf_ops(the_recipe.op)):
+        raise typer.BadParameter(
+            f"recipe {the_recipe.name!r} back-translates with the local chat model; translation folders need "
+            "--recipe bt-marian (or a recipe with back_translate backend transformers / ctranslate2)",
+            param_hint="--bt-forward / --bt-backward",
+        )
     if no_gates:
         the_recipe.gates = []
     the_recipe.gates += [build_gate(name) for name in gate]
@@ -92,6 +101,15 @@ def augment_command(
     summary_path.write_text(json.dumps(stats.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     Console(stderr=True).print(summary_table(stats, the_recipe.name))
     typer.echo(f"wrote {output} ({stats.rows_out} rows); rejections in {rejected_path}; summary in {summary_path}", err=True)
+
+
+def leaf_ops(op: Operation) -> Iterator[Operation]:
+    """The operations inside ``op`` (itself if it composes nothing)."""
+    children = op.ops if isinstance(op, Compose) else []
+    if not children:
+        yield op
+    for child in children:
+        yield from leaf_ops(child)
 
 
 def _rejection(candidate: Candidate, reason: str) -> dict[str, str]:

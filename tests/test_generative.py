@@ -248,3 +248,44 @@ def test_qwen_paraphrases_in_chinese_and_keeps_negations():
     assert out != texts, "at least one sentence rewritten"
     for parent, copy in zip(texts, out):
         assert fact_problem(parent, copy) is None, copy
+
+
+# --- recipes and the command line ---------------------------------------------------------------
+
+def test_generative_recipes_build_without_loading_a_model():
+    from zhaug.augment.recipes import load_recipe
+
+    for name, op in (("paraphrase", "paraphrase"), ("bt", "back_translate")):
+        recipe = load_recipe(name)
+        assert recipe.op.name == op and recipe.op.model is None
+        assert [gate.name for gate in recipe.gates] == ["facts", "similarity", "dedup"]
+    assert load_recipe("bt").op.backend == "llm"
+
+
+def test_augment_without_the_model_says_what_to_install(tmp_path, monkeypatch, home):
+    from typer.testing import CliRunner
+
+    from zhaug.cli import app
+
+    monkeypatch.setitem(models.MODELS, models.DEFAULT_MODEL, models.ModelSpec(
+        models.DEFAULT_MODEL, "q.gguf", 1, "0" * 64, "Apache-2.0", ("zhaug_no_such_piece_package",),
+        models.MODELS[models.DEFAULT_MODEL].pip,
+    ))
+    table = tmp_path / "in.csv"
+    table.write_text("id,text,label\n1,快递很慢。,0\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["augment", str(table), "-o", str(tmp_path / "out.csv"), "-r", "paraphrase",
+                                      "--no-progress"])
+    message = str(result.exception)  # zhaug.cli.run prints a ZhaugError as this one line, exit code 2
+    assert isinstance(result.exception, MissingResourceError) and "\n" not in message
+    assert "pip install 'zhaug[llm]'" in message
+
+
+def test_translation_folders_with_the_llm_recipe_are_refused(tmp_path):
+    from typer.testing import CliRunner
+
+    from zhaug.cli import app
+
+    table = tmp_path / "in.csv"
+    table.write_text("id,text,label\n1,快递很慢。,0\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["augment", str(table), "-o", str(tmp_path / "o.csv"), "-r", "bt", "--bt-forward", "x"])
+    assert result.exit_code != 0 and "bt-marian" in result.output
