@@ -28,7 +28,10 @@ INSTALL_HINT = "pip install 'zhaug[llm]'  (the llama.cpp runtime xllamacpp and t
 
 
 def cache_path() -> Path:
-    """The SQLite file holding every generated reply."""
+    """The SQLite file holding every generated reply: ``$ZHAUG_LLM_CACHE``, else in ``zhaug_home()``
+    (benchmarks point the variable at a fresh file to time a first run)."""
+    if os.environ.get("ZHAUG_LLM_CACHE"):
+        return Path(os.environ["ZHAUG_LLM_CACHE"])
     return zhaug_home() / "llm-cache" / "replies.sqlite"
 
 
