@@ -3,7 +3,8 @@
 Generative copies (paraphrase, back-translation) rewrite whole sentences, so the token-level
 rules gate is too strict for them (非常 → 很 changes its count of 非) and too lax (辟谣称消息不实
 → 否认消息是假的 keeps two markers but reverses the claim). This gate compares what carries
-the truth of a text: negations by polarity (their count, in words that negate), denial words
+the truth of a text: negations by polarity (their count, in words that negate) and scope (each
+negator with the word it governs, verbatim), denial words
 (否认 辟谣 谣言 不实 假 …) one by one, regex-detected numbers, dates and money both ways, and named
 entities as the default segmenter finds them. It also rejects a model's refusals, commentary
 and English leftovers ("Sure, here is…").
@@ -47,6 +48,20 @@ def negations(text: str) -> list[str]:
         if token.kind == "negation" and token.text not in NOT_NEGATING:
             words.extend([token.text] * sum(char in NEGATION_CHARS for char in token.text))
     return words
+
+
+def negation_scopes(text: str) -> Counter[str]:
+    """Each negating word with the word it governs (the next word, if any): 不要打, 要不是看, 没敢喝.
+
+    The judging rubric counts a replaced negator (没 → 不) or a changed negated word (不要打 →
+    不要触摸, 不及进店 → 不及时) as a negation change, so both must survive verbatim."""
+    tokens = [token for token in default_segmenter()(text) if token.kind != "space"]
+    scopes: Counter[str] = Counter()
+    for token, following in zip(tokens, [*tokens[1:], None]):
+        if token.kind == "negation" and token.text not in NOT_NEGATING:
+            governed = following.text if following is not None and following.kind != "punct" else ""
+            scopes[token.text + governed] += 1
+    return scopes
 
 
 def denials(text: str) -> Counter[str]:
@@ -95,6 +110,9 @@ def fact_problem(parent: str, text: str, entities_too: bool = True) -> str | Non
     if len(before) != len(after):
         change = "dropped" if len(after) < len(before) else "added"
         return f"negation {change} ({'、'.join(before) or '∅'} → {'、'.join(after) or '∅'})"
+    changed = negation_scopes(parent) - negation_scopes(text)
+    if changed:
+        return f"negation scope changed ({'、'.join(sorted(changed.elements()))})"
     lost, gained = denials(parent) - denials(text), denials(text) - denials(parent)
     if lost or gained:
         return f"denial changed ({'、'.join(sorted(lost.elements())) or '∅'} → {'、'.join(sorted(gained.elements())) or '∅'})"
