@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from zhaug.augment.generative.models import MODELS, resolve_model
+from zhaug.augment.generative.models import resolve_model
 from zhaug.errors import MissingResourceError, ZhaugError
 from zhaug.hashing import content_key
 from zhaug.resources import zhaug_home
@@ -150,8 +150,3 @@ def _server(model: str, n_ctx: int) -> Any:
         return xllamacpp.Server(params)
     except Exception as exc:  # llama.cpp reports a bad file as a generic runtime error
         raise ZhaugError(f"llama.cpp could not load {path}: {exc}") from None
-
-
-def known_models() -> list[str]:
-    """Names accepted in place of a GGUF path."""
-    return sorted(MODELS)
