@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from zhaug.augment.base import Operation
-from zhaug.augment.text import Token
-from zhaug.rng import child_rng
+from zhaug.augment.text import Token, is_cjk, join
+from zhaug.rng import child_rng, derive_seed
 
 SENTENCE_END = frozenset("。！？!?；;…\n")
 
@@ -143,3 +143,47 @@ def split_token_sentences(tokens: Sequence[Token]) -> list[list[Token]]:
         if token.text and token.text[-1] in SENTENCE_END:
             sentences.append([])
     return [sentence for sentence in sentences if sentence]
+
+
+SentenceJob = tuple[int, int, int]
+"""(text index, sentence index, seed) of a sentence to rewrite."""
+
+
+def sentence_jobs(
+    batch: Sequence[list[Token]], rngs: Sequence[random.Random], k: int | None
+) -> tuple[list[list[list[Token]]], list[SentenceJob]]:
+    """Split each text into sentences and choose ``k`` of those with Chinese to rewrite (all if
+    ``k`` is ``None``), each with a seed of its own: sentence models (back-translation,
+    paraphrase) rewrite long texts a few sentences at a time."""
+    texts = [split_token_sentences(tokens) for tokens in batch]
+    jobs: list[SentenceJob] = []
+    for t, (sentences, rng) in enumerate(zip(texts, rngs)):
+        chinese = [i for i, s in enumerate(sentences) if any(is_cjk(char) for char in join(s))]
+        chosen = chinese if k is None or len(chinese) <= k else sorted(rng.sample(chinese, k))
+        base = rng.getrandbits(64)
+        jobs.extend((t, i, derive_seed(base, i)) for i in chosen)
+    return texts, jobs
+
+
+def replace_sentences(
+    texts: list[list[list[Token]]], jobs: Sequence[SentenceJob], results: Sequence[str | None],
+    segment: Callable[[str], list[Token]],
+) -> list[list[Token]]:
+    """The texts with each job's sentence replaced by its result (``None`` or empty keeps the
+    sentence), keeping the sentence's leading and trailing whitespace."""
+    out = [[list(sentence) for sentence in sentences] for sentences in texts]
+    for (t, i, _), result in zip(jobs, results):
+        if result:
+            text = join(texts[t][i])
+            lead, trail = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()) :]
+            out[t][i] = segment(lead + result + trail)
+    return [[token for sentence in sentences for token in sentence] for sentences in out]
+
+
+def leaf_ops(op: Operation) -> Iterator[Operation]:
+    """The operations inside ``op`` (itself if it composes nothing)."""
+    children = op.ops if isinstance(op, Compose) else []
+    if not children:
+        yield op
+    for child in children:
+        yield from leaf_ops(child)

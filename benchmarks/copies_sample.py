@@ -107,13 +107,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=1, help="rows per label × this (40 rows × scale)")
     parser.add_argument("--source-seed", type=int, default=SOURCE_SEED, help="another seed draws other rows")
     parser.add_argument("--ops", nargs="*", default=[*OPS, *(f"recipe:{r}" for r in RECIPES)])
+    parser.add_argument("--model-gates", action="store_true",
+                        help="keep the recipes' model gates too (similarity on the embedded model)")
     args = parser.parse_args(argv)
     picked = sources(args.shared, args.scale, args.source_seed)
     rows = []
     for name in args.ops:
         if name.startswith("recipe:"):
             recipe = load_recipe(name.split(":", 1)[1])
-            recipe.gates = [gate for gate in recipe.gates if gate.name not in MODEL_GATES]
+            if args.model_gates:
+                from zhaug.train.gate_models import bind_models  # torch: only with --model-gates
+
+                recipe = bind_models(recipe)
+            else:
+                recipe.gates = [gate for gate in recipe.gates if gate.name not in MODEL_GATES]
         else:
             recipe = recipe_from_dict({"name": name, "op": {name: {}}, "gates": ["dedup"]})
         got = run(name, recipe, picked, args.seed)

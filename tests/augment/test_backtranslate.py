@@ -147,7 +147,7 @@ def test_ctranslate2_backend_without_the_package(models):
 
 
 def test_bt_recipe_builds_without_loading_models():
-    recipe = load_recipe("bt")
+    recipe = load_recipe("bt-marian")
     assert recipe.op.name == "back_translate" and recipe.op.forward == "Helsinki-NLP/opus-mt-zh-en"
     assert [gate.name for gate in recipe.gates] == ["rules", "similarity", "dedup"]
     assert len(pickle.dumps(recipe.op)) < 1000

@@ -27,7 +27,7 @@ def candidates(parent: Record, *texts: str) -> list[Candidate]:
 
 
 def test_every_gate_is_registered():
-    assert sorted(GATES) == ["dedup", "fluency", "length", "rules", "similarity", "teacher"]
+    assert sorted(GATES) == ["dedup", "facts", "fluency", "length", "rules", "similarity", "teacher"]
     assert build_gate({"length": {"max_edit": 0.3}}).max_edit == 0.3
     with pytest.raises(ZhaugError, match="gate 'teacher'.*model"):
         build_gate("teacher")

@@ -16,8 +16,8 @@ from zhaug.specs import build, parse_spec
 
 TEXT = "这家酒店的服务非常好，房间也很干净，下次还会再来。价格是三百元一晚。"
 NEEDS = {"teacher": {"model": "a-run-folder"}}
-MODEL_OPS = {"back_translate"}  # loads translation models on first use; cloned, not applied
-MODEL_GATES = {"similarity", "teacher"}
+MODEL_OPS = {"back_translate", "paraphrase"}  # load translation or chat models on first use; cloned, not applied
+MODEL_GATES = {"similarity", "teacher", "fluency"}  # fluency: builds its LM on first use
 
 
 @pytest.mark.parametrize("name", sorted(OPERATIONS))

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from zhaug.augment.compose import leaf_ops
 from zhaug.augment.gates import Candidate, build_gate
 from zhaug.augment.gates.base import check_pairs
 from zhaug.augment.gates.fluency import FluencyGate
@@ -38,7 +39,7 @@ def augment_command(
     keep_originals: bool = typer.Option(True, "--keep-originals/--no-originals", help="Also write the input rows."),
     gate: list[str] = typer.Option([], "--gate", help="Extra gate by name (length, rules, similarity, dedup)."),
     teacher: Path | None = typer.Option(None, "--teacher", help="Add the teacher gate with this classifier folder."),
-    bt_forward: str | None = typer.Option(None, "--bt-forward", help="zh → pivot translation model (folder or hub id)."),
+    bt_forward: str | None = typer.Option(None, "--bt-forward", help="zh → pivot translation model (folder or hub id; recipe bt-marian)."),
     bt_backward: str | None = typer.Option(None, "--bt-backward", help="pivot → zh translation model (folder or hub id)."),
     no_gates: bool = typer.Option(False, "--no-gates", help="Drop the recipe's gates."),
     allow: list[str] = typer.Option([], "--allow", help=f"Let operations edit this protected kind: {', '.join(PROTECTABLE)}."),
@@ -92,6 +93,12 @@ def _recipe(name: str, bt_forward: str | None, bt_backward: str | None, no_gates
 
     translation = {key: value for key, value in (("forward", bt_forward), ("backward", bt_backward)) if value}
     recipe = load_recipe(name, {"back_translate": translation} if translation else None)
+    if translation and any(getattr(op, "backend", None) == "llm" for op in leaf_ops(recipe.op)):
+        raise typer.BadParameter(
+            f"recipe {recipe.name!r} back-translates with the local chat model; translation folders need "
+            "--recipe bt-marian (or a recipe with back_translate backend transformers / ctranslate2)",
+            param_hint="--bt-forward / --bt-backward",
+        )
     extra = [build_gate(spec) for spec in gates]
     if teacher is not None:
         extra.append(build_gate({"teacher": {"model": str(teacher)}}))

