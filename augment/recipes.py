@@ -107,8 +107,9 @@ def load_recipe(name_or_path: str | Path, overrides: dict[str, dict[str, Any]] |
     return recipe_from_dict(config, default, overrides)
 
 
-WORD_LEVEL_RECIPES = ("eda", "synonym")
-"""Recipes whose gates ``zhaug gate`` runs by default."""
+WORD_LEVEL_RECIPES = ("eda-classic",)
+"""Recipes whose gates ``zhaug gate`` runs by default: rules, fluency and dedup, the gates made for
+copies from tools that edit any word (classic EDA, nlpaug, a language model)."""
 
 
 def word_level_gates() -> list[Gate]:

