@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import signal
 import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -25,6 +26,7 @@ from zhaug.augment.compose import OneOf
 from zhaug.augment.gates.base import Candidate
 from zhaug.augment.recipes import Recipe
 from zhaug.augment.text import Segmenter, join
+from zhaug.errors import ZhaugError
 from zhaug.io import Record, ResumableWriter
 from zhaug.rng import derive_rng
 
@@ -107,7 +109,10 @@ def propose(jobs: Sequence[Job], op: Operation, seed: int, segmenter: Segmenter)
     for leaf in {id(leaf): leaf for _, _, leaf in planned}.values():
         items = [i for i, (_, _, chosen) in enumerate(planned) if chosen is leaf]
         rngs = [derive_rng(seed, planned[i][0].id, leaf.name, planned[i][1]) for i in items]
-        edited = leaf.apply_batch([list(tokens[planned[i][0].id]) for i in items], rngs)
+        try:
+            edited = leaf.apply_batch([list(tokens[planned[i][0].id]) for i in items], rngs)
+        except (TypeError, ValueError) as exc:  # a parameter of the wrong type or out of range
+            raise ZhaugError(f"operation {leaf.name!r} {leaf.spec()}: {exc}; check its parameters") from None
         texts.update((i, join(result)) for i, result in zip(items, edited))
     return [Candidate(record, texts[i], leaf.name, copy) for i, (record, copy, leaf) in enumerate(planned)]
 
@@ -117,6 +122,10 @@ _WORKER: tuple[Operation, int, Segmenter] | None = None
 
 def _init_worker(op: Operation, seed: int, segmenter: Segmenter) -> None:
     global _WORKER
+    # Ctrl-C reaches the whole process group: the parent stops the pool; SIGTERM (the pool's
+    # terminate) ends a worker at once, whatever handler the parent had installed.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _WORKER = (op, seed, segmenter)
 
 

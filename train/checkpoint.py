@@ -60,7 +60,13 @@ def read_info(model_dir: Path) -> dict[str, Any]:
     path = model_dir / RUN_INFO if (model_dir / RUN_INFO).is_file() else model_dir / "best" / RUN_INFO
     if not path.is_file():
         raise ZhaugError(f"{model_dir}: not a zhaug run folder (no best/{RUN_INFO}); train one with `zhaug train`")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ZhaugError(f"{path}: damaged ({exc}); retrain, or restore it from a copy") from None
+    if not isinstance(info, dict) or not isinstance(info.get("labels"), list) or "max_length" not in info.get("config", {}):
+        raise ZhaugError(f"{path}: damaged (needs 'labels' and 'config.max_length'); retrain, or restore it from a copy")
+    return info
 
 
 def save_last(

@@ -87,7 +87,7 @@ def audit_command(
 ) -> None:
     """Audit a classifier: accuracy, flip rates and calibration under every perturbation family × severity."""
     check_engine(engine)
-    thresholds = parse_thresholds(fail_under) if fail_under else []
+    thresholds = parse_thresholds(fail_under) if fail_under is not None else []
     settings = _settings(config, seed, batch_size, families, severities, attack)
     records = read_records(test, columns(id_col, text_col, label_col))[:limit]
     from zhaug.train.predict import load_predictor  # torch: imported when a command needs it

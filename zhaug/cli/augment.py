@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -16,7 +17,16 @@ from zhaug.augment.pipeline import FIELDS, Augmenter, AugmentStats
 from zhaug.augment.recipes import Recipe, load_recipe
 from zhaug.augment.text import BACKENDS, PROTECTABLE, Segmenter
 from zhaug.cli.options import Engine, IdCol, LabelCol, Progress, RayAddress, TextCol, check_engine, columns
-from zhaug.io import ResumableWriter, TableWriter, iter_records, table_format, write_table
+from zhaug.hashing import file_sha256
+from zhaug.io import (
+    ResumableWriter,
+    TableWriter,
+    check_output,
+    iter_records,
+    output_lock,
+    table_format,
+    write_table,
+)
 
 REJECTED_FIELDS = ["parent_id", "copy", "op", "reason", "text"]
 
@@ -53,33 +63,60 @@ def augment_command(
     stream = stream or engine == "ray"
     if stream and (balance or resume):
         raise typer.BadParameter("--balance and --resume need the whole table in memory", param_hint="--stream / --engine ray")
+    rejected_path = output.with_name(f"{output.stem}.rejected{output.suffix}")
+    check_output(output, input)
+    check_output(rejected_path, input)
     read = partial(iter_records, input, columns(id_col, text_col, label_col), header=not no_header)
     records = [] if stream else list(read())
     table_format(output)  # refuse an unknown output format before any work
     the_recipe = _recipe(recipe, bt_forward, bt_backward, no_gates, gate, teacher)
     settings = {"n_aug": n_aug, "seed": seed, "balance": balance, "keep_originals": keep_originals,
-                "workers": workers, "segmenter": _segmenter(allow, user_dict, segmenter_backend), "progress": progress}
+                "workers": cap_workers(workers), "segmenter": _segmenter(allow, user_dict, segmenter_backend),
+                "progress": progress}
     if engine == "ray":
         from zhaug.augment.distributed import RayAugmenter  # ray: an optional dependency
 
         augmenter: Augmenter = RayAugmenter(the_recipe, address=ray_address, **settings)
     else:
         augmenter = Augmenter(the_recipe, **settings)
-    rejected_path = output.with_name(f"{output.stem}.rejected{output.suffix}")
-    if stream:
-        stats = AugmentStats()
-        with TableWriter(output, FIELDS) as out, TableWriter(rejected_path, REJECTED_FIELDS) as log:
-            out.write_rows(augmenter.stream(read, stats, on_reject=lambda c, reason: log.write(_rejection(c, reason))))
-    else:
-        rejected: list[dict[str, str]] = []
-        writer = ResumableWriter(output, FIELDS, resume=resume)
-        rows, stats = augmenter.run(records, writer, on_reject=lambda c, reason: rejected.append(_rejection(c, reason)))
-        writer.finish(rows)
-        write_table(rejected_path, rejected, REJECTED_FIELDS)
+    with output_lock(output):
+        if stream:
+            stats = AugmentStats()
+            with TableWriter(output, FIELDS) as out, TableWriter(rejected_path, REJECTED_FIELDS) as log:
+                out.write_rows(augmenter.stream(read, stats, on_reject=lambda c, reason: log.write(_rejection(c, reason))))
+        else:
+            made_from = {"input": file_sha256(input), "recipe": the_recipe.op.spec(),
+                         "gates": [g.name for g in the_recipe.gates], "n_aug": n_aug, "seed": seed, "balance": balance,
+                         "keep_originals": keep_originals, "columns": [id_col, text_col, label_col, no_header],
+                         "allow": sorted(allow), "user_dict": user_dict and file_sha256(user_dict)}
+            stats = _run_resumable(augmenter, records, output, rejected_path, ResumableWriter(
+                output, FIELDS, resume=resume, made_from=made_from))
     summary_path = output.with_name(f"{output.stem}.summary.json")
     summary_path.write_text(json.dumps(stats.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     Console(stderr=True).print(summary_table(stats, the_recipe.name))
     typer.echo(f"wrote {output} ({stats.rows_out} rows); rejections in {rejected_path}; summary in {summary_path}", err=True)
+
+
+def _run_resumable(augmenter: Augmenter, records: list, output: Path, rejected_path: Path,
+                   writer: ResumableWriter) -> AugmentStats:
+    """Run, recording finished rows for ``--resume``; a failed run leaves no empty partial file."""
+    rejected: list[dict[str, str]] = []
+    try:
+        rows, stats = augmenter.run(records, writer, on_reject=lambda c, reason: rejected.append(_rejection(c, reason)))
+    except BaseException:
+        writer.abandon()
+        raise
+    writer.finish(rows)
+    write_table(rejected_path, rejected, REJECTED_FIELDS)
+    return stats
+
+
+def cap_workers(workers: int) -> int:
+    """``--workers``, at most the CPUs this process may use (each worker may load a model)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if workers > cpus:
+        typer.echo(f"--workers {workers}: only {cpus} CPUs available; using {cpus} workers", err=True)
+    return min(workers, cpus)
 
 
 def _recipe(name: str, bt_forward: str | None, bt_backward: str | None, no_gates: bool, gates: list[str],

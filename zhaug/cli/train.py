@@ -49,6 +49,7 @@ def train_command(
     from zhaug.io import read_records
     from zhaug.train.config import load_config
     from zhaug.train.data import read_children, read_training_table
+    from zhaug.train.models.resolve import check_max_length
     from zhaug.train.trainer import Trainer
 
     if augment and augmented:
@@ -60,8 +61,9 @@ def train_command(
         class_weights=class_weights, eval_every=eval_every, patience=patience, aug_weight=aug_weight,
         consistency_weight=consistency_weight, seed=seed, threads=threads,
     )
+    check_max_length(settings.model, settings.max_length)
     records, children = read_training_table(train)
-    for parent, texts in (read_children(augmented) if augmented else {}).items():
+    for parent, texts in (read_children(augmented, records) if augmented else {}).items():
         children.setdefault(parent, []).extend(texts)
     eval_records = read_records(eval) if eval else None
     result = Trainer(settings, progress=progress).fit(records, eval_records, out_dir=out, children=children,
@@ -72,7 +74,7 @@ def train_command(
 
 
 def predict_command(
-    run_dir: Path = typer.Argument(..., help="A run folder written by zhaug train (or its best/)."),
+    run_dir: Path = typer.Argument(..., help="A run folder written by zhaug train (or its best/), or a transformers classifier folder."),
     input: Path = typer.Argument(..., help="Table with id and text columns (.csv, .tsv, .jsonl)."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write id,label,empty[,p_<label>...]."),
     proba: bool = typer.Option(False, "--proba", help="Also write each class's probability."),
