@@ -302,3 +302,56 @@ def test_max_length_beyond_the_model_is_refused(tmp_path, monkeypatch, capsys):
     code, err = zhaug(monkeypatch, capsys, "train", "--train", str(_write(tmp_path / "t.csv", ROWS)),
                       "--out", str(tmp_path / "run"), "--model", str(model), "--max-length", "100000")
     assert code == 2 and "--max-length 100000: the model" in err and "reads at most 64 tokens" in err
+
+
+# Conventions
+def test_progress_bars_are_off_when_stderr_is_not_a_terminal(table, tmp_path, monkeypatch, capsys):
+    code, err = zhaug(monkeypatch, capsys, "augment", str(table), "-o", str(tmp_path / "o.csv"), "-r", "aeda")
+    assert code == 0 and "\r" not in err and "\x1b[" not in err
+    code, err = zhaug(monkeypatch, capsys, "augment", str(table), "-o", str(tmp_path / "o.csv"), "-r", "aeda",
+                      "--progress")
+    assert code == 0 and "\r" in err  # asked for: shown
+
+
+def test_no_color_is_honoured(table, tmp_path, monkeypatch, capsys):
+    import typer
+
+    shown = []
+    monkeypatch.setattr(typer, "secho", lambda message, **style: shown.append(style.get("fg")))
+    monkeypatch.setenv("NO_COLOR", "1")
+    code, _ = zhaug(monkeypatch, capsys, "augment", str(table), "-o", str(table), "-r", "aeda")
+    assert code == 2 and shown == [None]
+    monkeypatch.delenv("NO_COLOR")
+    code, _ = zhaug(monkeypatch, capsys, "augment", str(table), "-o", str(table), "-r", "aeda")
+    assert shown == [None, "red"]
+
+
+def test_tokenizer_config_names_a_class_transformers_4_knows(tmp_path):
+    from tokenizers import Tokenizer, models
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    from zhaug.train.checkpoint import portable_tokenizer_config
+
+    vocab = {"[UNK]": 0, "[PAD]": 1, "好": 2}
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel(vocab, unk_token="[UNK]")),
+                                        unk_token="[UNK]", pad_token="[PAD]")
+    tokenizer.save_pretrained(tmp_path)
+    portable_tokenizer_config(tmp_path)
+    assert json.loads((tmp_path / "tokenizer_config.json").read_text("utf-8"))["tokenizer_class"] in (
+        "PreTrainedTokenizerFast", "BertTokenizer", "BertTokenizerFast")
+    assert AutoTokenizer.from_pretrained(tmp_path)("好")["input_ids"] == [2]
+
+
+def test_a_run_folder_has_a_model_card(tmp_path, monkeypatch, capsys):
+    from train_helpers import tiny_model
+
+    model = tiny_model(tmp_path / "m")
+    rows = [{"id": f"r{i}", "text": ("好棒赞" if i % 2 else "差坏烂") * 2, "label": "pos" if i % 2 else "neg"}
+            for i in range(24)]
+    code, err = zhaug(monkeypatch, capsys, "train", "--train", str(_write(tmp_path / "t.csv", rows)), "--out",
+                      str(tmp_path / "run"), "--model", str(model), "--max-steps", "2", "--threads", "1")
+    assert code == 0, err
+    for card in (tmp_path / "run" / "README.md", tmp_path / "run" / "best" / "README.md"):
+        text = card.read_text("utf-8")
+        assert f"base model: `{model}`" in text and "labels: neg, pos" in text
+        assert "training rows" in text and "macro-F1" in text and "--max-steps 2" in text

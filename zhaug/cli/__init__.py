@@ -9,6 +9,7 @@ import traceback
 import typer
 
 from zhaug import __version__
+from zhaug.cli.options import say_error
 from zhaug.errors import ZhaugError
 
 # transformers' load reports and per-file bars say nothing to a zhaug user (zhaug initialises a
@@ -47,7 +48,7 @@ def _interrupted(signum: int, _frame: object) -> None:
     """Ctrl-C and SIGTERM unwind the program (so worker pools are terminated on the way out) and
     exit 128 + the signal number, never 1."""
     signal.signal(signum, signal.SIG_DFL)  # a second signal stops at once
-    typer.secho("interrupted", fg="red", err=True)
+    say_error("interrupted")
     raise SystemExit(128 + signum)
 
 
@@ -69,14 +70,13 @@ def run() -> None:
 
 
 def _fail(message: str) -> None:
-    typer.secho(message, fg="red", err=True)
+    say_error(message)
     raise SystemExit(2) from None
 
 
 def _bug() -> None:
     traceback.print_exc()
-    typer.secho(f"zhaug {__version__}: an unexpected error (a bug); please report it with the traceback above",
-                fg="red", err=True)
+    say_error(f"zhaug {__version__}: an unexpected error (a bug); please report it with the traceback above")
     raise SystemExit(BUG_EXIT) from None
 
 

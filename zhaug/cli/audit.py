@@ -10,7 +10,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from zhaug.cli.options import Engine, IdCol, LabelCol, Progress, RayAddress, TextCol, check_engine, columns
+from zhaug.cli.options import (
+    Engine,
+    IdCol,
+    LabelCol,
+    Progress,
+    RayAddress,
+    TextCol,
+    check_engine,
+    columns,
+    say_error,
+)
 from zhaug.errors import MissingResourceError
 from zhaug.hashing import files_key
 from zhaug.io import read_records
@@ -83,7 +93,7 @@ def audit_command(
     id_col: IdCol = "id",
     text_col: TextCol = "text",
     label_col: LabelCol = "label",
-    progress: Progress = True,
+    progress: Progress = None,
 ) -> None:
     """Audit a classifier: accuracy, flip rates and calibration under every perturbation family × severity."""
     check_engine(engine)
@@ -110,7 +120,7 @@ def audit_command(
     Console(stderr=True).print(summary_table(report))
     typer.echo(f"wrote {paths['html']}, {paths['md'].name}, {paths['json'].name}", err=True)
     for failure in failures:
-        typer.secho(f"release gate: {failure}", fg="red", err=True)
+        say_error(f"release gate: {failure}")
     if failures:
         raise typer.Exit(1)
 

@@ -56,7 +56,7 @@ def augment_command(
     label_col: LabelCol = "label",
     no_header: bool = typer.Option(False, "--no-header", help="The table has no header; columns are 0, 1, ..."),
     resume: bool = typer.Option(False, "--resume", help="Skip rows already written by an interrupted run."),
-    progress: Progress = True,
+    progress: Progress = None,
 ) -> None:
     """Augment a labelled table: originals plus gated copies, each with id, parent_id, op, params, seed."""
     check_engine(engine)

@@ -3,6 +3,7 @@ and transformers take seconds), so ``zhaug --help`` stays fast."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -40,7 +41,7 @@ def train_command(
     seed: int | None = typer.Option(None, "--seed"),
     threads: int | None = typer.Option(None, "--threads", min=1),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out."),
-    progress: Progress = True,
+    progress: Progress = None,
 ) -> None:
     """Fine-tune a classifier, keep the best checkpoint by eval macro-F1, write metrics.json.
 
@@ -48,6 +49,7 @@ def train_command(
     writes (see docs/scale.md)."""
     from zhaug.io import read_records
     from zhaug.train.config import load_config
+    from zhaug.train.checkpoint import write_model_card
     from zhaug.train.data import read_children, read_training_table
     from zhaug.train.models.resolve import check_max_length
     from zhaug.train.trainer import Trainer
@@ -61,13 +63,15 @@ def train_command(
         class_weights=class_weights, eval_every=eval_every, patience=patience, aug_weight=aug_weight,
         consistency_weight=consistency_weight, seed=seed, threads=threads,
     )
-    check_max_length(settings.model, settings.max_length)
+    if max_length is not None:
+        check_max_length(settings.model, max_length)
     records, children = read_training_table(train)
     for parent, texts in (read_children(augmented, records) if augmented else {}).items():
         children.setdefault(parent, []).extend(texts)
     eval_records = read_records(eval) if eval else None
     result = Trainer(settings, progress=progress).fit(records, eval_records, out_dir=out, children=children,
                                                       resume=resume)
+    write_model_card(out, result, ["zhaug", *sys.argv[1:]])
     best = result["eval"]
     typer.echo(f"best step {result['best_step']}/{result['steps']}: accuracy {best['accuracy']:.4f}, "
                f"macro-F1 {best['macro_f1']:.4f}; model in {out / 'best'}, metrics in {out / 'metrics.json'}", err=True)
