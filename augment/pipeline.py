@@ -27,7 +27,7 @@ from zhaug.augment.gates.base import Candidate
 from zhaug.augment.recipes import Recipe
 from zhaug.augment.text import Segmenter, join
 from zhaug.errors import ZhaugError
-from zhaug.io import Record, ResumableWriter
+from zhaug.io import Record, ResumableWriter, records_from_dataset
 from zhaug.rng import derive_rng
 
 FIELDS = ("id", "parent_id", "text", "label", "op", "params", "seed")
@@ -191,7 +191,10 @@ class Augmenter:
         writer: ResumableWriter | None = None,
         on_reject: Callable[[Candidate, str], None] | None = None,
     ) -> tuple[list[dict[str, Any]], AugmentStats]:
-        """Output rows (in input order: each original, then its accepted copies) and counts."""
+        """Output rows (in input order: each original, then its accepted copies) and counts.
+        ``records`` may be a ``datasets.Dataset`` with ``id`` (optional), ``text`` and ``label`` columns."""
+        if hasattr(records, "features"):
+            records = records_from_dataset(records)
         stats = AugmentStats(rows_in=len(records), empty=sum(not r.text.strip() for r in records))
         done = writer.done if writer else {}
         copies = copies_per_record(records, self.n_aug, self.balance)

@@ -355,3 +355,22 @@ def test_a_run_folder_has_a_model_card(tmp_path, monkeypatch, capsys):
         text = card.read_text("utf-8")
         assert f"base model: `{model}`" in text and "labels: neg, pos" in text
         assert "training rows" in text and "macro-F1" in text and "--max-steps 2" in text
+
+
+def test_saved_datasets_are_tables_and_class_names_are_kept(tmp_path, monkeypatch, capsys):
+    from datasets import ClassLabel, Dataset, Features, Value
+
+    from zhaug.augment.pipeline import Augmenter
+    from zhaug.augment.recipes import load_recipe
+
+    features = Features({"id": Value("string"), "text": Value("string"), "label": ClassLabel(names=["neg", "pos"])})
+    dataset = Dataset.from_dict({"id": [r["id"] for r in ROWS], "text": [r["text"] for r in ROWS],
+                                 "label": [int(r["label"]) for r in ROWS]}, features=features)
+    dataset.save_to_disk(str(tmp_path / "ds"))
+    assert [r.label for r in read_records(tmp_path / "ds")] == ["neg", "pos", "neg", "pos", "neg"]
+    rows, stats = Augmenter(load_recipe("aeda"), progress=False).run(dataset)
+    assert stats.rows_in == 5 and {row["label"] for row in rows} == {"neg", "pos"}
+    code, err = zhaug(monkeypatch, capsys, "augment", str(tmp_path / "ds"), "-o", str(tmp_path / "o.csv"),
+                      "-r", "aeda", "--resume")
+    assert code == 0, err
+    assert [row["label"] for row in read_table(tmp_path / "o.csv")][:2] == ["neg", "neg"]

@@ -177,6 +177,9 @@ def _rows(path: Path, lines: Iterable[str], fmt: str, header: bool) -> Iterator[
 def iter_rows(path: str | os.PathLike[str], header: bool = True) -> Iterator[tuple[int, dict[str, str]]]:
     """Stream (line number, row) pairs of any table format, all values as strings (Parquet: row numbers)."""
     path = Path(path)
+    if is_saved_dataset(path):
+        yield from dataset_rows(path)
+        return
     if not path.is_file():
         raise InputError(path, "no such file")
     fmt = table_format(path)
@@ -191,6 +194,24 @@ def iter_rows(path: str | os.PathLike[str], header: bool = True) -> Iterator[tup
         return
     with open(path, encoding=detect_encoding(path), newline="") as handle:
         yield from _rows(path, handle, fmt, header)
+
+
+def is_saved_dataset(path: Path) -> bool:
+    """Whether ``path`` is a folder ``datasets.Dataset.save_to_disk`` wrote."""
+    return path.is_dir() and (path / "state.json").is_file() and (path / "dataset_info.json").is_file()
+
+
+def dataset_rows(dataset: Any) -> Iterator[tuple[int, dict[str, str]]]:
+    """(row number, row) pairs of a ``datasets.Dataset`` or of a ``save_to_disk`` folder, values as
+    strings; a ``ClassLabel`` column gives its class names, not the class indices."""
+    if isinstance(dataset, Path):
+        from datasets import load_from_disk  # heavy: only for a save_to_disk folder
+
+        dataset = load_from_disk(str(dataset))
+    names = {column: feature.names for column, feature in dataset.features.items() if hasattr(feature, "int2str")}
+    for number, row in enumerate(dataset, start=1):
+        yield number, {k: "" if v is None else names[k][v] if k in names and isinstance(v, int) and v >= 0 else str(v)
+                       for k, v in row.items()}
 
 
 def iter_records(
@@ -273,9 +294,7 @@ def _check_label_spelling(label: str, lineno: int, numbers: dict[float, tuple[st
 
 def records_from_dataset(dataset: Any, columns: Columns = Columns(), *, require_label: bool = True) -> list[Record]:
     """Records from a ``datasets.Dataset`` (row numbers count from 1)."""
-    return records_from_rows(
-        ((i + 1, row) for i, row in enumerate(dataset)), columns, "dataset", require_label
-    )
+    return records_from_rows(dataset_rows(dataset), columns, "dataset", require_label)
 
 
 def _umask() -> int:

@@ -17,7 +17,7 @@ from zhaug.augment.pipeline import FIELDS, Augmenter, AugmentStats
 from zhaug.augment.recipes import Recipe, load_recipe
 from zhaug.augment.text import BACKENDS, PROTECTABLE, Segmenter
 from zhaug.cli.options import Engine, IdCol, LabelCol, Progress, RayAddress, TextCol, check_engine, columns
-from zhaug.hashing import file_sha256
+from zhaug.hashing import files_sha256
 from zhaug.io import (
     ResumableWriter,
     TableWriter,
@@ -85,10 +85,10 @@ def augment_command(
             with TableWriter(output, FIELDS) as out, TableWriter(rejected_path, REJECTED_FIELDS) as log:
                 out.write_rows(augmenter.stream(read, stats, on_reject=lambda c, reason: log.write(_rejection(c, reason))))
         else:
-            made_from = {"input": file_sha256(input), "recipe": the_recipe.op.spec(),
+            made_from = {"input": files_sha256(input), "recipe": the_recipe.op.spec(),
                          "gates": [g.name for g in the_recipe.gates], "n_aug": n_aug, "seed": seed, "balance": balance,
                          "keep_originals": keep_originals, "columns": [id_col, text_col, label_col, no_header],
-                         "allow": sorted(allow), "user_dict": user_dict and file_sha256(user_dict)}
+                         "allow": sorted(allow), "user_dict": user_dict and files_sha256(user_dict)}
             stats = _run_resumable(augmenter, records, output, rejected_path, ResumableWriter(
                 output, FIELDS, resume=resume, made_from=made_from))
     summary_path = output.with_name(f"{output.stem}.summary.json")
