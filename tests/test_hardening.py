@@ -374,3 +374,15 @@ def test_saved_datasets_are_tables_and_class_names_are_kept(tmp_path, monkeypatc
                       "-r", "aeda", "--resume")
     assert code == 0, err
     assert [row["label"] for row in read_table(tmp_path / "o.csv")][:2] == ["neg", "neg"]
+
+
+def test_nlpaug_synonym_aug_without_its_english_wordnet_is_one_line(tmp_path):
+    import importlib.util
+
+    from zhaug.augment.recipes import load_recipe
+
+    if importlib.util.find_spec("nltk") is not None:
+        pytest.skip("nltk is installed: SynonymAug may build")
+    (tmp_path / "syn.yaml").write_text("op: {nlpaug: {aug: SynonymAug}}\n", encoding="utf-8")
+    with pytest.raises(ZhaugError, match=r"syn.yaml: nlpaug SynonymAug\(\{\}\) cannot be built here: .*synonym_swap"):
+        load_recipe(tmp_path / "syn.yaml")

@@ -53,7 +53,7 @@ class Predictor:
         self.batch_size = batch_size
         self.tokenizer = load_tokenizer(model_dir)
         model = load_classifier(model_dir, len(self.labels), dict(enumerate(self.labels)), strict=True).eval()
-        check_tokenizer(model_dir, self.tokenizer, model.config.vocab_size)
+        check_tokenizer(model_dir, self.tokenizer)
         if quantize == "int8":
             length = min(self.max_length, model.config.max_position_embeddings)
             texts = derive_rng("int8-calibration").sample(trimming_corpus(), CALIBRATION_SENTENCES)
@@ -92,7 +92,7 @@ class TransformersClassifier:
         ]
         self.model = load_classifier(path, len(id2label), id2label, strict=True).eval()
         self.tokenizer = load_tokenizer(path)
-        check_tokenizer(path, self.tokenizer, self.model.config.vocab_size)
+        check_tokenizer(path, self.tokenizer)
         self.batch_size, self.max_length = batch_size, max_length
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:

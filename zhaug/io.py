@@ -1,8 +1,9 @@
 """The data contract shared by every command: reading labelled tables and writing results safely.
 
 Input: CSV, TSV, JSON lines or Parquet (or a ``datasets.Dataset``) with configurable id / text /
-label columns; UTF-8, UTF-8 with BOM and GB18030 are detected. Ids are generated (``row<N>``, by
-position) when the input has none. Tables are read and written row by row (:func:`iter_records`,
+label columns, or a ``datasets`` ``save_to_disk`` folder; UTF-8, UTF-8 with BOM and GB18030 are
+detected, and Big5, Shift-JIS and EUC-KR (whose bytes also decode as GB18030) refused. Ids are
+generated (``row<N>``, by position) when the input has none. Tables are read and written row by row (:func:`iter_records`,
 :class:`TableWriter`), so memory stays flat however long the table. Output writes are atomic: a
 temporary file is renamed into place, so a crash never leaves a half-written result.
 """

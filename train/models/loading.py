@@ -99,11 +99,10 @@ def check_loaded(path: str | os.PathLike[str], model: PreTrainedModel, info: dic
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "spiece.model", "sentencepiece.bpe.model", "vocab.json")
 
 
-def check_tokenizer(path: str | os.PathLike[str], tokenizer: PreTrainedTokenizerBase, vocab_size: int) -> None:
+def check_tokenizer(path: str | os.PathLike[str], tokenizer: PreTrainedTokenizerBase) -> None:
     """Refuse a tokenizer that cannot be the model's: its files are gone (transformers then builds
-    one from the special tokens alone), or its vocabulary does not fit the embeddings."""
+    one from the special tokens alone, and every text gets the same prediction)."""
     if not any((Path(path) / name).is_file() for name in TOKENIZER_FILES):
         raise ZhaugError(f"{path}: no tokenizer files (one of {', '.join(TOKENIZER_FILES)}); the folder is damaged")
-    if not vocab_size // 2 <= len(tokenizer) <= vocab_size:
-        raise ZhaugError(f"{path}: the tokenizer has {len(tokenizer)} tokens but the model {vocab_size}; "
-                         "the tokenizer files are damaged or another model's")
+    if len(tokenizer) <= len(set(tokenizer.all_special_tokens)):
+        raise ZhaugError(f"{path}: the tokenizer knows only its {len(tokenizer)} special tokens; its files are damaged")
