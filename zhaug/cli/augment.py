@@ -71,7 +71,7 @@ def augment_command(
     table_format(output)  # refuse an unknown output format before any work
     the_recipe = _recipe(recipe, bt_forward, bt_backward, no_gates, gate, teacher)
     settings = {"n_aug": n_aug, "seed": seed, "balance": balance, "keep_originals": keep_originals,
-                "workers": cap_workers(workers), "segmenter": _segmenter(allow, user_dict, segmenter_backend),
+                "workers": cap_workers(workers) if engine == "local" else workers, "segmenter": _segmenter(allow, user_dict, segmenter_backend),
                 "progress": progress}
     if engine == "ray":
         from zhaug.augment.distributed import RayAugmenter  # ray: an optional dependency
@@ -112,7 +112,8 @@ def _run_resumable(augmenter: Augmenter, records: list, output: Path, rejected_p
 
 
 def cap_workers(workers: int) -> int:
-    """``--workers``, at most the CPUs this process may use (each worker may load a model)."""
+    """``--workers`` on this machine, at most the CPUs this process may use (each worker may load
+    a model: 64 workers on 2 cores exhaust the memory). Ray actors are placed by Ray."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if workers > cpus:
         typer.echo(f"--workers {workers}: only {cpus} CPUs available; using {cpus} workers", err=True)
