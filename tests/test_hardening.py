@@ -348,9 +348,14 @@ def test_a_run_folder_has_a_model_card(tmp_path, monkeypatch, capsys):
     model = tiny_model(tmp_path / "m")
     rows = [{"id": f"r{i}", "text": ("好棒赞" if i % 2 else "差坏烂") * 2, "label": "pos" if i % 2 else "neg"}
             for i in range(24)]
-    code, err = zhaug(monkeypatch, capsys, "train", "--train", str(_write(tmp_path / "t.csv", rows)), "--out",
-                      str(tmp_path / "run"), "--model", str(model), "--max-steps", "2", "--threads", "1")
+    old = os.umask(0o022)
+    try:
+        code, err = zhaug(monkeypatch, capsys, "train", "--train", str(_write(tmp_path / "t.csv", rows)), "--out",
+                          str(tmp_path / "run"), "--model", str(model), "--max-steps", "2", "--threads", "1")
+    finally:
+        os.umask(old)
     assert code == 0, err
+    assert {oct(p.stat().st_mode & 0o777) for p in (tmp_path / "run" / "best").iterdir()} == {oct(0o644)}
     for card in (tmp_path / "run" / "README.md", tmp_path / "run" / "best" / "README.md"):
         text = card.read_text("utf-8")
         assert f"base model: `{model}`" in text and "labels: neg, pos" in text

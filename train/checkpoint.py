@@ -24,7 +24,7 @@ import torch
 from safetensors.torch import load_model, save_model
 
 from zhaug.errors import ZhaugError
-from zhaug.io import atomic_write_text
+from zhaug.io import atomic_write_text, file_mode
 from zhaug.train.models.loading import quiet_transformers
 
 RUN_INFO = "zhaug.json"
@@ -55,6 +55,8 @@ def save_best(run_dir: Path, model: torch.nn.Module, tokenizer: Any, info: dict[
         tokenizer.save_pretrained(tmp)
     portable_tokenizer_config(tmp)
     (tmp / RUN_INFO).write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
+    for path in tmp.iterdir():  # safetensors writes its weights 0600 whatever the umask
+        path.chmod(file_mode())
     replace_dir(tmp, run_dir / "best")
 
 

@@ -298,16 +298,17 @@ def records_from_dataset(dataset: Any, columns: Columns = Columns(), *, require_
     return records_from_rows(dataset_rows(dataset), columns, "dataset", require_label)
 
 
-def _umask() -> int:
+def file_mode() -> int:
+    """The mode a plain ``open`` gives a new file under the current umask (0644 under 022)."""
     mask = os.umask(0)
     os.umask(mask)
-    return mask
+    return 0o666 & ~mask
 
 
 def publish(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
-    """Rename a finished temporary file onto ``path`` with the mode a plain ``open`` would give
-    (``mkstemp`` makes files 0600, which would hide results from the user's group)."""
-    os.chmod(tmp, 0o666 & ~_umask())
+    """Rename a finished temporary file onto ``path`` with :func:`file_mode` (``mkstemp`` makes
+    files 0600, which would hide results from the user's group)."""
+    os.chmod(tmp, file_mode())
     os.replace(tmp, path)
 
 
