@@ -27,7 +27,7 @@ from zhaug.augment.gates.base import Candidate
 from zhaug.augment.recipes import Recipe
 from zhaug.augment.text import Segmenter, join
 from zhaug.errors import ZhaugError
-from zhaug.io import Record, ResumableWriter, records_from_dataset
+from zhaug.io import Record, ResumableWriter, comparable, records_from_dataset
 from zhaug.rng import derive_rng
 
 FIELDS = ("id", "parent_id", "text", "label", "op", "params", "seed")
@@ -61,12 +61,19 @@ class AugmentStats:
     generated: Counter = field(default_factory=Counter)
     accepted: Counter = field(default_factory=Counter)
     rejected: Counter = field(default_factory=Counter)  # (op, reason) -> count
+    unchanged: Counter = field(default_factory=Counter)  # op -> candidates identical to their parent
+
+    def mostly_unchanged(self) -> list[str]:
+        """Operations that left more than half their candidates unchanged (e.g. an nlpaug
+        augmenter that does not understand Chinese): worth a warning."""
+        return sorted(op for op, n in self.unchanged.items() if n > self.generated[op] / 2)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "rows_in": self.rows_in, "empty": self.empty, "resumed": self.resumed, "rows_out": self.rows_out,
             "generated": dict(self.generated), "accepted": dict(self.accepted),
             "rejected": {f"{op}: {reason}": n for (op, reason), n in self.rejected.items()},
+            "unchanged": dict(self.unchanged),
         }
 
 
@@ -291,6 +298,7 @@ class Augmenter:
         self, candidates: list[Candidate], stats: AugmentStats, on_reject: Callable[[Candidate, str], None] | None
     ) -> dict[str, list[Candidate]]:
         stats.generated.update(c.op for c in candidates)
+        stats.unchanged.update(c.op for c in candidates if comparable(c.text) == comparable(c.parent.text))
         active = candidates
         for gate in self.recipe.gates:
             if not active:

@@ -391,3 +391,13 @@ def test_nlpaug_synonym_aug_without_its_english_wordnet_is_one_line(tmp_path):
     (tmp_path / "syn.yaml").write_text("op: {nlpaug: {aug: SynonymAug}}\n", encoding="utf-8")
     with pytest.raises(ZhaugError, match=r"syn.yaml: nlpaug SynonymAug\(\{\}\) cannot be built here: .*synonym_swap"):
         load_recipe(tmp_path / "syn.yaml")
+
+
+def test_an_operation_that_leaves_most_texts_unchanged_is_warned_about(table, tmp_path, monkeypatch, capsys):
+    (tmp_path / "r.yaml").write_text("op: {punct_insert: {rate: 0.0}}\n", encoding="utf-8")  # edits nothing
+    code, err = zhaug(monkeypatch, capsys, "augment", str(table), "-o", str(tmp_path / "o.csv"), "-r",
+                      str(tmp_path / "r.yaml"), "-n", "2")
+    assert code == 0 and "warning: punct_insert left 10 of 10 copies unchanged" in err
+    assert json.loads((tmp_path / "o.summary.json").read_text("utf-8"))["unchanged"] == {"punct_insert": 10}
+    code, err = zhaug(monkeypatch, capsys, "augment", str(table), "-o", str(tmp_path / "o.csv"), "-r", "aeda")
+    assert code == 0 and "warning" not in err

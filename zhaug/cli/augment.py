@@ -94,6 +94,9 @@ def augment_command(
     summary_path = output.with_name(f"{output.stem}.summary.json")
     summary_path.write_text(json.dumps(stats.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     Console(stderr=True).print(summary_table(stats, the_recipe.name))
+    for op in stats.mostly_unchanged():
+        typer.echo(f"warning: {op} left {stats.unchanged[op]} of {stats.generated[op]} copies unchanged; "
+                   "does it work on Chinese?", err=True)
     typer.echo(f"wrote {output} ({stats.rows_out} rows); rejections in {rejected_path}; summary in {summary_path}", err=True)
 
 
