@@ -30,6 +30,7 @@ from typing import Any
 
 from zhaug.augment.base import Operation, default_segmenter, register
 from zhaug.augment.text import Token, join
+from zhaug.errors import ZhaugError
 
 SEPARATOR = "\ue000"
 """Joins tokens for nlpaug's tokenizer (a private-use character: not whitespace, so nlpaug's
@@ -84,7 +85,11 @@ def _resolve_augmenter(name: str, params: dict[str, Any]):
     for module in ("nlpaug.augmenter.char", "nlpaug.augmenter.word"):
         cls = getattr(importlib.import_module(module), name, None)
         if cls is not None:
-            return cls(**params)
+            try:
+                return cls(**params)
+            except (ImportError, OSError, LookupError) as exc:  # e.g. SynonymAug: nltk and WordNet (English)
+                raise ZhaugError(f"nlpaug {name}({params}) cannot be built here: {exc}; for Chinese synonyms "
+                                 "use the synonym_swap operation") from None
     raise ValueError(f"nlpaug: no augmenter {name!r} in nlpaug.augmenter.char or nlpaug.augmenter.word")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import signal
 import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -25,7 +26,8 @@ from zhaug.augment.compose import OneOf
 from zhaug.augment.gates.base import Candidate
 from zhaug.augment.recipes import Recipe
 from zhaug.augment.text import Segmenter, Token, join
-from zhaug.io import Record, ResumableWriter
+from zhaug.errors import ZhaugError
+from zhaug.io import Record, ResumableWriter, comparable, records_from_dataset
 from zhaug.rng import derive_rng
 
 FIELDS = ("id", "parent_id", "text", "label", "op", "params", "seed")
@@ -59,12 +61,19 @@ class AugmentStats:
     generated: Counter = field(default_factory=Counter)
     accepted: Counter = field(default_factory=Counter)
     rejected: Counter = field(default_factory=Counter)  # (op, reason) -> count
+    unchanged: Counter = field(default_factory=Counter)  # op -> candidates identical to their parent
+
+    def mostly_unchanged(self) -> list[str]:
+        """Operations that left more than half their candidates unchanged (e.g. an nlpaug
+        augmenter that does not understand Chinese): worth a warning."""
+        return sorted(op for op, n in self.unchanged.items() if n > self.generated[op] / 2)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "rows_in": self.rows_in, "empty": self.empty, "resumed": self.resumed, "rows_out": self.rows_out,
             "generated": dict(self.generated), "accepted": dict(self.accepted),
             "rejected": {f"{op}: {reason}": n for (op, reason), n in self.rejected.items()},
+            "unchanged": dict(self.unchanged),
         }
 
 
@@ -142,7 +151,10 @@ def _apply(planned: Sequence[tuple[Record, int, Operation]], items: Sequence[int
     for leaf in {id(planned[i][2]): planned[i][2] for i in items}.values():
         mine = [i for i in items if planned[i][2] is leaf]
         rngs = [derive_rng(seed, planned[i][0].id, leaf.name, planned[i][1]) for i in mine]
-        edited = leaf.apply_batch([list(tokens[planned[i][0].id]) for i in mine], rngs)
+        try:
+            edited = leaf.apply_batch([list(tokens[planned[i][0].id]) for i in mine], rngs)
+        except (TypeError, ValueError) as exc:  # a parameter of the wrong type or out of range
+            raise ZhaugError(f"operation {leaf.name!r} {leaf.spec()}: {exc}; check its parameters") from None
         texts.update((i, join(result)) for i, result in zip(mine, edited))
     return texts
 
@@ -152,6 +164,10 @@ _WORKER: tuple[Operation, int, Segmenter] | None = None
 
 def _init_worker(op: Operation, seed: int, segmenter: Segmenter) -> None:
     global _WORKER
+    # Ctrl-C reaches the whole process group: the parent stops the pool; SIGTERM (the pool's
+    # terminate) ends a worker at once, whatever handler the parent had installed.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _WORKER = (op, seed, segmenter)
 
 
@@ -217,7 +233,10 @@ class Augmenter:
         writer: ResumableWriter | None = None,
         on_reject: Callable[[Candidate, str], None] | None = None,
     ) -> tuple[list[dict[str, Any]], AugmentStats]:
-        """Output rows (in input order: each original, then its accepted copies) and counts."""
+        """Output rows (in input order: each original, then its accepted copies) and counts.
+        ``records`` may be a ``datasets.Dataset`` with ``id`` (optional), ``text`` and ``label`` columns."""
+        if hasattr(records, "features"):
+            records = records_from_dataset(records)
         stats = AugmentStats(rows_in=len(records), empty=sum(not r.text.strip() for r in records))
         done = writer.done if writer else {}
         copies = copies_per_record(records, self.n_aug, self.balance)
@@ -314,6 +333,7 @@ class Augmenter:
         self, candidates: list[Candidate], stats: AugmentStats, on_reject: Callable[[Candidate, str], None] | None
     ) -> dict[str, list[Candidate]]:
         stats.generated.update(c.op for c in candidates)
+        stats.unchanged.update(c.op for c in candidates if comparable(c.text) == comparable(c.parent.text))
         active = candidates
         for gate in self.recipe.gates:
             if not active:

@@ -23,15 +23,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from zhaug.augment import ops  # noqa: F401  (registers the operations)
 from zhaug.augment.base import OPERATIONS, Operation
 from zhaug.augment.compose import OneOf, PerSentence, Sequential, Sometimes
 from zhaug.augment.gates import build_gate
 from zhaug.augment.gates.base import Gate
 from zhaug.errors import ZhaugError
-from zhaug.specs import build, parse_spec
+from zhaug.specs import build, parse_spec, read_yaml_mapping
 
 
 @dataclass
@@ -93,18 +91,17 @@ def load_recipe(name_or_path: str | Path, overrides: dict[str, dict[str, Any]] |
     ``overrides`` (e.g. ``{"back_translate": {"forward": PATH}}``): see :func:`build_op`."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml"):
-        if not path.is_file():
-            raise ZhaugError(f"{path}: no such recipe file")
-        text, default = path.read_text(encoding="utf-8"), path.stem
+        config, default = read_yaml_mapping(path, "recipe file"), path.stem
     else:
-        resource = resources.files("zhaug.configs") / "recipes" / f"{name_or_path}.yaml"
-        if not resource.is_file():
-            raise ZhaugError(f"unknown recipe {str(name_or_path)!r}; choose from {named_recipes()} or pass a YAML file")
-        text, default = resource.read_text(encoding="utf-8"), str(name_or_path)
-    config = yaml.safe_load(text)
-    if not isinstance(config, dict):
-        raise ZhaugError(f"recipe {default!r} must be a YAML mapping")
-    return recipe_from_dict(config, default, overrides)
+        name = str(name_or_path)
+        if name not in named_recipes():  # a name is never a path (no ../ into the package)
+            raise ZhaugError(f"unknown recipe {name!r}; choose from {named_recipes()} or pass a YAML file")
+        resource = resources.files("zhaug.configs") / "recipes" / f"{name}.yaml"
+        config, default = read_yaml_mapping(resource, "recipe"), name
+    try:
+        return recipe_from_dict(config, default, overrides)
+    except ZhaugError as exc:
+        raise ZhaugError(f"{name_or_path}: {exc}") from None
 
 
 WORD_LEVEL_RECIPES = ("eda-classic",)

@@ -31,8 +31,6 @@ from functools import cache, cached_property
 from pathlib import Path
 
 import jieba
-import jieba.posseg
-import rjieba
 
 NEGATION_CHARS = frozenset("不没未非无别莫勿")
 ENTITY_TAGS = frozenset({"nr", "ns", "nt", "nz", "nrt", "nrfg"})
@@ -184,6 +182,8 @@ class Segmenter:
             jieba.setLogLevel(60)
             tokenizer.initialize()
         else:
+            import rjieba  # 0.4 s to import (its dictionary): only when segmenting, see dictionary_tags
+
             tokenizer = rjieba.Jieba()
         for word, freq, tag in self.user_words:
             tokenizer.add_word(word, freq, tag)  # both backends: freq None -> suggest_freq(word)
@@ -324,6 +324,8 @@ def _joined(first: Token, second: Token, kind: str) -> Token:
 @cache
 def dictionary_tags() -> dict[str, str]:
     """jieba's part-of-speech tag of every dictionary word (read once per process; do not modify)."""
+    import jieba.posseg  # 0.8 s to import: only when tags are needed, so `zhaug --version` stays fast
+
     return jieba.posseg.POSTokenizer(jieba.Tokenizer()).word_tag_tab
 
 

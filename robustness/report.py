@@ -14,13 +14,14 @@ import json
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
 import numpy as np
-from matplotlib.figure import Figure
 
 from zhaug.io import atomic_write_text
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em auto;max-width:1100px;
@@ -96,6 +97,8 @@ def _families(report: dict[str, Any]) -> list[str]:
 
 def _svg(fig: Figure) -> str:
     """The figure as inline SVG, text kept as text (searchable, and small)."""
+    import matplotlib  # 0.6 s to import: only when a report is drawn, so `zhaug --help` stays fast
+
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "none"}):
         fig.savefig(buffer, format="svg", bbox_inches="tight")
@@ -108,6 +111,8 @@ def accuracy_plot(report: dict[str, Any]) -> str:
     families = _families(report)
     cols = 5
     rows = (len(families) + cols - 1) // cols
+    from matplotlib.figure import Figure  # see _svg
+
     fig = Figure(figsize=(2.3 * cols, 1.9 * rows))
     axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
     clean = report["clean"]["accuracy"]["value"]
@@ -137,6 +142,8 @@ def flip_plot(report: dict[str, Any]) -> str:
     for cell in report["cells"]:
         grid[families.index(cell["family"]), severities.index(cell["severity"])] = cell["flip_rate"]["value"]
         expectation[cell["family"]] = cell["expectation"]
+    from matplotlib.figure import Figure  # see _svg
+
     fig = Figure(figsize=(1.1 * len(severities) + 2.6, 0.3 * len(families) + 1))
     ax = fig.subplots()
     image = ax.imshow(grid, cmap="Reds", vmin=0, vmax=max(0.2, float(np.nanmax(grid))), aspect="auto")

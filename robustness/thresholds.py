@@ -50,6 +50,8 @@ def parse_thresholds(spec: str) -> list[Threshold]:
             out.append(Threshold(metric, op, float(value)))
         except ValueError:
             raise ZhaugError(f"--fail-under: {value!r} is not a number") from None
+    if not out:
+        raise ZhaugError(f"--fail-under: {spec!r} names no condition; write e.g. flip_rate<=0.10")
     return out
 
 

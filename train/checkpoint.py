@@ -15,6 +15,7 @@ leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import torch
 from safetensors.torch import load_model, save_model
 
 from zhaug.errors import ZhaugError
+from zhaug.io import atomic_write_text, file_mode
 from zhaug.train.models.loading import quiet_transformers
 
 RUN_INFO = "zhaug.json"
@@ -51,8 +53,50 @@ def save_best(run_dir: Path, model: torch.nn.Module, tokenizer: Any, info: dict[
     with quiet_transformers():
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
+    portable_tokenizer_config(tmp)
     (tmp / RUN_INFO).write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
+    for path in tmp.iterdir():  # safetensors writes its weights 0600 whatever the umask
+        path.chmod(file_mode())
     replace_dir(tmp, run_dir / "best")
+
+
+PORTABLE_TOKENIZER_CLASSES = {"TokenizersBackend": "PreTrainedTokenizerFast"}
+"""transformers 5 names a plain ``tokenizer.json`` tokenizer ``TokenizersBackend``, a class 4.x
+lacks; ``PreTrainedTokenizerFast`` loads the same file in both."""
+
+
+def portable_tokenizer_config(folder: Path) -> None:
+    """Name the tokenizer class so that ``AutoTokenizer.from_pretrained`` works on transformers 4.x too."""
+    path = folder / "tokenizer_config.json"
+    if not path.is_file():
+        return
+    config = json.loads(path.read_text(encoding="utf-8"))
+    if config.get("tokenizer_class") in PORTABLE_TOKENIZER_CLASSES:
+        config["tokenizer_class"] = PORTABLE_TOKENIZER_CLASSES[config["tokenizer_class"]]
+        path.write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def write_model_card(run_dir: Path, metrics: dict[str, Any], command: list[str]) -> None:
+    """``README.md`` in the run folder and in ``best/`` (which travels alone): what the model was
+    trained from, on how much data, how well it did and the command that made it."""
+    base = metrics.get("base_model") or {}
+    scores = metrics.get("eval") or {}
+    lines = [
+        "---", "language: zh", "library_name: transformers", "pipeline_tag: text-classification", "tags: [zhaug]", "---",
+        "", f"# {run_dir.name}", "", "A Chinese text classifier fine-tuned by `zhaug train`.", "",
+        f"- base model: `{base.get('name', '?')}` (weights sha256 `{base.get('weights_sha256') or '?'}`)",
+        f"- labels: {', '.join(map(str, metrics.get('labels', [])))}",
+        f"- data: {metrics.get('train_rows', '?')} training rows ({metrics.get('rows_per_epoch', '?')} rows per epoch "
+        f"with augmented copies), {metrics.get('eval_rows', '?')} eval rows",
+        f"- best step {metrics.get('best_step', '?')} of {metrics.get('steps', '?')}: accuracy "
+        f"{scores.get('accuracy', float('nan')):.4f}, macro-F1 {scores.get('macro_f1', float('nan')):.4f} on the eval rows",
+        "", "Made with:", "", "```", " ".join(shlex.quote(part) for part in command), "```", "",
+        "Load it with `zhaug predict` / `zhaug audit`, or `AutoModelForSequenceClassification.from_pretrained` "
+        "and `AutoTokenizer.from_pretrained` on `best/`. Details: `metrics.json`, `best/zhaug.json`.", "",
+    ]
+    for folder in (run_dir, run_dir / "best"):
+        if folder.is_dir():
+            atomic_write_text(folder / "README.md", "\n".join(lines))
 
 
 def read_info(model_dir: Path) -> dict[str, Any]:
@@ -60,7 +104,13 @@ def read_info(model_dir: Path) -> dict[str, Any]:
     path = model_dir / RUN_INFO if (model_dir / RUN_INFO).is_file() else model_dir / "best" / RUN_INFO
     if not path.is_file():
         raise ZhaugError(f"{model_dir}: not a zhaug run folder (no best/{RUN_INFO}); train one with `zhaug train`")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ZhaugError(f"{path}: damaged ({exc}); retrain, or restore it from a copy") from None
+    if not isinstance(info, dict) or not isinstance(info.get("labels"), list) or "max_length" not in info.get("config", {}):
+        raise ZhaugError(f"{path}: damaged (needs 'labels' and 'config.max_length'); retrain, or restore it from a copy")
+    return info
 
 
 def save_last(

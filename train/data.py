@@ -75,12 +75,36 @@ def read_training_table(path: str | os.PathLike[str]) -> tuple[list[Record], Chi
             children_from_rows([row for _, row in rows]))
 
 
-def read_children(path: str | os.PathLike[str]) -> Children:
-    """Augmented texts by parent id from an augmentation output (rows without ``parent_id`` are originals)."""
+def read_children(path: str | os.PathLike[str], train: Sequence[Record] | None = None) -> Children:
+    """Augmented texts by parent id from an augmentation output (rows without ``parent_id`` are originals).
+
+    Given the training records, the table must have been made from them: a child whose parent is
+    not among them, or whose label is not its parent's, and an original whose text differs from
+    the training row of the same id, are refused (an unrelated table would attach children to
+    whichever rows happen to share their ids)."""
     rows = read_table(path)
     if rows and not {"parent_id", "text"} <= set(rows[0]):
         raise InputError(path, "an augmented table needs 'parent_id' and 'text' columns (zhaug augment output)")
+    if train is not None:
+        check_made_from(path, rows, train)
     return children_from_rows(rows)
+
+
+def check_made_from(path: str | os.PathLike[str], rows: Sequence[Mapping[str, str]], train: Sequence[Record]) -> None:
+    """See :func:`read_children`: refuse an augmented table not made from ``train``."""
+    by_id = {r.id: r for r in train}
+    problems: Counter = Counter()
+    for row in rows:
+        parent = by_id.get(row["parent_id"] or row.get("id", ""))
+        if row["parent_id"] and parent is None:
+            problems["children whose parent is not in the training table"] += 1
+        elif row["parent_id"] and row.get("label") not in (None, "", parent.label):
+            problems["children labelled differently from their parent"] += 1
+        elif not row["parent_id"] and parent is not None and comparable(row["text"]) != comparable(parent.text):
+            problems["originals whose text differs from the training row of that id"] += 1
+    if problems:
+        found = "; ".join(f"{n} {problem}" for problem, n in problems.items())
+        raise InputError(path, f"not made from this training table ({found}); augment the training table itself")
 
 
 def children_from_rows(rows: Sequence[Mapping[str, Any]]) -> Children:

@@ -11,13 +11,13 @@ import numpy as np
 import torch
 
 from zhaug.errors import InputError, ZhaugError
-from zhaug.io import Columns, read_records, table_format, write_table
+from zhaug.io import Columns, check_output, read_records, table_format, write_table
 from zhaug.rng import derive_rng
 from zhaug.train.checkpoint import RUN_INFO, read_info
 from zhaug.train.data import encode, pad
 from zhaug.train.heads import run_format, set_pooling, with_prefix
 from zhaug.train.models.int8 import quantize_int8
-from zhaug.train.models.loading import load_classifier, load_tokenizer
+from zhaug.train.models.loading import check_tokenizer, load_classifier, load_tokenizer
 from zhaug.train.models.vocab_trim import trimming_corpus
 
 QUANTIZATIONS = ("int8",)
@@ -57,7 +57,9 @@ class Predictor:
         self.prefix, pooling = run_format(info["config"])
         self.batch_size = batch_size
         self.tokenizer = load_tokenizer(model_dir)
-        model = set_pooling(load_classifier(model_dir, len(self.labels), dict(enumerate(self.labels))), pooling).eval()
+        model = set_pooling(load_classifier(model_dir, len(self.labels), dict(enumerate(self.labels)), strict=True),
+                            pooling).eval()
+        check_tokenizer(model_dir, self.tokenizer)
         if quantize == "int8":
             length = min(self.max_length, model.config.max_position_embeddings)
             texts = derive_rng("int8-calibration").sample(trimming_corpus(), CALIBRATION_SENTENCES)
@@ -94,8 +96,9 @@ class TransformersClassifier:
         self.labels = [
             label.removeprefix("LABEL_") if label == f"LABEL_{i}" else label for i, label in sorted(id2label.items())
         ]
-        self.model = load_classifier(path, len(id2label), id2label).eval()
+        self.model = load_classifier(path, len(id2label), id2label, strict=True).eval()
         self.tokenizer = load_tokenizer(path)
+        check_tokenizer(path, self.tokenizer)
         self.batch_size, self.max_length = batch_size, max_length
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
@@ -106,14 +109,17 @@ class TransformersClassifier:
         return torch.softmax(batched_logits(self.model, sequences, self.batch_size, self.tokenizer.pad_token_id), -1).numpy()
 
 
-def load_predictor(model_dir: str | os.PathLike[str], *, batch_size: int = 64,
-                   max_length: int = 512) -> Predictor | TransformersClassifier:
+def load_predictor(model_dir: str | os.PathLike[str], *, batch_size: int = 64, max_length: int = 512,
+                   quantize: str | None = None) -> Predictor | TransformersClassifier:
     """A classifier with ``labels`` and ``predict_proba`` from a run folder ``zhaug train`` wrote
-    (its own max length) or from a transformers sequence-classification folder (``max_length``)."""
+    (its own max length; ``quantize``: see :class:`Predictor`) or from a transformers
+    sequence-classification folder (``max_length``)."""
     model_dir = Path(model_dir)
     if any((folder / RUN_INFO).is_file() for folder in (model_dir, model_dir / "best")):
-        return Predictor(model_dir, batch_size=batch_size)
+        return Predictor(model_dir, batch_size=batch_size, quantize=quantize)
     if (model_dir / "config.json").is_file():
+        if quantize:
+            raise ZhaugError(f"{model_dir}: --quantize needs a zhaug run folder (its calibration is cached there)")
         return TransformersClassifier(model_dir, batch_size=batch_size, max_length=max_length)
     raise ZhaugError(f"{model_dir}: neither a zhaug run folder nor a transformers model folder")
 
@@ -137,7 +143,8 @@ def predict_file(
     records = read_records(input_path, columns, require_label=False)
     if not records:
         raise InputError(input_path, "no rows to predict")
-    predictor = Predictor(run_dir, quantize=quantize, batch_size=batch_size)
+    check_output(output_path, input_path)
+    predictor = load_predictor(run_dir, quantize=quantize, batch_size=batch_size)
     probabilities = predictor.predict_proba([r.text for r in records])
     prob_fields = [f"p_{label}" for label in predictor.labels] if proba else []
     rows = []

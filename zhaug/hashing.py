@@ -46,6 +46,16 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+def files_sha256(path: str | os.PathLike[str]) -> str:
+    """:func:`file_sha256` of a file; of a folder (e.g. a saved dataset), a key of its files' names
+    and checksums."""
+    path = Path(path)
+    if not path.is_dir():
+        return file_sha256(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    return content_key([[str(p.relative_to(path)), file_sha256(p)] for p in files])
+
+
 def files_key(files: Iterable[Path]) -> str:
     """A key of files' paths, sizes and modification times: changes when any file is rewritten."""
     return content_key([(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files])

@@ -1,8 +1,9 @@
 """The data contract shared by every command: reading labelled tables and writing results safely.
 
 Input: CSV, TSV, JSON lines or Parquet (or a ``datasets.Dataset``) with configurable id / text /
-label columns; UTF-8, UTF-8 with BOM and GB18030 are detected. Ids are generated (``row<N>``, by
-position) when the input has none. Tables are read and written row by row (:func:`iter_records`,
+label columns, or a ``datasets`` ``save_to_disk`` folder; UTF-8, UTF-8 with BOM and GB18030 are
+detected, and Big5, Shift-JIS and EUC-KR (whose bytes also decode as GB18030) refused. Ids are
+generated (``row<N>``, by position) when the input has none. Tables are read and written row by row (:func:`iter_records`,
 :class:`TableWriter`), so memory stays flat however long the table. Output writes are atomic: a
 temporary file is renamed into place, so a crash never leaves a half-written result.
 """
@@ -14,6 +15,7 @@ import csv
 import fcntl
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from zhaug.errors import InputError
+from zhaug.errors import InputError, ZhaugError
 
 ENCODINGS = ("utf-8-sig", "gb18030")
 READ_BYTES = 1 << 20
@@ -82,10 +84,59 @@ def detect_encoding(path: str | os.PathLike[str]) -> str:
                         raise InputError(path, "looks like UTF-16 or binary data; save it as UTF-8 or GB18030")
                     decoder.decode(block)
             decoder.decode(b"", final=True)
+            if encoding == "gb18030":
+                check_not_foreign_cjk(path)
             return encoding
         except UnicodeDecodeError:
             continue
     raise InputError(path, "is neither UTF-8 nor GB18030 text; convert it to UTF-8")
+
+
+def _foreign_cjk(sample: bytes) -> str | None:
+    """The Big5, Shift-JIS or EUC-KR encoding that ``sample`` (valid GB18030) was really written in,
+    or ``None``: their bytes also decode as GB18030, into rare characters (Big5), half-width kana
+    (Shift-JIS) or plausible-looking nonsense (EUC-KR). Each guess must also read as its language."""
+    for encoding, script, share in (("shift_jis", "[\u3040-\u30ff]", 0.2), ("euc_kr", "[\uac00-\ud7af]", 0.95)):
+        try:
+            text = sample.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        wide = re.findall(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]", text)
+        words = encoding != "euc_kr" or re.search(f"{script} {script}", text)  # Korean puts spaces between words
+        if len(wide) >= 2 and words and len(re.findall(script, text)) >= share * len(wide):
+            return encoding
+    han = re.findall(r"[\u3400-\u9fff]", sample.decode("gb18030"))
+    common = sum(_in_gb2312(c) for c in han)
+    if len(han) >= 2 and common < 0.8 * len(han):
+        from charset_normalizer import from_bytes  # only for files that may be Big5
+
+        best = from_bytes(sample).best()
+        if best is not None and best.encoding.startswith(("big5", "cp950")):
+            return "big5"
+    return None
+
+
+def _in_gb2312(char: str) -> bool:
+    try:
+        char.encode("gb2312")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def check_not_foreign_cjk(path: str | os.PathLike[str]) -> None:
+    """Refuse a file that decodes as GB18030 but was written in Big5, Shift-JIS or EUC-KR."""
+    with open(path, "rb") as handle:
+        sample = handle.read(READ_BYTES)
+    if len(sample) == READ_BYTES:  # whole lines only: a cut character would not decode
+        sample = sample[: sample.rfind(b"\n") + 1]
+    encoding = _foreign_cjk(sample)
+    if encoding:
+        raise InputError(path, f"looks like {FOREIGN[encoding]} text, not GB18030; convert it to UTF-8 "
+                               f"(e.g. iconv -f {encoding.upper().replace('_', '-')} -t UTF-8)")
+
+
+FOREIGN = {"big5": "Big5 (traditional Chinese)", "shift_jis": "Shift-JIS (Japanese)", "euc_kr": "EUC-KR (Korean)"}
 
 
 def _rows(path: Path, lines: Iterable[str], fmt: str, header: bool) -> Iterator[tuple[int, dict[str, str]]]:
@@ -102,28 +153,34 @@ def _rows(path: Path, lines: Iterable[str], fmt: str, header: bool) -> Iterator[
                 raise InputError(path, "each JSON line must be an object", lineno)
             yield lineno, {k: "" if v is None else str(v) for k, v in row.items()}
         return
-    reader = csv.reader(lines, delimiter="\t" if fmt == "tsv" else ",")
+    reader = csv.reader(lines, delimiter="\t" if fmt == "tsv" else ",", strict=True)
     names: list[str] | None = None
+    lineno = 1  # the line on which the current row starts (a quoted field may span lines)
     try:
         for fields in reader:
-            lineno = reader.line_num
             if names is None:
                 if header:
                     names = [name.strip() for name in fields]
+                    lineno = reader.line_num + 1
                     continue
                 names = [str(i) for i in range(len(fields))]
-            if not fields or fields == [""]:
-                continue
-            if len(fields) != len(names):
-                raise InputError(path, f"expected {len(names)} fields, found {len(fields)}", lineno)
-            yield lineno, dict(zip(names, fields))
+            if fields and fields != [""] and len(fields) != len(names):
+                quote = "; an unclosed quote on this line?" if any("\n" in field for field in fields) else ""
+                raise InputError(path, f"expected {len(names)} fields, found {len(fields)}{quote}", lineno)
+            if fields and fields != [""]:
+                yield lineno, dict(zip(names, fields))
+            lineno = reader.line_num + 1
     except csv.Error as exc:
-        raise InputError(path, f"malformed CSV ({exc})", reader.line_num) from None
+        problem = "a quote opened on this line is never closed" if "end of data" in str(exc) else f"malformed CSV ({exc})"
+        raise InputError(path, problem, lineno) from None
 
 
 def iter_rows(path: str | os.PathLike[str], header: bool = True) -> Iterator[tuple[int, dict[str, str]]]:
     """Stream (line number, row) pairs of any table format, all values as strings (Parquet: row numbers)."""
     path = Path(path)
+    if is_saved_dataset(path):
+        yield from dataset_rows(path)
+        return
     if not path.is_file():
         raise InputError(path, "no such file")
     fmt = table_format(path)
@@ -138,6 +195,24 @@ def iter_rows(path: str | os.PathLike[str], header: bool = True) -> Iterator[tup
         return
     with open(path, encoding=detect_encoding(path), newline="") as handle:
         yield from _rows(path, handle, fmt, header)
+
+
+def is_saved_dataset(path: Path) -> bool:
+    """Whether ``path`` is a folder ``datasets.Dataset.save_to_disk`` wrote."""
+    return path.is_dir() and (path / "state.json").is_file() and (path / "dataset_info.json").is_file()
+
+
+def dataset_rows(dataset: Any) -> Iterator[tuple[int, dict[str, str]]]:
+    """(row number, row) pairs of a ``datasets.Dataset`` or of a ``save_to_disk`` folder, values as
+    strings; a ``ClassLabel`` column gives its class names, not the class indices."""
+    if isinstance(dataset, Path):
+        from datasets import load_from_disk  # heavy: only for a save_to_disk folder
+
+        dataset = load_from_disk(str(dataset))
+    names = {column: feature.names for column, feature in dataset.features.items() if hasattr(feature, "int2str")}
+    for number, row in enumerate(dataset, start=1):
+        yield number, {k: "" if v is None else names[k][v] if k in names and isinstance(v, int) and v >= 0 else str(v)
+                       for k, v in row.items()}
 
 
 def iter_records(
@@ -184,13 +259,18 @@ def validate_rows(
 ) -> Iterator[Record]:
     """Records from (line number, row) pairs, one at a time; see :func:`iter_records`."""
     seen: dict[str, int] = {}
+    numbers: dict[float, tuple[str, int]] = {}
     for position, (lineno, row) in enumerate(rows):
         if columns.text not in row:
             raise InputError(source, f"no column {columns.text!r} (columns: {', '.join(map(str, row))})", lineno)
         label = row.get(columns.label)
         label = None if label is None else str(label).strip()
+        if label and label.lower() == "nan":
+            label = None  # pandas and JSON write a missing value as NaN
         if require_label and not label:
             raise InputError(source, f"missing label in column {columns.label!r}", lineno)
+        if label:
+            _check_label_spelling(label, lineno, numbers, source)
         rid = str(row[columns.id]).strip() if columns.id in row else f"row{position}"
         if not rid:
             raise InputError(source, f"empty id in column {columns.id!r}", lineno)
@@ -200,11 +280,49 @@ def validate_rows(
         yield Record(rid, "" if row[columns.text] is None else str(row[columns.text]), label or None)
 
 
+def _check_label_spelling(label: str, lineno: int, numbers: dict[float, tuple[str, int]], source: object) -> None:
+    """Refuse one number written two ways (``1`` / ``1.0`` / ``01``): they would be separate classes.
+    zhaug does not rewrite labels, so the classes keep the names the data gives them."""
+    try:
+        value = float(label)
+    except ValueError:
+        return
+    first, first_line = numbers.setdefault(value, (label, lineno))
+    if first != label:
+        raise InputError(source, f"label {label!r} is the number written {first!r} on line {first_line}; "
+                                 "write each class the same way", lineno)
+
+
 def records_from_dataset(dataset: Any, columns: Columns = Columns(), *, require_label: bool = True) -> list[Record]:
     """Records from a ``datasets.Dataset`` (row numbers count from 1)."""
-    return records_from_rows(
-        ((i + 1, row) for i, row in enumerate(dataset)), columns, "dataset", require_label
-    )
+    return records_from_rows(dataset_rows(dataset), columns, "dataset", require_label)
+
+
+def file_mode() -> int:
+    """The mode a plain ``open`` gives a new file under the current umask (0644 under 022)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def publish(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
+    """Rename a finished temporary file onto ``path`` with :func:`file_mode` (``mkstemp`` makes
+    files 0600, which would hide results from the user's group)."""
+    os.chmod(tmp, file_mode())
+    os.replace(tmp, path)
+
+
+def output_lock(output: str | os.PathLike[str]) -> Any:
+    """The lock a command holds while it writes ``output``: a second writer is refused, not raced."""
+    output = Path(output)
+    return file_lock(output.with_name(f".{output.name}.lock"), wait=False, holder=str(output))
+
+
+def check_output(output: str | os.PathLike[str], *inputs: str | os.PathLike[str] | None) -> None:
+    """Refuse an output path that is one of the inputs (it would be overwritten)."""
+    for path in inputs:
+        if path is not None and Path(path).resolve() == Path(output).resolve():
+            raise ZhaugError(f"{output}: the output is the input file; write to another path")
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
@@ -215,19 +333,23 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
 @contextmanager
-def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (created if missing) between processes of this machine."""
+def file_lock(path: str | os.PathLike[str], *, wait: bool = True, holder: str = "") -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing) between processes of this machine;
+    with ``wait=False`` a lock another process holds is a :class:`ZhaugError` (naming ``holder``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise ZhaugError(f"{holder or path}: another zhaug process is writing it; wait for it to finish") from None
         try:
             yield
         finally:
@@ -298,7 +420,7 @@ class TableWriter:
             else:
                 self._handle.close()
             if kind is None:
-                os.replace(self._tmp, self.path)
+                publish(self._tmp, self.path)
         finally:
             Path(self._tmp).unlink(missing_ok=True)
 
@@ -320,25 +442,43 @@ class ResumableWriter:
     Each group (e.g. all outputs of one input row) is one JSON line, flushed to disk, so a
     group is either wholly recorded or not at all; a line cut short by a crash is ignored.
     With ``resume=True`` the groups already recorded are in :attr:`done`, keyed by group key.
+    ``made_from`` describes what the rows are made of (input checksum, recipe, seed, ...): it heads
+    the partial file, and a resume from a partial made from anything else is refused.
     """
 
-    def __init__(self, path: str | os.PathLike[str], fieldnames: Sequence[str], *, resume: bool = False):
+    def __init__(self, path: str | os.PathLike[str], fieldnames: Sequence[str], *, resume: bool = False,
+                 made_from: Mapping[str, Any] | None = None):
         self.path = Path(path)
         self.fieldnames = list(fieldnames)
         table_format(self.path)  # fail early on an unknown output format
         self.partial = self.path.with_name(self.path.name + ".partial")
+        self.made_from = json.loads(json.dumps(made_from or {}, sort_keys=True))
         self.done: dict[str, list[dict[str, Any]]] = {}
         if resume and self.partial.exists():
-            for line in self.partial.read_text(encoding="utf-8").splitlines():
-                try:
-                    group = json.loads(line)
-                except json.JSONDecodeError:
-                    break
-                self.done[group["key"]] = group["rows"]
+            self._read_partial()
         self.partial.parent.mkdir(parents=True, exist_ok=True)
         self._handle = self.partial.open("w", encoding="utf-8")
+        self._handle.write(json.dumps({"made_from": self.made_from}, ensure_ascii=False, sort_keys=True) + "\n")
         for key, rows in self.done.items():
             self._write_line(key, rows)
+
+    def _read_partial(self) -> None:
+        """Fill :attr:`done` from the partial file, refusing one made from other input or settings."""
+        lines = self.partial.read_text(encoding="utf-8").splitlines()
+        try:
+            head = json.loads(lines[0])["made_from"] if lines else self.made_from
+        except (json.JSONDecodeError, KeyError, TypeError):
+            head = None
+        if head != self.made_from:
+            changed = sorted(k for k in set(self.made_from) | set(head or {}) if (head or {}).get(k) != self.made_from.get(k))
+            raise ZhaugError(f"{self.partial}: made from other input or settings ({', '.join(changed) or 'unknown'} "
+                             "differ); rerun them, or delete it to start afresh")
+        for line in lines[1:]:
+            try:
+                group = json.loads(line)
+            except json.JSONDecodeError:
+                break
+            self.done[group["key"]] = group["rows"]
 
     def _write_line(self, key: str, rows: Sequence[Mapping[str, Any]]) -> None:
         self._handle.write(json.dumps({"key": key, "rows": list(rows)}, ensure_ascii=False) + "\n")
@@ -353,3 +493,9 @@ class ResumableWriter:
         self._handle.close()
         write_table(self.path, rows, self.fieldnames)
         self.partial.unlink(missing_ok=True)
+
+    def abandon(self) -> None:
+        """After a failure: close the partial file, and remove it if it records nothing to resume."""
+        self._handle.close()
+        if not self.done and self.partial.read_text(encoding="utf-8").count("\n") <= 1:
+            self.partial.unlink(missing_ok=True)

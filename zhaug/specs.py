@@ -47,6 +47,10 @@ def read_yaml_mapping(path: str | os.PathLike[str] | Traversable, what: str) -> 
         raise ZhaugError(f"{path}: no such {what}")
     try:
         values = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ZhaugError(f"{path}{where}: not valid YAML ({exc.problem or exc.context})") from None
     except yaml.YAMLError as exc:
         raise ZhaugError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
     values = {} if values is None else values

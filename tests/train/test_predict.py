@@ -95,3 +95,75 @@ def test_teacher_gate_takes_a_run_folder(run_dir):
     p_pos = Predictor(run_dir).predict_proba(["好棒好棒"])[0][1]  # the model predicts pos (see above)
     verdict = bind_gate(TeacherGate(str(run_dir), threshold=0.0)).reasons([Candidate(parent, "好棒好棒", "x", 0)])
     assert verdict == [f"label flipped (neg→pos, p={p_pos:.2f})"]
+
+
+def _damage(best: Path, how: str) -> None:
+    """Damage a copied ``best/`` folder the ways issue 23 found predicting silently."""
+    import json
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    weights = best / "model.safetensors"
+    state = load_file(weights)
+    if how == "no tokenizer files":
+        for path in best.glob("tokenizer*.json"):
+            path.unlink()
+        for path in best.glob("vocab.txt"):
+            path.unlink()
+    elif how == "one dummy tensor":
+        save_file({"dummy": torch.zeros(2)}, weights)
+    elif how == "NaN weights":
+        name = next(name for name in sorted(state) if name.startswith("albert.encoder"))
+        save_file({**state, name: state[name] * float("nan")}, weights, metadata={"format": "pt"})
+    elif how == "base encoder only":
+        save_file({k: v for k, v in state.items() if not k.startswith("classifier")}, weights, metadata={"format": "pt"})
+    elif how == "unexpected weights":
+        save_file({**state, "extra.weight": torch.zeros(2)}, weights, metadata={"format": "pt"})
+    elif how == "truncated safetensors":
+        weights.write_bytes(weights.read_bytes()[:1000])
+    elif how == "corrupt zhaug.json":
+        (best / "zhaug.json").write_text("{bad", encoding="utf-8")
+    elif how == "zhaug.json without labels":
+        (best / "zhaug.json").write_text(json.dumps({"config": {}}), encoding="utf-8")
+
+
+@pytest.mark.parametrize("how, problem", [
+    ("no tokenizer files", "no tokenizer files"),
+    ("one dummy tensor", "missing weights"),
+    ("NaN weights", "NaN or infinite"),
+    ("base encoder only", "missing weights classifier"),
+    ("unexpected weights", "unexpected weights extra.weight"),
+    ("truncated safetensors", "cannot load the model"),
+    ("corrupt zhaug.json", "zhaug.json: damaged"),
+    ("zhaug.json without labels", "zhaug.json: damaged"),
+])
+def test_a_damaged_run_folder_is_an_error_not_a_prediction(run_dir, tmp_path, monkeypatch, capsys, how, problem):
+    import shutil
+
+    damaged = tmp_path / "run"
+    shutil.copytree(run_dir / "best", damaged / "best")
+    _damage(damaged / "best", how)
+    write_table(tmp_path / "in.csv", [{"id": "a", "text": "好棒"}], ["id", "text"])
+    monkeypatch.setattr("sys.argv", ["zhaug", "predict", str(damaged), str(tmp_path / "in.csv"), "-o",
+                                     str(tmp_path / "out.csv"), "--proba"])
+    with pytest.raises(SystemExit) as exit_info:
+        run()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and problem in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_predict_takes_a_plain_transformers_folder(tmp_path):
+    folder = tiny_model(tmp_path / "hf")
+    write_table(tmp_path / "in.csv", [{"id": "a", "text": "好棒"}, {"id": "b", "text": "差"}], ["id", "text"])
+    result = runner.invoke(app, ["predict", str(folder), str(tmp_path / "in.csv"), "-o", str(tmp_path / "out.csv")])
+    assert result.exit_code == 0, result.output
+    assert [row["label"] in ("0", "1") for row in read_table(tmp_path / "out.csv")] == [True, True]
+
+
+def test_predict_refuses_to_overwrite_its_input(run_dir, tmp_path):
+    write_table(tmp_path / "in.csv", [{"id": "a", "text": "好棒"}], ["id", "text"])
+    with pytest.raises(ZhaugError, match="the output is the input"):
+        predict_file(run_dir, tmp_path / "in.csv", tmp_path / "in.csv")
+    assert read_table(tmp_path / "in.csv") == [{"id": "a", "text": "好棒"}]

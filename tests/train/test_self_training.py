@@ -29,7 +29,7 @@ def test_pseudo_labels_are_confident_and_class_balanced():
     assert [(r.id, r.label) for r in chosen] == [("pseudo-u0", "neg"), ("pseudo-u3", "pos")]
     assert pseudo_labels(pool, probs, ["neg", "pos"], SelfTraining(threshold=0.99)) == []
     with pytest.raises(ZhaugError):
-        SelfTraining(threshold=0.3)
+        SelfTraining(share=0)
 
 
 def test_self_training_rounds_keep_the_best_dev_score(tmp_path):

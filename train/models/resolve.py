@@ -8,11 +8,12 @@ never trusted and only safetensors weights are loaded.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
 
-from zhaug.errors import MissingResourceError
+from zhaug.errors import MissingResourceError, ZhaugError
 from zhaug.hashing import file_sha256
 from zhaug.train.models.catalog import FULL, VARIANTS, read_card
 from zhaug.train.models.embedded import build_model
@@ -65,3 +66,14 @@ def _hub_snapshot(repo_id: str) -> Path:
             f"Without network access, pass a local model folder with --model, or omit --model to use the "
             f"embedded {FULL} model."
         ) from None
+
+
+def check_max_length(model: str | None, max_length: int) -> None:
+    """Refuse a ``max_length`` beyond the model's position embeddings (it would fail mid-training)."""
+    config = resolve_model(model) / "config.json"
+    try:
+        positions = json.loads(config.read_text(encoding="utf-8")).get("max_position_embeddings")
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ZhaugError(f"{config}: cannot read the model config ({exc})") from None
+    if isinstance(positions, int) and max_length > positions:
+        raise ZhaugError(f"--max-length {max_length}: the model {model or FULL} reads at most {positions} tokens")

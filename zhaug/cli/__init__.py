@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
+import traceback
 
 import typer
 
 from zhaug import __version__
+from zhaug.cli.options import say_error
 from zhaug.errors import ZhaugError
 
 # transformers' load reports and per-file bars say nothing to a zhaug user (zhaug initialises a
@@ -37,13 +40,44 @@ def main(
     """Chinese text augmentation, ALBERT fine-tuning and robustness auditing."""
 
 
+BUG_EXIT = 70
+"""Exit code of an unexpected exception (a bug): not 1, which ``zhaug audit --fail-under`` uses."""
+
+
+def _interrupted(signum: int, _frame: object) -> None:
+    """Ctrl-C and SIGTERM unwind the program (so worker pools are terminated on the way out) and
+    exit 128 + the signal number, never 1."""
+    signal.signal(signum, signal.SIG_DFL)  # a second signal stops at once
+    say_error("interrupted")
+    raise SystemExit(128 + signum)
+
+
 def run() -> None:
-    """Entry point: run the app; a :class:`ZhaugError` becomes one clear line and exit code 2."""
+    """Entry point. A :class:`ZhaugError` (or an OS error on a named file) is one clear line and
+    exit code 2; any other exception is a bug: its traceback and exit code 70."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupted)
     try:
         app()
     except ZhaugError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise SystemExit(2) from None
+        _fail(f"error: {exc}")
+    except OSError as exc:
+        if exc.filename is None:
+            _bug()
+        _fail(f"error: {exc.filename}: {exc.strerror or exc}")
+    except Exception:
+        _bug()
+
+
+def _fail(message: str) -> None:
+    say_error(message)
+    raise SystemExit(2) from None
+
+
+def _bug() -> None:
+    traceback.print_exc()
+    say_error(f"zhaug {__version__}: an unexpected error (a bug); please report it with the traceback above")
+    raise SystemExit(BUG_EXIT) from None
 
 
 from zhaug.cli.audit import audit_command  # noqa: E402  (the subcommands register below)

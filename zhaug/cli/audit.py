@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from zhaug.cli.options import Engine, IdCol, LabelCol, Progress, RayAddress, TextCol, check_engine, columns
+from zhaug.cli.options import Engine, IdCol, LabelCol, Progress, RayAddress, TextCol, check_engine, columns, say_error
 from zhaug.errors import MissingResourceError
 from zhaug.hashing import files_key
 from zhaug.io import read_records
@@ -83,11 +83,11 @@ def audit_command(
     id_col: IdCol = "id",
     text_col: TextCol = "text",
     label_col: LabelCol = "label",
-    progress: Progress = True,
+    progress: Progress = None,
 ) -> None:
     """Audit a classifier: accuracy, flip rates and calibration under every perturbation family × severity."""
     check_engine(engine)
-    thresholds = parse_thresholds(fail_under) if fail_under else []
+    thresholds = parse_thresholds(fail_under) if fail_under is not None else []
     settings = _settings(config, seed, batch_size, families, severities, attack)
     records = read_records(test, columns(id_col, text_col, label_col))[:limit]
     from zhaug.train.predict import load_predictor  # torch: imported when a command needs it
@@ -110,7 +110,7 @@ def audit_command(
     Console(stderr=True).print(summary_table(report))
     typer.echo(f"wrote {paths['html']}, {paths['md'].name}, {paths['json'].name}", err=True)
     for failure in failures:
-        typer.secho(f"release gate: {failure}", fg="red", err=True)
+        say_error(f"release gate: {failure}")
     if failures:
         raise typer.Exit(1)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -20,7 +21,17 @@ from zhaug.augment.recipes import Recipe, load_recipe, word_level_gates
 from zhaug.augment.text import BACKENDS, PROTECTABLE, Segmenter
 from zhaug.cli.options import Engine, IdCol, LabelCol, Progress, RayAddress, TextCol, check_engine, columns
 from zhaug.errors import InputError
-from zhaug.io import ResumableWriter, TableWriter, iter_records, iter_rows, table_format, write_table
+from zhaug.hashing import files_sha256
+from zhaug.io import (
+    ResumableWriter,
+    TableWriter,
+    check_output,
+    iter_records,
+    iter_rows,
+    output_lock,
+    table_format,
+    write_table,
+)
 
 REJECTED_FIELDS = ["parent_id", "copy", "op", "reason", "text"]
 
@@ -50,40 +61,71 @@ def augment_command(
     label_col: LabelCol = "label",
     no_header: bool = typer.Option(False, "--no-header", help="The table has no header; columns are 0, 1, ..."),
     resume: bool = typer.Option(False, "--resume", help="Skip rows already written by an interrupted run."),
-    progress: Progress = True,
+    progress: Progress = None,
 ) -> None:
     """Augment a labelled table: originals plus gated copies, each with id, parent_id, op, params, seed."""
     check_engine(engine)
     stream = stream or engine == "ray"
     if stream and (balance or resume):
         raise typer.BadParameter("--balance and --resume need the whole table in memory", param_hint="--stream / --engine ray")
+    rejected_path = output.with_name(f"{output.stem}.rejected{output.suffix}")
+    check_output(output, input)
+    check_output(rejected_path, input)
     read = partial(iter_records, input, columns(id_col, text_col, label_col), header=not no_header)
     records = [] if stream else list(read())
     table_format(output)  # refuse an unknown output format before any work
     the_recipe = _recipe(recipe, bt_forward, bt_backward, no_gates, gate, teacher)
     settings = {"n_aug": n_aug, "seed": seed, "balance": balance, "keep_originals": keep_originals,
-                "workers": workers, "segmenter": _segmenter(allow, user_dict, segmenter_backend), "progress": progress}
+                "workers": cap_workers(workers) if engine == "local" else workers, "segmenter": _segmenter(allow, user_dict, segmenter_backend),
+                "progress": progress}
     if engine == "ray":
         from zhaug.augment.distributed import RayAugmenter  # ray: an optional dependency
 
         augmenter: Augmenter = RayAugmenter(the_recipe, address=ray_address, **settings)
     else:
         augmenter = Augmenter(the_recipe, **settings)
-    rejected_path = output.with_name(f"{output.stem}.rejected{output.suffix}")
-    if stream:
-        stats = AugmentStats()
-        with TableWriter(output, FIELDS) as out, TableWriter(rejected_path, REJECTED_FIELDS) as log:
-            out.write_rows(augmenter.stream(read, stats, on_reject=lambda c, reason: log.write(_rejection(c, reason))))
-    else:
-        rejected: list[dict[str, str]] = []
-        writer = ResumableWriter(output, FIELDS, resume=resume)
-        rows, stats = augmenter.run(records, writer, on_reject=lambda c, reason: rejected.append(_rejection(c, reason)))
-        writer.finish(rows)
-        write_table(rejected_path, rejected, REJECTED_FIELDS)
+    with output_lock(output):
+        if stream:
+            stats = AugmentStats()
+            with TableWriter(output, FIELDS) as out, TableWriter(rejected_path, REJECTED_FIELDS) as log:
+                out.write_rows(augmenter.stream(read, stats, on_reject=lambda c, reason: log.write(_rejection(c, reason))))
+        else:
+            made_from = {"input": files_sha256(input), "recipe": the_recipe.op.spec(),
+                         "gates": [g.name for g in the_recipe.gates], "n_aug": n_aug, "seed": seed, "balance": balance,
+                         "keep_originals": keep_originals, "columns": [id_col, text_col, label_col, no_header],
+                         "allow": sorted(allow), "user_dict": user_dict and files_sha256(user_dict)}
+            stats = _run_resumable(augmenter, records, output, rejected_path, ResumableWriter(
+                output, FIELDS, resume=resume, made_from=made_from))
     summary_path = output.with_name(f"{output.stem}.summary.json")
     summary_path.write_text(json.dumps(stats.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     Console(stderr=True).print(summary_table(stats, the_recipe.name))
+    for op in stats.mostly_unchanged():
+        typer.echo(f"warning: {op} left {stats.unchanged[op]} of {stats.generated[op]} copies unchanged; "
+                   "does it work on Chinese?", err=True)
     typer.echo(f"wrote {output} ({stats.rows_out} rows); rejections in {rejected_path}; summary in {summary_path}", err=True)
+
+
+def _run_resumable(augmenter: Augmenter, records: list, output: Path, rejected_path: Path,
+                   writer: ResumableWriter) -> AugmentStats:
+    """Run, recording finished rows for ``--resume``; a failed run leaves no empty partial file."""
+    rejected: list[dict[str, str]] = []
+    try:
+        rows, stats = augmenter.run(records, writer, on_reject=lambda c, reason: rejected.append(_rejection(c, reason)))
+    except BaseException:
+        writer.abandon()
+        raise
+    writer.finish(rows)
+    write_table(rejected_path, rejected, REJECTED_FIELDS)
+    return stats
+
+
+def cap_workers(workers: int) -> int:
+    """``--workers`` on this machine, at most the CPUs this process may use (each worker may load
+    a model: 64 workers on 2 cores exhaust the memory). Ray actors are placed by Ray."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if workers > cpus:
+        typer.echo(f"--workers {workers}: only {cpus} CPUs available; using {cpus} workers", err=True)
+    return min(workers, cpus)
 
 
 def _recipe(name: str, bt_forward: str | None, bt_backward: str | None, no_gates: bool, gates: list[str],

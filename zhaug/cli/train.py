@@ -3,6 +3,7 @@ and transformers take seconds), so ``zhaug --help`` stays fast."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -50,14 +51,16 @@ def train_command(
     ssl: str = typer.Option("self-training", "--ssl", help="Semi-supervised method with --unlabeled: self-training."),
     max_unlabeled: int = typer.Option(5000, "--max-unlabeled", min=1, help="Unlabelled rows used at most."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out."),
-    progress: Progress = True,
+    progress: Progress = None,
 ) -> None:
     """Fine-tune a classifier, keep the best checkpoint by eval macro-F1, write metrics.json.
 
     Under torchrun / accelerate launch, each process trains on its shard of every batch and rank 0
     writes (see docs/scale.md)."""
-    from zhaug.train.config import load_config  # torch and transformers: imported when the command runs
+    from zhaug.train.checkpoint import write_model_card  # torch: imported when the command runs
+    from zhaug.train.config import load_config
     from zhaug.train.data import read_children, read_training_table
+    from zhaug.train.models.resolve import check_max_length
     from zhaug.train.trainer import Trainer
 
     if augment and augmented:
@@ -70,8 +73,10 @@ def train_command(
         class_weights=class_weights, eval_every=eval_every, patience=patience, aug_weight=aug_weight,
         consistency_weight=consistency_weight, seed=seed, threads=threads,
     )
+    if max_length is not None:
+        check_max_length(settings.model, max_length)
     records, children = read_training_table(train)
-    for parent, texts in (read_children(augmented) if augmented else {}).items():
+    for parent, texts in (read_children(augmented, records) if augmented else {}).items():
         children.setdefault(parent, []).extend(texts)
     eval_records = read_records(eval) if eval else None
     if unlabeled is not None:
@@ -79,6 +84,7 @@ def train_command(
     else:
         result = Trainer(settings, progress=progress).fit(records, eval_records, out_dir=out, children=children,
                                                           resume=resume)
+    write_model_card(out, result, ["zhaug", *sys.argv[1:]])
     best = result["eval"]
     typer.echo(f"best step {result['best_step']}/{result['steps']}: accuracy {best['accuracy']:.4f}, "
                f"macro-F1 {best['macro_f1']:.4f}; model in {out / 'best'}, metrics in {out / 'metrics.json'}", err=True)
@@ -103,7 +109,7 @@ def _semi_supervised(records: list, unlabeled: Path, eval_records: list | None, 
 
 
 def predict_command(
-    run_dir: Path = typer.Argument(..., help="A run folder written by zhaug train (or its best/)."),
+    run_dir: Path = typer.Argument(..., help="A run folder written by zhaug train (or its best/), or a transformers classifier folder."),
     input: Path = typer.Argument(..., help="Table with id and text columns (.csv, .tsv, .jsonl)."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write id,label,empty[,p_<label>...]."),
     proba: bool = typer.Option(False, "--proba", help="Also write each class's probability."),
