@@ -14,7 +14,7 @@ from zhaug.errors import InputError, ZhaugError
 from zhaug.io import Columns, read_records, table_format, write_table
 from zhaug.rng import derive_rng
 from zhaug.train.checkpoint import RUN_INFO, read_info
-from zhaug.train.data import encode, pad
+from zhaug.train.data import defended, encode, pad
 from zhaug.train.models.int8 import quantize_int8
 from zhaug.train.models.loading import load_classifier, load_tokenizer
 from zhaug.train.models.vocab_trim import trimming_corpus
@@ -51,7 +51,8 @@ class Predictor:
         self.labels: list[str] = info["labels"]
         self.max_length: int = info["config"]["max_length"]
         self.batch_size = batch_size
-        self.tokenizer = load_tokenizer(model_dir)
+        self.defence: str | None = info["config"].get("defence")
+        self.tokenizer = defended(load_tokenizer(model_dir), self.defence)
         model = load_classifier(model_dir, len(self.labels), dict(enumerate(self.labels))).eval()
         if quantize == "int8":
             length = min(self.max_length, model.config.max_position_embeddings)

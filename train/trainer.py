@@ -42,6 +42,7 @@ from zhaug.train.data import (
     Row,
     batch_order,
     check_labels,
+    defended,
     encode,
     epoch_rows,
     guard_children,
@@ -177,7 +178,7 @@ class Trainer:
         if state is not None and state["done"]:
             return json.loads((out / "metrics.json").read_text(encoding="utf-8"))
 
-        tokenizer = load_tokenizer(model_path)
+        tokenizer = defended(load_tokenizer(model_path), config.defence)  # the defence: before tokenisation
         model = load_classifier(model_path, len(labels), dict(enumerate(labels)), seed=config.seed)
         ranks.broadcast(model)
         optimizer = torch.optim.AdamW(parameter_groups(model, config), fused=True)

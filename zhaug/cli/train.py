@@ -39,6 +39,12 @@ def train_command(
     consistency_weight: float | None = typer.Option(None, "--consistency-weight", min=0, help="UDA-style KL weight."),
     seed: int | None = typer.Option(None, "--seed"),
     threads: int | None = typer.Option(None, "--threads", min=1),
+    defence: str | None = typer.Option(
+        None, "--defence", help="A defence against character noise, recorded in the run and re-applied by predict "
+        "and audit: canonical (text canonicalised before tokenisation: width, invisible characters, traditional, "
+        "homophone and look-alike clusters), canonical-keep500 (the 500 commonest characters kept), normalise "
+        "(width, invisible characters and traditional only), noise-consistency (noise copies + KL term), none; "
+        "recommended = the measured best (benchmarks/defence.py)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out."),
     progress: Progress = True,
 ) -> None:
@@ -47,7 +53,7 @@ def train_command(
     Under torchrun / accelerate launch, each process trains on its shard of every batch and rank 0
     writes (see docs/scale.md)."""
     from zhaug.io import read_records
-    from zhaug.train.config import load_config
+    from zhaug.train.config import defence_settings, load_config
     from zhaug.train.data import read_children, read_training_table
     from zhaug.train.trainer import Trainer
 
@@ -59,7 +65,7 @@ def train_command(
         freeze_embeddings=freeze_embeddings, freeze_layers=freeze_layers, head_only=head_only,
         class_weights=class_weights, eval_every=eval_every, patience=patience, aug_weight=aug_weight,
         consistency_weight=consistency_weight, seed=seed, threads=threads,
-    )
+    ).replace(**defence_settings(defence))
     records, children = read_training_table(train)
     for parent, texts in (read_children(augmented) if augmented else {}).items():
         children.setdefault(parent, []).extend(texts)
