@@ -13,15 +13,17 @@ import codecs
 import csv
 import fcntl
 import json
+import math
 import os
 import tempfile
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from zhaug.errors import InputError
+from zhaug.errors import InputError, ZhaugError
 
 ENCODINGS = ("utf-8-sig", "gb18030")
 READ_BYTES = 1 << 20
@@ -353,3 +355,19 @@ class ResumableWriter:
         self._handle.close()
         write_table(self.path, rows, self.fieldnames)
         self.partial.unlink(missing_ok=True)
+
+
+def stratified_sample(records: Sequence[Record], size: int, rng: Any) -> list[Record]:
+    """``size`` records with the pool's label proportions (largest remainders), in pool order."""
+    by_label: dict[str | None, list[int]] = defaultdict(list)
+    for i, record in enumerate(records):
+        by_label[record.label].append(i)
+    if size > len(records):
+        raise ZhaugError(f"asked for {size} rows from a pool of {len(records)}")
+    labels = sorted(by_label, key=str)
+    quotas = {label: size * len(by_label[label]) / len(records) for label in labels}
+    counts = {label: math.floor(q) for label, q in quotas.items()}
+    for label in sorted(labels, key=lambda lab: counts[lab] - quotas[lab])[: size - sum(counts.values())]:
+        counts[label] += 1
+    chosen = sorted(i for label in labels for i in rng.sample(by_label[label], counts[label]))
+    return [records[i] for i in chosen]

@@ -16,7 +16,7 @@ from zhaug.hashing import files_key
 from zhaug.io import read_records
 from zhaug.protocols import Embed
 from zhaug.robustness.attack import AttackConfig
-from zhaug.robustness.audit import AuditConfig, audit, load_config, perturb_cells
+from zhaug.robustness.audit import AuditConfig, audit, audit_sample, audit_warnings, load_config, perturb_cells
 from zhaug.robustness.families import FAMILY_NAMES, select_families
 from zhaug.robustness.report import write_report
 from zhaug.robustness.thresholds import check, parse_thresholds
@@ -74,7 +74,8 @@ def audit_command(
     config: Path | None = typer.Option(None, "--config", help="Audit config YAML (default: configs/audit/default.yaml)."),
     seed: int | None = typer.Option(None, "--seed", help="Overrides the config's seed."),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Texts per model call."),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="Audit only the first N rows."),
+    limit: int | None = typer.Option(
+        None, "--limit", min=1, help="Audit a seeded sample of N rows, stratified by label (--seed)."),
     embed_model: str | None = typer.Option(
         None, "--embed-model", help="Encoder for the attack's similarity (default: the embedded e5-small-zh)."
     ),
@@ -89,7 +90,9 @@ def audit_command(
     check_engine(engine)
     thresholds = parse_thresholds(fail_under) if fail_under else []
     settings = _settings(config, seed, batch_size, families, severities, attack)
-    records = read_records(test, columns(id_col, text_col, label_col))[:limit]
+    records = audit_sample(read_records(test, columns(id_col, text_col, label_col)), limit, settings.seed)
+    for warning in audit_warnings(records):
+        typer.secho(f"warning: {warning}", fg="yellow", err=True)
     from zhaug.train.predict import load_predictor  # torch: imported when a command needs it
 
     classifier = load_predictor(model_dir, batch_size=settings.batch_size)
