@@ -83,7 +83,7 @@ def load_config(path: str | Path | None = None) -> AuditConfig:
     return AuditConfig.from_dict(read_yaml_mapping(source, "audit config"))
 
 
-def _gold(records: Sequence[Record], classes: Sequence[str]) -> np.ndarray:
+def gold_indices(records: Sequence[Record], classes: Sequence[str]) -> np.ndarray:
     position = {label: k for k, label in enumerate(classes)}
     unknown = sorted({r.label for r in records if r.label not in position}, key=str)
     if unknown:
@@ -217,7 +217,7 @@ def audit(
         raise ZhaugError("audit: no rows to audit")
     started = time.perf_counter()
     classes = list(labels) if labels is not None else sorted({str(r.label) for r in records})
-    gold = _gold(records, classes)
+    gold = gold_indices(records, classes)
     warnings = audit_warnings(records)
     families = select_families(config.families)
     segmenter = segmenter or default_segmenter()

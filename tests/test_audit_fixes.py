@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 
 from zhaug.cli.audit import audit_command
 from zhaug.io import Record, write_table
-from zhaug.robustness import AuditConfig, audit, write_report
+from zhaug.robustness import AuditConfig, audit, check, parse_thresholds, write_report
 from zhaug.robustness.audit import audit_sample
+from zhaug.robustness.compare import compare_models, comparison_markdown
 from zhaug.robustness.report import accuracy_plot, markdown
 
 CLASSES = ["neg", "pos"]
@@ -90,3 +91,38 @@ def test_cli_limit_samples_both_classes_of_a_sorted_table(tmp_path, monkeypatch)
                                       "--limit", "1", "--no-progress", "--out", str(tmp_path / "s")])
     assert "warning:" in single.output
     write_report(report, tmp_path / "again")  # the report of a sampled audit writes as any other
+
+
+def always_positive(texts: list[str]) -> np.ndarray:
+    return np.tile([[0.3, 0.7]], (len(texts), 1))
+
+
+def test_two_models_side_by_side_paired_on_the_same_texts():
+    config = AuditConfig(families=["pinyin", "zero_width"], severities=[5], n_resamples=100)
+    comparison = compare_models(latin_is_positive, always_positive, SORTED, config, labels=CLASSES)
+    pinyin = next(c for c in comparison["cells"] if c["family"] == "pinyin")
+    alone = audit(latin_is_positive, SORTED, config, labels=CLASSES, progress=False)
+    assert pinyin["flip_rate"]["a"] == next(c for c in alone["cells"] if c["family"] == "pinyin")["flip_rate"]["value"]
+    assert pinyin["flip_rate"]["b"] == 0 and pinyin["flip_rate"]["value"] == -pinyin["flip_rate"]["a"] < 0
+    assert pinyin["flip_rate"]["low"] <= pinyin["flip_rate"]["value"] <= pinyin["flip_rate"]["high"]
+    assert comparison["clean"]["accuracy"]["value"] == pytest.approx(6 / 24 - 18 / 24)
+    assert check(comparison, parse_thresholds("flip_rate<=0")) == []
+    swapped = compare_models(always_positive, latin_is_positive, SORTED, config, labels=CLASSES)
+    assert check(swapped, parse_thresholds("flip_rate<=0"))
+    assert "| pinyin | 5 | INV |" in comparison_markdown(comparison)
+
+
+def test_cli_compares_two_runs_and_gates_on_the_difference(tmp_path, monkeypatch):
+    test = tmp_path / "test.csv"
+    write_table(test, [{"id": r.id, "text": r.text, "label": r.label} for r in SORTED], ["id", "text", "label"])
+    models = {"a": latin_is_positive, "b": always_positive}
+    monkeypatch.setattr("zhaug.train.predict.load_predictor",
+                        lambda path, batch_size: SimpleNamespace(predict_proba=models[path.name], labels=CLASSES))
+    app = typer.Typer()
+    app.command()(audit_command)
+    args = ["--families", "pinyin", "--severities", "5", "--no-progress", "--fail-under", "flip_rate<=0", "--out"]
+    passed = CliRunner().invoke(app, [str(tmp_path / "a"), str(tmp_path / "b"), str(test), *args, str(tmp_path / "ab")])
+    assert passed.exit_code == 0, passed.output
+    assert json.loads((tmp_path / "ab" / "comparison.json").read_text(encoding="utf-8"))["gate"]["failures"] == []
+    failed = CliRunner().invoke(app, [str(tmp_path / "b"), str(tmp_path / "a"), str(test), *args, str(tmp_path / "ba")])
+    assert failed.exit_code == 1 and "release gate (B − A)" in failed.output
