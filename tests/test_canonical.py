@@ -65,6 +65,8 @@ def test_parameters_clone_and_unknown_names_are_refused():
     assert defence_settings("noise-consistency")["consistency_weight"] > 0
     with pytest.raises(ZhaugError, match="defence"):
         TrainConfig(defence="nope")
+    assert "defence" not in TrainConfig().to_dict()  # runs without a defence keep their fingerprints
+    assert TrainConfig(defence="canonical").to_dict()["defence"] == "canonical"
 
 
 def test_run_records_the_defence_and_predictor_reapplies_it(tmp_path):

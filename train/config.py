@@ -102,7 +102,12 @@ class TrainConfig:
             raise ZhaugError(f"invalid training config value(s) for {', '.join(bad)}: see `zhaug train --help`")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields; ``defence`` only when set, so runs without one keep the fingerprints
+        (resume keys) they had before the field existed."""
+        values = dataclasses.asdict(self)
+        if values["defence"] is None:
+            del values["defence"]
+        return values
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes``; ``None`` values are ignored (unset CLI options)."""
