@@ -127,7 +127,8 @@ TRAINING_DEFENCES: dict[str, dict[str, Any]] = {
 look-alikes, typos) and the KL term between predictions on a row and on its copy."""
 
 RECOMMENDED_DEFENCE = "canonical"
-"""``--defence recommended``: the defence that cut flips most in ``benchmarks/defence.py``."""
+"""``--defence recommended``: the defence with the lowest mean flip rate in ``benchmarks/defence.py``
+(the only one measured; it misses the issue-22 bar: docs/benchmarks.md)."""
 
 DEFENCE_NAMES = ("none", *DEFENCES, *TRAINING_DEFENCES, "recommended")
 
