@@ -24,8 +24,9 @@ from zhaug.augment.base import default_segmenter
 from zhaug.augment.text import Segmenter, Token
 from zhaug.errors import ZhaugError
 from zhaug.hashing import content_key, derive_seed
-from zhaug.io import Record
+from zhaug.io import Record, stratified_sample
 from zhaug.protocols import Embed, PredictProba
+from zhaug.rng import derive_rng
 from zhaug.robustness.attack import AttackConfig, attack
 from zhaug.robustness.families import SEVERITY_RATES, Family, perturb, select_families, severity_rate
 from zhaug.robustness.metrics import bootstrap_indices, clean_metrics, compare, robustness_score
@@ -82,7 +83,7 @@ def load_config(path: str | Path | None = None) -> AuditConfig:
     return AuditConfig.from_dict(read_yaml_mapping(source, "audit config"))
 
 
-def _gold(records: Sequence[Record], classes: Sequence[str]) -> np.ndarray:
+def gold_indices(records: Sequence[Record], classes: Sequence[str]) -> np.ndarray:
     position = {label: k for k, label in enumerate(classes)}
     unknown = sorted({r.label for r in records if r.label not in position}, key=str)
     if unknown:
@@ -92,20 +93,61 @@ def _gold(records: Sequence[Record], classes: Sequence[str]) -> np.ndarray:
 
 def _worst(
     family: str, severity: int, records: Sequence[Record], texts: Sequence[str],
-    clean: np.ndarray, perturbed: np.ndarray, classes: Sequence[str], k: int,
-) -> list[dict[str, Any]]:
-    """Up to ``k`` changed rows, prediction flips first, then by the largest confidence drop."""
+    clean: np.ndarray, perturbed: np.ndarray, gold: np.ndarray, classes: Sequence[str], k: int,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Up to ``k`` changed rows that the noise harmed (flips first, then the largest confidence
+    drop), and apart from them up to ``k`` flips where the noise *fixed* a wrong prediction."""
     clean_pred, pert_pred = clean.argmax(1), perturbed.argmax(1)
     rows = np.arange(len(texts))
     drop = clean[rows, clean_pred] - perturbed[rows, clean_pred]
     changed = [i for i in rows if texts[i] != records[i].text]
-    changed.sort(key=lambda i: (clean_pred[i] == pert_pred[i], -drop[i], i))
-    return [{
-        "family": family, "severity": severity, "id": records[i].id, "label": records[i].label,
-        "original": records[i].text, "perturbed": texts[i], "flipped": bool(clean_pred[i] != pert_pred[i]),
-        "clean_prediction": classes[clean_pred[i]], "perturbed_prediction": classes[pert_pred[i]],
-        "confidence_drop": float(drop[i]),
-    } for i in changed[:k]]
+    fixed = [i for i in changed if clean_pred[i] != gold[i] and pert_pred[i] == gold[i]]
+    harmed = sorted(set(changed) - set(fixed), key=lambda i: (clean_pred[i] == pert_pred[i], -drop[i], i))
+
+    def example(i: int) -> dict[str, Any]:
+        return {
+            "family": family, "severity": severity, "id": records[i].id, "label": records[i].label,
+            "original": records[i].text, "perturbed": texts[i], "flipped": bool(clean_pred[i] != pert_pred[i]),
+            "clean_prediction": classes[clean_pred[i]], "perturbed_prediction": classes[pert_pred[i]],
+            "confidence_drop": float(drop[i]),
+        }
+
+    return [example(i) for i in harmed[:k]], [example(i) for i in sorted(fixed, key=lambda i: (drop[i], i))[:k]]
+
+
+def audit_sample(records: Sequence[Record], n: int | None, seed: int) -> list[Record]:
+    """``n`` rows with the table's label proportions (all when ``n`` is ``None`` or not smaller),
+    drawn with ``derive_rng(seed, "audit-sample")``, in table order: a table sorted by label does
+    not give a one-class head."""
+    if n is None or n >= len(records):
+        return list(records)
+    return stratified_sample(records, n, derive_rng(seed, "audit-sample"))
+
+
+MIN_SCORE_ROWS = 5
+"""Fewer audited rows than this, or a single class, and the robustness score is not given (one
+flip would move it by 20 points or more; a model that always answers the one class never flips)."""
+
+FEW_ROWS = 30
+"""Fewer audited rows than this and the report warns that its intervals are wide."""
+
+
+def scorable(records: Sequence[Record]) -> bool:
+    """Whether a robustness score means anything on these rows (two classes, ``MIN_SCORE_ROWS`` rows)."""
+    return len(records) >= MIN_SCORE_ROWS and len({str(r.label) for r in records}) > 1
+
+
+def audit_warnings(records: Sequence[Record]) -> list[str]:
+    """What makes this audit set's figures hard to read (a single class, few rows)."""
+    warnings = []
+    labels = sorted({str(r.label) for r in records})
+    if len(labels) < 2:
+        warnings.append(f"the audit set has a single class ({labels[0]}): accuracy is that class's recall, "
+                        "macro-F1 is over that class only, and no robustness score is given")
+    if len(records) < FEW_ROWS:
+        no_score = "no robustness score, " if len(records) < MIN_SCORE_ROWS else ""
+        warnings.append(f"only {len(records)} row(s) audited (fewer than {FEW_ROWS}): {no_score}wide intervals")
+    return warnings
 
 
 def _meta(model_id: str, n_rows: int, classes: list[str], families: Sequence[Family],
@@ -124,11 +166,11 @@ def _audit_cells(
     plan: Sequence[tuple[Family, int]], perturbed: Iterator[list[str]], records: Sequence[Record],
     clean: np.ndarray, gold: np.ndarray, classes: Sequence[str], predictor: BatchPredictor,
     config: AuditConfig, progress: bool,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """Each (family, severity) cell's comparison with the clean predictions, and the worst
-    examples of the highest severity."""
+    examples and the fixed ones of the highest severity."""
     texts = [r.text for r in records]
-    results, worst = [], []
+    results, worst, fixed = [], [], []
     for (family, severity), perturbed_texts in tqdm(
         zip(plan, perturbed), total=len(plan), desc="audit", unit="cell", disable=not progress
     ):
@@ -142,8 +184,26 @@ def _audit_cells(
             **compare(clean, probs, gold, classes, index, config.n_bins),
         })
         if severity == max(config.severities):
-            worst += _worst(family.name, severity, records, perturbed_texts, clean, probs, classes, config.worst_examples)
-    return results, worst
+            harmed, helped = _worst(family.name, severity, records, perturbed_texts, clean, probs, gold, classes,
+                                    config.worst_examples)
+            worst, fixed = worst + harmed, fixed + helped
+    return results, worst, fixed
+
+
+def _attack(predictor: BatchPredictor, tokens: list[list[Token]], records: Sequence[Record], gold: np.ndarray,
+            clean: np.ndarray, classes: list[str], config: AuditConfig, embed: Embed | None,
+            cache_dir: str | Path | None, model_id: str, progress: bool) -> dict[str, Any]:
+    """The attack's report, cached with the predictions (an interrupted audit resumes past it)."""
+    texts, ids = [r.text for r in records], [r.id for r in records]
+    assert config.attack is not None
+    return cached_json(
+        Path(cache_dir) / "attack.json" if cache_dir is not None else None,
+        content_key(model_id, texts, dataclasses.asdict(config.attack), config.seed, embed is not None),
+        lambda: attack(
+            lambda batch: predictor(batch, "attack step"), texts, tokens, ids, gold, clean, classes, config.attack,
+            seed=config.seed, n_resamples=config.n_resamples, embed=embed, progress=progress,
+        ),
+    )
 
 
 def audit(
@@ -173,7 +233,8 @@ def audit(
         raise ZhaugError("audit: no rows to audit")
     started = time.perf_counter()
     classes = list(labels) if labels is not None else sorted({str(r.label) for r in records})
-    gold = _gold(records, classes)
+    gold = gold_indices(records, classes)
+    warnings = audit_warnings(records)
     families = select_families(config.families)
     segmenter = segmenter or default_segmenter()
     predictor = BatchPredictor(predict_proba, len(classes), config.batch_size, cache_dir, model_id, progress)
@@ -184,25 +245,21 @@ def audit(
                                  config.n_bins)
     tokens = [segmenter(text) for text in texts]
     plan = [(family, severity) for family in families for severity in config.severities]
-    results, worst = _audit_cells(plan, cells(tokens, ids, plan, config.seed), records, clean, gold, classes,
+    results, worst, fixed = _audit_cells(plan, cells(tokens, ids, plan, config.seed), records, clean, gold, classes,
                                   predictor, config, progress)
     report: dict[str, Any] = {
         "meta": _meta(model_id, len(records), classes, families, config),
         "clean": report_clean,
-        "score": robustness_score(results),
+        "score": robustness_score(results) if scorable(records) else None,
+        "warnings": warnings,
         "cells": results,
         "worst_examples": worst,
+        "fixed_examples": fixed,
         "attack": None,
     }
     if config.attack is not None:
-        report["attack"] = cached_json(
-            Path(cache_dir) / "attack.json" if cache_dir is not None else None,
-            content_key(model_id, texts, dataclasses.asdict(config.attack), config.seed, embed is not None),
-            lambda: attack(
-                lambda batch: predictor(batch, "attack step"), texts, tokens, ids, gold, clean, classes, config.attack,
-                seed=config.seed, n_resamples=config.n_resamples, embed=embed, progress=progress,
-            ),
-        )
+        report["attack"] = _attack(predictor, tokens, records, gold, clean, classes, config, embed, cache_dir,
+                                   model_id, progress)
     report["meta"]["forward_texts"] = predictor.texts_seen
     report["meta"]["seconds"] = time.perf_counter() - started
     return report

@@ -107,8 +107,11 @@ def _svg(fig: Figure) -> str:
 
 
 def accuracy_plot(report: dict[str, Any]) -> str:
-    """Small multiples: accuracy (with 95% band) vs severity per family, clean accuracy dashed."""
+    """Small multiples: accuracy (with 95% band) vs severity per family, clean accuracy dashed;
+    with a single severity, one bar chart of the families instead (a panel would be one dot)."""
     families = _families(report)
+    if len(report["meta"]["severities"]) == 1:
+        return _accuracy_bars(report, families)
     cols = 5
     rows = (len(families) + cols - 1) // cols
     from matplotlib.figure import Figure  # see _svg
@@ -130,6 +133,26 @@ def accuracy_plot(report: dict[str, Any]) -> str:
         ax.set_visible(False)
     fig.supxlabel("severity", fontsize=8)
     fig.supylabel("accuracy (dashed: clean)", fontsize=8)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def _accuracy_bars(report: dict[str, Any], families: list[str]) -> str:
+    """Accuracy per family (95% interval) at the one severity audited, clean accuracy dashed."""
+    cells = {c["family"]: c["accuracy"] for c in report["cells"]}
+    values = np.array([cells[f]["value"] for f in families])
+    errors = np.array([[cells[f]["value"] - cells[f]["low"], cells[f]["high"] - cells[f]["value"]] for f in families]).T
+    from matplotlib.figure import Figure  # see _svg
+
+    fig = Figure(figsize=(6, 0.3 * len(families) + 1))
+    ax = fig.subplots()
+    ax.barh(range(len(families)), values, xerr=errors, color="#4c72b0", alpha=0.8, error_kw={"linewidth": 1})
+    ax.axvline(report["clean"]["accuracy"]["value"], color="#888", linestyle="--", linewidth=1)
+    ax.set_yticks(range(len(families)), families, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.tick_params(labelsize=7)
+    ax.set_xlabel(f"accuracy at severity {report['meta']['severities'][0]} (dashed: clean)", fontsize=8)
     fig.tight_layout()
     return _svg(fig)
 
@@ -233,6 +256,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"- **Robustness score: {_fmt(report['score'], 1)}** (100 × mean over INV families of 1 − flip rate)",
         f"- Clean accuracy {_ci(clean['accuracy'])}, macro-F1 {_ci(clean['macro_f1'])}, ECE {_fmt(clean['ece'])}",
     ]
+    lines += [f"- **Warning:** {w}" for w in report.get("warnings", [])]
     gate = _gate_text(report)
     if gate:
         lines.append(f"- Release gate: **{gate}**")
@@ -250,6 +274,13 @@ def markdown(report: dict[str, Any]) -> str:
         [[w["family"], str(w["severity"]), w["id"], w["label"], f"{w['clean_prediction']} → {w['perturbed_prediction']}",
           diff_markdown(w["original"], w["perturbed"])] for w in report["worst_examples"]],
     ), ""]
+    if report.get("fixed_examples"):
+        lines += ["## Flips that fixed a wrong prediction", "", _md_table(
+            ["family", "sev.", "id", "gold", "clean → perturbed", "perturbed text"],
+            [[w["family"], str(w["severity"]), w["id"], w["label"],
+              f"{w['clean_prediction']} → {w['perturbed_prediction']}", diff_markdown(w["original"], w["perturbed"])]
+             for w in report["fixed_examples"]],
+        ), ""]
     return "\n".join(lines)
 
 
@@ -258,6 +289,33 @@ def _example_html(title: str, original: str, changed: str, tags: Sequence[str]) 
     badges = "".join(f'<span class="tag{" flip" if "→" in t else ""}">{html.escape(t)}</span>' for t in tags)
     return (f'<div class="ex"><div>{badges}<b>{html.escape(title)}</b></div>'
             f'<div><span class="muted">original</span> {left}</div><div><span class="muted">perturbed</span> {right}</div></div>')
+
+
+def _worst_html(w: dict[str, Any]) -> str:
+    tags = [f"{w['family']} s{w['severity']}", f"gold {w['label']}",
+            f"{w['clean_prediction']} → {w['perturbed_prediction']}" if w["flipped"] else "no flip",
+            f"conf. drop {w['confidence_drop']:.3f}"]
+    return _example_html(w["id"], w["original"], w["perturbed"], tags)
+
+
+def _examples_html(report: dict[str, Any]) -> list[str]:
+    """The attack's successful examples, the worst examples and the flips that fixed a prediction."""
+    parts = []
+    attack = report.get("attack")
+    if attack:
+        won = [r for r in attack["rows"] if r["success"]]
+        parts += ["<h2>Budgeted attack</h2>", _html_table(["figure", "value"], _attack_rows(attack))]
+        parts += [_example_html(f"{r['id']} · {r['changed_words']} word(s), {r['queries']} queries", r["original"],
+                                r["adversarial"], [f"{r['label']} → {r['prediction']}"]) for r in won[:8]]
+    parts.append("<h2>Worst examples</h2><p class='muted'>Per family at the highest severity: prediction flips "
+                 "first, then the largest drop in the clean prediction's probability (flips that fixed a wrong "
+                 "prediction are listed apart, below).</p>")
+    parts += [_worst_html(w) for w in report["worst_examples"]]
+    if report.get("fixed_examples"):
+        parts.append("<h2>Flips that fixed a wrong prediction</h2><p class='muted'>The noise changed a wrong "
+                     "prediction into the gold label: a flip, but not harm.</p>")
+        parts += [_worst_html(w) for w in report["fixed_examples"]]
+    return parts
 
 
 def to_html(report: dict[str, Any]) -> str:
@@ -281,6 +339,7 @@ def to_html(report: dict[str, Any]) -> str:
     ]
     if gate:
         parts.append(f'<p class="{"fail" if gate.startswith("FAILED") else "pass"}">Release gate: {html.escape(gate)}</p>')
+    parts += [f'<p class="fail">Warning: {html.escape(w)}</p>' for w in report.get("warnings", [])]
     parts += [
         "<p class='muted'>Robustness score = 100 × mean over label-preserving (INV) families of (1 − flip rate "
         "averaged over severities). Read it with the clean accuracy: a constant classifier never flips.</p>",
@@ -297,19 +356,7 @@ def to_html(report: dict[str, Any]) -> str:
         _html_table(["family", *[f"{html.escape(k)} (clean {v['accuracy']:.3f}, n={v['n']})"
                                  for k, v in clean["per_class"].items()]], rows), "</details>",
     ]
-    attack = report.get("attack")
-    if attack:
-        won = [r for r in attack["rows"] if r["success"]]
-        parts += ["<h2>Budgeted attack</h2>", _html_table(["figure", "value"], _attack_rows(attack))]
-        parts += [_example_html(f"{r['id']} · {r['changed_words']} word(s), {r['queries']} queries", r["original"],
-                                r["adversarial"], [f"{r['label']} → {r['prediction']}"]) for r in won[:8]]
-    parts.append("<h2>Worst examples</h2><p class='muted'>Per family at the highest severity: prediction flips "
-                 "first, then the largest drop in the clean prediction's probability.</p>")
-    for w in report["worst_examples"]:
-        tags = [f"{w['family']} s{w['severity']}", f"gold {w['label']}",
-                f"{w['clean_prediction']} → {w['perturbed_prediction']}" if w["flipped"] else "no flip",
-                f"conf. drop {w['confidence_drop']:.3f}"]
-        parts.append(_example_html(w["id"], w["original"], w["perturbed"], tags))
+    parts += _examples_html(report)
     parts += [
         "<h2>Families</h2>",
         _html_table(["family", "operation", "unit", "exp.", "may change labels of", "what it does"], [

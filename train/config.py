@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from zhaug.augment.canonical import DEFENCES
 from zhaug.errors import ZhaugError
 from zhaug.specs import dataclass_from_mapping, read_yaml_mapping
 
@@ -59,6 +60,9 @@ class TrainConfig:
         its augmentations (0 = off).
     eval_fraction: share held out (stratified, by parent) when no eval set is given.
     threads: torch threads; ``None`` = the CPUs this process may use.
+    defence: a text defence applied to every text before tokenisation, here and again by
+        ``predict``, ``audit`` and :class:`~zhaug.train.predict.Predictor`
+        (:data:`zhaug.augment.canonical.DEFENCES`); ``None`` = none.
     """
 
     model: str | None = None
@@ -92,6 +96,7 @@ class TrainConfig:
     eval_fraction: float = 0.1
     seed: int = 0
     threads: int | None = None
+    defence: str | None = None
 
     def __post_init__(self) -> None:
         checks = {
@@ -113,13 +118,19 @@ class TrainConfig:
             "aug_weight": self.aug_weight >= 0 and self.consistency_weight >= 0,
             "eval_fraction": 0 < self.eval_fraction < 1,
             "threads": self.threads is None or self.threads >= 1,
+            "defence": self.defence is None or self.defence in DEFENCES,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ZhaugError(f"invalid training config value(s) for {', '.join(bad)}: see `zhaug train --help`")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields; ``defence`` only when set, so runs without one keep the fingerprints
+        (resume keys) they had before the field existed."""
+        values = dataclasses.asdict(self)
+        if values["defence"] is None:
+            del values["defence"]
+        return values
 
     def identity(self) -> dict[str, Any]:
         """What a run's fingerprint hashes: :meth:`to_dict` without the options at their
@@ -139,6 +150,32 @@ class TrainConfig:
         if self.threads:
             return self.threads
         return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+TRAINING_DEFENCES: dict[str, dict[str, Any]] = {
+    "noise-consistency": {"augment": "noise", "n_aug": 1, "consistency_weight": 1.0},
+}
+"""Defences that are training settings: noise copies of each row every epoch (homophones,
+look-alikes, typos) and the KL term between predictions on a row and on its copy."""
+
+RECOMMENDED_DEFENCE = "canonical"
+"""``--defence recommended``: the defence with the lowest mean flip rate in ``benchmarks/defence.py``
+(the only one measured; it misses the issue-22 bar: docs/benchmarks.md)."""
+
+DEFENCE_NAMES = ("none", *DEFENCES, *TRAINING_DEFENCES, "recommended")
+
+
+def defence_settings(name: str | None) -> dict[str, Any]:
+    """The config changes of defence ``name`` (a text defence, a training defence, ``none``,
+    ``recommended``); unset (``None``) changes nothing."""
+    if name is None:
+        return {}
+    name = RECOMMENDED_DEFENCE if name == "recommended" else name
+    if name in TRAINING_DEFENCES:
+        return dict(TRAINING_DEFENCES[name])
+    if name == "none" or name in DEFENCES:
+        return {"defence": None if name == "none" else name}
+    raise ZhaugError(f"unknown defence {name!r}; choose from {', '.join(DEFENCE_NAMES)}")
 
 
 def from_dict(values: dict[str, Any]) -> TrainConfig:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from sklearn.model_selection import train_test_split
 
+from zhaug.augment.canonical import text_defence
 from zhaug.errors import InputError, ZhaugError
 from zhaug.io import Columns, Record, comparable, iter_rows, read_table, records_from_rows
 from zhaug.rng import derive_rng, derive_seed
@@ -184,6 +185,30 @@ def encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[list[i
     if not texts:
         return []
     return tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+
+
+class DefendedTokenizer:
+    """A tokenizer that applies a text defence (:func:`zhaug.augment.canonical.text_defence`)
+    to every text before tokenising it; everything else (``pad_token_id``, ``save_pretrained``)
+    is the wrapped tokenizer's."""
+
+    def __init__(self, tokenizer: Any, defence: Callable[[str], str]):
+        self.tokenizer, self.defence = tokenizer, defence
+
+    def __call__(self, texts: Sequence[str], **kwargs: Any) -> Any:
+        return self.tokenizer([self.defence(text) for text in texts], **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.tokenizer, name)
+
+    def __len__(self) -> int:
+        return len(self.tokenizer)
+
+
+def defended(tokenizer: Any, defence: str | None) -> Any:
+    """``tokenizer``, wrapped to apply text defence ``defence`` first when one is named."""
+    transform = text_defence(defence)
+    return tokenizer if transform is None else DefendedTokenizer(tokenizer, transform)
 
 
 def pad(sequences: Sequence[Sequence[int]], pad_id: int) -> dict[str, torch.Tensor]:

@@ -14,7 +14,7 @@ from zhaug.errors import InputError, ZhaugError
 from zhaug.io import Columns, check_output, read_records, table_format, write_table
 from zhaug.rng import derive_rng
 from zhaug.train.checkpoint import RUN_INFO, read_info
-from zhaug.train.data import encode, pad
+from zhaug.train.data import defended, encode, pad
 from zhaug.train.heads import run_format, set_pooling, with_prefix
 from zhaug.train.models.int8 import quantize_int8
 from zhaug.train.models.loading import check_tokenizer, load_classifier, load_tokenizer
@@ -56,7 +56,8 @@ class Predictor:
         self.max_length: int = info["config"]["max_length"]
         self.prefix, pooling = run_format(info["config"])
         self.batch_size = batch_size
-        self.tokenizer = load_tokenizer(model_dir)
+        self.defence: str | None = info["config"].get("defence")
+        self.tokenizer = defended(load_tokenizer(model_dir), self.defence)
         model = set_pooling(load_classifier(model_dir, len(self.labels), dict(enumerate(self.labels)), strict=True),
                             pooling).eval()
         check_tokenizer(model_dir, self.tokenizer)

@@ -43,6 +43,7 @@ from zhaug.train.data import (
     Row,
     batch_order,
     check_labels,
+    defended,
     encode,
     epoch_rows,
     guard_children,
@@ -316,7 +317,7 @@ class Trainer:
         """Load the model; build the optimiser, the schedule and the first epoch's rows; restore
         the last checkpoint when resuming (else write config.yaml); open the logs."""
         ranks = ranks_from_env()
-        tokenizer = load_tokenizer(model_path)
+        tokenizer = defended(load_tokenizer(model_path), config.defence)  # the defence: before tokenisation
         model = load_classifier(model_path, len(data.labels), dict(enumerate(data.labels)), seed=config.seed)
         set_pooling(model, config.pooling)
         optimizer = torch.optim.AdamW(parameter_groups(model, config), fused=True)

@@ -14,9 +14,11 @@ import codecs
 import csv
 import fcntl
 import json
+import math
 import os
 import re
 import tempfile
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -499,3 +501,19 @@ class ResumableWriter:
         self._handle.close()
         if not self.done and self.partial.read_text(encoding="utf-8").count("\n") <= 1:
             self.partial.unlink(missing_ok=True)
+
+
+def stratified_sample(records: Sequence[Record], size: int, rng: Any) -> list[Record]:
+    """``size`` records with the pool's label proportions (largest remainders), in pool order."""
+    by_label: dict[str | None, list[int]] = defaultdict(list)
+    for i, record in enumerate(records):
+        by_label[record.label].append(i)
+    if size > len(records):
+        raise ZhaugError(f"asked for {size} rows from a pool of {len(records)}")
+    labels = sorted(by_label, key=str)
+    quotas = {label: size * len(by_label[label]) / len(records) for label in labels}
+    counts = {label: math.floor(q) for label, q in quotas.items()}
+    for label in sorted(labels, key=lambda lab: counts[lab] - quotas[lab])[: size - sum(counts.values())]:
+        counts[label] += 1
+    chosen = sorted(i for label in labels for i in rng.sample(by_label[label], counts[label]))
+    return [records[i] for i in chosen]

