@@ -36,6 +36,7 @@ from zhaug.studies.plots import confusion_matrices, training_curves
 from zhaug.studies.steps import audit_run, augment_children
 from zhaug.train.config import TrainConfig, load_config
 from zhaug.train.gate_models import bind_models
+from zhaug.train.heads import encoder_format
 from zhaug.train.metrics import classification_metrics
 from zhaug.train.models.resolve import resolve_model
 from zhaug.train.predict import predict_file
@@ -101,6 +102,9 @@ def run_demo(out: str | os.PathLike[str], config: str | os.PathLike[str] | None 
         stage(f"train {name}", f"{train_config.max_steps or train_config.epochs} "
               f"{'steps' if train_config.max_steps else 'epochs'}")
         results[name], test_metrics[name] = train_and_test(out, name, splits, children, train_config, labels, progress)
+    stage("linear probe", "the simple baseline: a logistic regression on the frozen encoder (no gradient step)")
+    probe_config = train_config.replace(head_only=True, head_init="probe", **encoder_format(model_dir))
+    probe = train_and_test(out, "linear-probe", splits, None, probe_config, labels, progress)
 
     if settings.get("audit"):
         stage("audit", "robustness of both models on the held-out test set")
@@ -117,7 +121,7 @@ def run_demo(out: str | os.PathLike[str], config: str | os.PathLike[str] | None 
     report = {
         "config": settings, "train_config": train_config.to_dict(), "sizes": {k: len(v) for k, v in splits.items()},
         "augmentation": stats.as_dict(), "dev": {name: r["eval"] for name, r in results.items()},
-        "test": test_metrics, "runs": {name: {k: v for k, v in r.items() if k != "eval"} for name, r in results.items()},
+        "test": test_metrics, "probe": {"dev": probe[0]["eval"], "test": probe[1]}, "runs": {name: {k: v for k, v in r.items() if k != "eval"} for name, r in results.items()},
         "audit": report_audit, "seconds": seconds, "total_seconds": round(time.perf_counter() - started, 1),
     }
     atomic_write_text(out / "demo.json", json.dumps(report, ensure_ascii=False, indent=2))
@@ -182,6 +186,11 @@ def render_summary(report: dict[str, Any], model: str) -> str:
         lines.append(f"| {name} | {dev['accuracy']:.4f} | {dev['macro_f1']:.4f} | {test['accuracy']:.4f} | "
                      f"{test['macro_f1']:.4f} | {run['train_seconds']:.0f} | {run['samples_per_second']:.1f} |")
     gain = report["test"]["augmented"]["macro_f1"] - report["test"]["baseline"]["macro_f1"]
+    probe = report.get("probe")
+    if probe:
+        lines.append(f"| *linear probe* (frozen encoder, e5 format; the simple baseline) | {probe['dev']['accuracy']:.4f} | "
+                     f"{probe['dev']['macro_f1']:.4f} | {probe['test']['accuracy']:.4f} | {probe['test']['macro_f1']:.4f} "
+                     f"| – | – |")
     stages = ", ".join(f"{k} {v}" for k, v in report["seconds"].items())
     lines += [
         "",
