@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from zhaug.errors import InputError, ZhaugError
 from zhaug.io import Columns, check_output, read_records, table_format, write_table
@@ -134,6 +135,7 @@ def predict_file(
     quantize: str | None = None,
     batch_size: int = 64,
     columns: Columns = Columns(),
+    progress: bool = False,
 ) -> list[dict[str, Any]]:
     """Write ``id,label,empty`` (and ``p_<label>`` columns with ``proba``) for every input row, in
     input order; ``empty`` flags texts that are empty or blank (predicted all the same).
@@ -146,7 +148,13 @@ def predict_file(
         raise InputError(input_path, "no rows to predict")
     check_output(output_path, input_path)
     predictor = load_predictor(run_dir, quantize=quantize, batch_size=batch_size)
-    probabilities = predictor.predict_proba([r.text for r in records])
+    texts, chunk = [r.text for r in records], 16 * batch_size  # a bar step per chunk; batching is the predictor's
+    with tqdm(total=len(texts), desc="predict", unit="row", disable=not progress) as bar:
+        parts = []
+        for start in range(0, len(texts), chunk):
+            parts.append(predictor.predict_proba(texts[start : start + chunk]))
+            bar.update(len(parts[-1]))
+    probabilities = np.concatenate(parts)
     prob_fields = [f"p_{label}" for label in predictor.labels] if proba else []
     rows = []
     for record, p in zip(records, probabilities):

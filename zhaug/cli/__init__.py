@@ -9,7 +9,7 @@ import traceback
 import typer
 
 from zhaug import __version__
-from zhaug.cli.options import say_error
+from zhaug.cli.options import QUIET, VERBOSE, say_error
 from zhaug.errors import ZhaugError
 
 # transformers' load reports and per-file bars say nothing to a zhaug user (zhaug initialises a
@@ -36,8 +36,19 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Errors and warnings only: no bars, tables or status lines."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also transformers' messages, and a traceback with each error."),
 ) -> None:
-    """Chinese text augmentation, ALBERT fine-tuning and robustness auditing."""
+    """Chinese text augmentation, ALBERT fine-tuning and robustness auditing.
+
+    Example: zhaug augment train.csv -o train_aug.csv -r eda -n 4 --seed 7"""
+    if quiet and verbose:
+        raise typer.BadParameter("--quiet and --verbose contradict each other")
+    if quiet:
+        os.environ[QUIET] = "1"
+    if verbose:
+        os.environ[VERBOSE] = "1"
+        os.environ["TRANSFORMERS_VERBOSITY"] = "info"
 
 
 BUG_EXIT = 70
@@ -60,6 +71,8 @@ def run() -> None:
     try:
         app()
     except ZhaugError as exc:
+        if os.environ.get(VERBOSE) == "1":
+            traceback.print_exc()
         _fail(f"error: {exc}")
     except OSError as exc:
         if exc.filename is None:

@@ -8,10 +8,21 @@ from functools import partial
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from zhaug.cli.options import Engine, IdCol, LabelCol, Progress, RayAddress, TextCol, check_engine, columns, say_error
+from zhaug.cli.options import (
+    Engine,
+    IdCol,
+    LabelCol,
+    Progress,
+    RayAddress,
+    TextCol,
+    check_engine,
+    columns,
+    console,
+    say,
+    say_error,
+)
 from zhaug.errors import MissingResourceError, ZhaugError
 from zhaug.hashing import files_key
 from zhaug.io import atomic_write_text, read_records
@@ -38,7 +49,7 @@ def _embedder(model: str | None) -> Embed | None:
     try:
         embed(["测试"])
     except MissingResourceError as exc:
-        typer.echo(f"warning: no embedding similarity for the attack ({exc})", err=True)
+        say(f"warning: no embedding similarity for the attack ({exc})")
         return None
     return embed
 
@@ -90,7 +101,9 @@ def audit_command(
     label_col: LabelCol = "label",
     progress: Progress = None,
 ) -> None:
-    """Audit a classifier: accuracy, flip rates and calibration under every perturbation family × severity."""
+    """Audit a classifier: accuracy, flip rates and calibration under every perturbation family × severity.
+
+    Example: zhaug audit runs/r1 test.csv --out audit/ --fail-under "flip_rate<=0.10"  (or RUN_A RUN_B test.csv)"""
     check_engine(engine)
     if len(paths) not in (2, 3):
         raise typer.BadParameter("give MODEL_DIR TEST, or RUN_A RUN_B TEST", param_hint="PATHS")
@@ -122,8 +135,8 @@ def audit_command(
     if thresholds:
         report["gate"] = {"thresholds": [str(t) for t in thresholds], "failures": failures}
     paths = write_report(report, out)
-    Console(stderr=True).print(summary_table(report))
-    typer.echo(f"wrote {paths['html']}, {paths['md'].name}, {paths['json'].name}", err=True)
+    console().print(summary_table(report))
+    say(f"wrote {paths['html']}, {paths['md'].name}, {paths['json'].name}")
     for failure in failures:
         say_error(f"release gate: {failure}")
     if failures:
@@ -145,7 +158,7 @@ def _compare(models: list[Path], records: list, settings: AuditConfig, threshold
         comparison["gate"] = {"thresholds": [str(t) for t in thresholds], "failures": failures}
     atomic_write_text(out / "comparison.json", json.dumps(comparison, ensure_ascii=False, indent=2))
     atomic_write_text(out / "comparison.md", comparison_markdown(comparison))
-    typer.echo(comparison_markdown(comparison), err=True)
+    say(comparison_markdown(comparison))
     for failure in failures:
         typer.secho(f"release gate (B − A): {failure}", fg="red", err=True)
     if failures:

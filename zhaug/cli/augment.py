@@ -9,7 +9,6 @@ from functools import partial
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from zhaug.augment.compose import leaf_ops
@@ -19,7 +18,18 @@ from zhaug.augment.gates.fluency import FluencyGate
 from zhaug.augment.pipeline import FIELDS, Augmenter, AugmentStats
 from zhaug.augment.recipes import Recipe, load_recipe, word_level_gates
 from zhaug.augment.text import BACKENDS, PROTECTABLE, Segmenter
-from zhaug.cli.options import Engine, IdCol, LabelCol, Progress, RayAddress, TextCol, check_engine, columns
+from zhaug.cli.options import (
+    Engine,
+    IdCol,
+    LabelCol,
+    Progress,
+    RayAddress,
+    TextCol,
+    check_engine,
+    columns,
+    console,
+    say,
+)
 from zhaug.errors import InputError
 from zhaug.hashing import files_sha256
 from zhaug.io import (
@@ -63,7 +73,9 @@ def augment_command(
     resume: bool = typer.Option(False, "--resume", help="Skip rows already written by an interrupted run."),
     progress: Progress = None,
 ) -> None:
-    """Augment a labelled table: originals plus gated copies, each with id, parent_id, op, params, seed."""
+    """Augment a labelled table: originals plus gated copies, each with id, parent_id, op, params, seed.
+
+    Example: zhaug augment train.csv -o train_aug.csv --recipe eda --n-aug 4 --seed 7"""
     check_engine(engine)
     stream = stream or engine == "ray"
     if stream and (balance or resume):
@@ -98,11 +110,11 @@ def augment_command(
                 output, FIELDS, resume=resume, made_from=made_from))
     summary_path = output.with_name(f"{output.stem}.summary.json")
     summary_path.write_text(json.dumps(stats.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
-    Console(stderr=True).print(summary_table(stats, the_recipe.name))
+    console().print(summary_table(stats, the_recipe.name))
     for op in stats.mostly_unchanged():
-        typer.echo(f"warning: {op} left {stats.unchanged[op]} of {stats.generated[op]} copies unchanged; "
-                   "does it work on Chinese?", err=True)
-    typer.echo(f"wrote {output} ({stats.rows_out} rows); rejections in {rejected_path}; summary in {summary_path}", err=True)
+        say(f"warning: {op} left {stats.unchanged[op]} of {stats.generated[op]} copies unchanged; "
+                   "does it work on Chinese?")
+    say(f"wrote {output} ({stats.rows_out} rows); rejections in {rejected_path}; summary in {summary_path}")
 
 
 def _run_resumable(augmenter: Augmenter, records: list, output: Path, rejected_path: Path,
@@ -124,7 +136,7 @@ def cap_workers(workers: int) -> int:
     a model: 64 workers on 2 cores exhaust the memory). Ray actors are placed by Ray."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if workers > cpus:
-        typer.echo(f"--workers {workers}: only {cpus} CPUs available; using {cpus} workers", err=True)
+        say(f"--workers {workers}: only {cpus} CPUs available; using {cpus} workers")
     return min(workers, cpus)
 
 
@@ -183,7 +195,9 @@ def gate_command(
     original_col: str = typer.Option("original", "--original-col"),
     text_col: str = typer.Option("text", "--text-col"),
 ) -> None:
-    """Check given (original, copy) pairs from any tool with zhaug's gates."""
+    """Check given (original, copy) pairs from any tool with zhaug's gates.
+
+    Example: zhaug gate pairs.csv -o checked.csv --gate rules --gate fluency"""
     table_format(output)  # refuse an unknown output format before any work
     rows = []
     for lineno, row in iter_rows(input):
@@ -203,4 +217,4 @@ def gate_command(
     for row, reason in zip(rows, verdicts):
         row.update(accepted="0" if reason else "1", reason=reason or "")
     write_table(output, rows, fields)
-    typer.echo(f"wrote {output}: {sum(r is None for r in verdicts)} of {len(rows)} pairs accepted ({', '.join(g.name for g in gates)})", err=True)
+    say(f"wrote {output}: {sum(r is None for r in verdicts)} of {len(rows)} pairs accepted ({', '.join(g.name for g in gates)})")

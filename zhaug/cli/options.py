@@ -7,6 +7,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from zhaug.io import Columns
 
@@ -20,10 +21,30 @@ def say_error(message: str) -> None:
     typer.secho(message, fg=None if os.environ.get("NO_COLOR") else "red", err=True)
 
 
+QUIET, VERBOSE = "ZHAUG_QUIET", "ZHAUG_VERBOSE"
+"""Environment variables set by ``zhaug --quiet`` / ``--verbose`` (so worker processes see them too)."""
+
+
+def quiet() -> bool:
+    """Whether ``--quiet`` was given: errors and warnings only."""
+    return os.environ.get(QUIET) == "1"
+
+
+def say(message: str) -> None:
+    """A status line on stderr, unless ``--quiet`` (warnings always)."""
+    if not quiet() or message.startswith("warning"):
+        typer.echo(message, err=True)
+
+
+def console() -> Console:
+    """Where summary tables go: stderr, silent under ``--quiet``."""
+    return Console(stderr=True, quiet=quiet(), no_color=bool(os.environ.get("NO_COLOR")))
+
+
 def show_progress(value: bool | None) -> bool:
     """``--progress`` / ``--no-progress`` as given; by default, bars only when stderr is a terminal
-    (piped to a file, a bar's carriage returns and cursor moves are noise)."""
-    return sys.stderr.isatty() if value is None else value
+    (piped to a file, a bar's carriage returns and cursor moves are noise) and not ``--quiet``."""
+    return sys.stderr.isatty() and not quiet() if value is None else value
 
 
 Progress = Annotated[bool | None, typer.Option(

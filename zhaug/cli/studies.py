@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from zhaug.cli.options import Progress
+from zhaug.cli.options import Progress, say
 
 
 def demo_command(
@@ -15,11 +15,13 @@ def demo_command(
     config: Path | None = typer.Option(None, "--config", help="Demo YAML; default: the shipped configs/demo.yaml."),
     progress: Progress = None,
 ) -> None:
-    """The whole pipeline on packaged reviews: sample, augment, fine-tune with and without, compare, predict."""
+    """The whole pipeline on packaged reviews: sample, augment, fine-tune with and without, compare, predict.
+
+    Example: zhaug demo --out runs/demo"""
     from zhaug.studies.demo import run_demo  # torch: imported when the command runs
 
     summary = run_demo(out, config, progress=progress)
-    typer.echo(f"wrote {summary}", err=True)
+    say(f"wrote {summary}")
 
 
 def ablate_command(
@@ -31,10 +33,12 @@ def ablate_command(
     adopt: Path | None = typer.Option(None, "--adopt", help="First take the finished cells of another copy of this "
                                       "study (a folder with its results.json and model.json, e.g. docs/results/NAME)."),
 ) -> None:
-    """Recipes × multipliers × sizes × seeds on one step budget per size, paired against no augmentation."""
+    """Recipes × multipliers × sizes × seeds on one step budget per size, paired against no augmentation.
+
+    Example: zhaug ablate configs/ablation/snownlp.yaml --out runs/ablation"""
     from zhaug.studies.ablation import AblationConfig, run_ablation  # torch: imported when the command runs
 
     run_ablation(AblationConfig.load(config), out, workers=workers, progress=progress, report_only=report_only,
                  adopt=adopt)
-    typer.echo(f"wrote {out / 'report.md'} and {out / 'results.csv'}", err=True)
+    say(f"wrote {out / 'report.md'} and {out / 'results.csv'}")
 

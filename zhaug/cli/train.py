@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from zhaug.cli.options import IdCol, Progress, TextCol, columns
+from zhaug.cli.options import IdCol, Progress, TextCol, columns, say, show_progress
 from zhaug.errors import ZhaugError
 from zhaug.io import read_records
 
@@ -63,7 +63,9 @@ def train_command(
     """Fine-tune a classifier, keep the best checkpoint by eval macro-F1, write metrics.json.
 
     Under torchrun / accelerate launch, each process trains on its shard of every batch and rank 0
-    writes (see docs/scale.md)."""
+    writes (see docs/scale.md).
+
+    Example: zhaug train --train train.csv --eval dev.csv --out runs/r1 [--unlabeled pool.csv]"""
     from zhaug.train.config import defence_settings, load_config  # torch: imported when the command runs
     from zhaug.train.models.resolve import check_max_length
 
@@ -81,8 +83,8 @@ def train_command(
         check_max_length(settings.model, max_length)
     result = _fit(settings, train, eval, augmented, unlabeled, out, ssl, max_unlabeled, resume, progress)
     best = result["eval"]
-    typer.echo(f"best step {result['best_step']}/{result['steps']}: accuracy {best['accuracy']:.4f}, "
-               f"macro-F1 {best['macro_f1']:.4f}; model in {out / 'best'}, metrics in {out / 'metrics.json'}", err=True)
+    say(f"best step {result['best_step']}/{result['steps']}: accuracy {best['accuracy']:.4f}, "
+               f"macro-F1 {best['macro_f1']:.4f}; model in {out / 'best'}, metrics in {out / 'metrics.json'}")
 
 
 def _fit(settings: Any, train: Path, eval: Path | None, augmented: Path | None, unlabeled: Path | None, out: Path,
@@ -117,8 +119,8 @@ def _semi_supervised(records: list, unlabeled: Path, eval_records: list | None, 
                          settings=SelfTraining(max_unlabeled=max_unlabeled), progress=progress)
     rounds = summary["rounds"]
     scores = ", ".join(f"{r['eval']['accuracy']:.4f}" for r in rounds)
-    typer.echo(f"self-training: {summary['pool']['rows']} unlabelled rows; dev accuracy by round {scores}; "
-               f"kept round {summary['chosen_round']}", err=True)
+    say(f"self-training: {summary['pool']['rows']} unlabelled rows; dev accuracy by round {scores}; "
+               f"kept round {summary['chosen_round']}")
     return {"eval": summary["eval"], "best_step": rounds[summary["chosen_round"]]["steps"],
             "steps": rounds[summary["chosen_round"]]["steps"]}
 
@@ -132,10 +134,13 @@ def predict_command(
     batch_size: int = typer.Option(64, "--batch-size", min=1),
     id_col: IdCol = "id",
     text_col: TextCol = "text",
+    progress: Progress = None,
 ) -> None:
-    """Predict a label for every row, in input order; empty texts are predicted and flagged."""
+    """Predict a label for every row, in input order; empty texts are predicted and flagged.
+
+    Example: zhaug predict runs/r1 test.csv -o predictions.csv --proba"""
     from zhaug.train.predict import predict_file  # torch: imported when the command runs
 
     rows = predict_file(run_dir, input, output, proba=proba, quantize=quantize, batch_size=batch_size,
-                        columns=columns(id_col, text_col))
-    typer.echo(f"wrote {output} ({len(rows)} rows, {sum(r['empty'] for r in rows)} empty)", err=True)
+                        columns=columns(id_col, text_col), progress=show_progress(progress))
+    say(f"wrote {output} ({len(rows)} rows, {sum(r['empty'] for r in rows)} empty)")
