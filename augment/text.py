@@ -56,7 +56,8 @@ ORG_SUFFIXES = frozenset(
 NEGATORS = frozenset(
     "不 没 没有 未 无 别 莫 勿 非 不要 不会 不能 不是 不用 不必 不再 不太 不怎么 不大 不够 不想 不肯 不愿 不敢 "
     "不让 不该 不应该 不可 不可以 不得 未必 未曾 尚未 并不 并没有 并非 从不 从没 从来不 从未 决不 绝不 毫不 没法 "
-    "无法 禁止 不准 别再 请勿 切勿 没人 没什么 不怎么样 没怎么 还没 还没有 都没 也没 也不 都不 就不 还不".split()
+    "无法 禁止 不准 别再 请勿 切勿 没人 没什么 不怎么样 没怎么 还没 还没有 都没 也没 也不 都不 就不 还不 "
+    "不宜 不许 不必要 不致 无须 无需 毋需 未能".split()
 )
 """Negators and prohibitives that govern the next word: they are protected together with it."""
 
@@ -289,10 +290,10 @@ class Segmenter:
 
 
 def _is_numeral(word: str, tag: str) -> bool:
-    """A jieba numeral (三次, 五六天, 一个多), a word ending in a numeral (周五, 初一) or a run of
-    Chinese numerals jieba did not know."""
+    """A jieba numeral or quantity word (三次, 五六天, 一个多, 点 in 那么点), a word ending in a numeral
+    (周五, 初一) or a run of Chinese numerals jieba did not know. Quantities are facts a copy keeps."""
     if tag in ("m", "mq"):
-        return not NUMERAL_CHARS.isdisjoint(word) or any(c.isdigit() for c in word)
+        return True
     return word[-1] in NUMERAL_CHARS and tag != "i" or not tag and all(c in NUMERAL_CHARS for c in word)
 
 

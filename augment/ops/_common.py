@@ -187,9 +187,9 @@ def fast_is_cjk(char: str) -> bool:
 
 def cjk_slots(tokens: Sequence[Token]) -> list[tuple[int, int]]:
     """``(token index, char index)`` of every CJK character inside the editable words, numerals
-    aside (五六天 → 互六天 changes a fact)."""
+    and time words aside (五六天 → 互六天, 周日 → 周曰 change or blur a fact)."""
     return [
-        (i, j) for i in editable_positions(tokens) for j, char in enumerate(tokens[i].text)
+        (i, j) for i in editable_positions(tokens) if tokens[i].tag != "t" for j, char in enumerate(tokens[i].text)
         if fast_is_cjk(char) and char not in NUMERAL_CHARS
     ]
 
