@@ -30,6 +30,7 @@ from zhaug.errors import ZhaugError
 from zhaug.train.config import POOLINGS
 from zhaug.train.data import pad
 from zhaug.train.models.catalog import COMPACT, FULL, read_card
+from zhaug.train.models.pooling import mean_pool
 
 LEGACY_FORMAT = {"prefix": "", "pooling": "cls"}
 """What a run saved without ``prefix`` / ``pooling`` used, and what other models get by default."""
@@ -75,9 +76,8 @@ def set_pooling(model: torch.nn.Module, pooling: str) -> torch.nn.Module:
 def _mean_pooler(_module: torch.nn.Module, args: tuple, kwargs: dict[str, Any], output: Any) -> Any:
     hidden = output.last_hidden_state
     mask = kwargs.get("attention_mask", args[1] if len(args) > 1 else None)
-    weights = torch.ones(hidden.shape[:2], dtype=hidden.dtype) if mask is None else mask.to(hidden.dtype)
-    mean = (hidden * weights.unsqueeze(-1)).sum(1) / weights.sum(1, keepdim=True).clamp(min=1)
-    output.pooler_output = F.normalize(mean, dim=-1)
+    mask = torch.ones(hidden.shape[:2], dtype=hidden.dtype) if mask is None else mask
+    output.pooler_output = F.normalize(mean_pool(hidden, mask), dim=-1)
     return output
 
 
