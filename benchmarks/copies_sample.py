@@ -9,6 +9,10 @@ gates (similarity, teacher, fluency) left out. Nothing from ``--shared`` is writ
 
     python benchmarks/copies_sample.py --shared ../shared --out /tmp/copies.csv [--seed 3]
 
+``--classic`` runs the operations in their classic (EDA / AEDA) mode, and ``--exclude-judged``
+leaves out rows whose source appears in ``judged/judged_pairs.csv``: together they make fresh
+pairs of the kind the gates were calibrated on, to check ``zhaug gate`` on pairs no one has read.
+
 The CSV has one row per (operation, source row): ``status`` is ``accepted``, ``rejected: REASON``
 or ``unchanged`` (the dedup gate's verdict on an identical copy), ``edit`` marks the changed
 characters as ``[old→new]``, and the judge columns (``j_label``, ``j_fluency``, ``j_meaning``,
@@ -107,10 +111,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=1, help="rows per label × this (40 rows × scale)")
     parser.add_argument("--source-seed", type=int, default=SOURCE_SEED, help="another seed draws other rows")
     parser.add_argument("--ops", nargs="*", default=[*OPS, *(f"recipe:{r}" for r in RECIPES)])
+    parser.add_argument("--classic", action="store_true", help="operations in classic mode (recipes as shipped)")
+    parser.add_argument("--exclude-judged", action="store_true",
+                        help="leave out rows whose source is in judged/judged_pairs.csv")
     parser.add_argument("--model-gates", action="store_true",
                         help="keep the recipes' model gates too (similarity on the embedded model)")
     args = parser.parse_args(argv)
     picked = sources(args.shared, args.scale, args.source_seed)
+    if args.exclude_judged:
+        with open(args.shared / "judged" / "judged_pairs.csv", encoding="utf-8", newline="") as f:
+            judged = {row["source_id"] for row in csv.DictReader(f)}
+        picked = [(dataset, record) for dataset, record in picked if record.id not in judged]
     rows = []
     for name in args.ops:
         if name.startswith("recipe:"):
@@ -122,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 recipe.gates = [gate for gate in recipe.gates if gate.name not in MODEL_GATES]
         else:
-            recipe = recipe_from_dict({"name": name, "op": {name: {}}, "gates": ["dedup"]})
+            params = {"mode": "classic"} if args.classic else {}
+            recipe = recipe_from_dict({"name": name, "op": {name: params}, "gates": ["dedup"]})
         got = run(name, recipe, picked, args.seed)
         counts = {s: sum(r["status"].split(":")[0] == s for r in got) for s in ("accepted", "rejected", "unchanged")}
         print(f"{name:22s} " + "  ".join(f"{k} {v}" for k, v in counts.items()))

@@ -6,7 +6,7 @@ The 500 judged (original, copy) pairs are split in two halves by source text (a 
 ``source_id``, so no original is in both). On the calibration half the fluency gate's two
 thresholds (edits, deletions) are chosen on a grid: the pair that rejects the most word-level
 copies judged ``broken`` while keeping at least ``--keep`` of those judged ``ok`` under the default
-gates of ``zhaug gate`` (rules, fluency, dedup; ties: the larger thresholds). The held-out half
+gates of ``zhaug gate`` (rules, edits, fluency, dedup; ties: the larger thresholds). The held-out half
 reports, at those thresholds:
 precision and recall of the rejections on ``broken``, the share of ``ok`` (and ``awkward``) kept,
 for the word-level operations, for all operations, and per operation. Also printed: the LM's
@@ -74,6 +74,22 @@ def choose_thresholds(drops: list, others: np.ndarray, rows: list[dict], keep: f
     return (float(best[2]), float(best[3])) if best else (float("inf"), float("inf"))
 
 
+def report_fresh(paths: list[Path], gates: list, fluency: FluencyGate, thresholds: tuple[float, float]) -> None:
+    """The default gates, at ``thresholds``, on fresh judged pairs: all word-level ops and per op."""
+    fluency.set_params(threshold=thresholds[0], deletion_threshold=thresholds[1])
+    rows = []
+    for path in paths:
+        with open(path, encoding="utf-8", newline="") as handle:
+            rows += [row for row in csv.DictReader(handle) if row["op"] in WORD_LEVEL and row["j_fluency"] in GRADES]
+    rejected = np.array([reason is not None for reason in gate_pairs([(r["original"], r["copy"]) for r in rows], gates)])
+    print(f"\nfresh judged pairs ({len(paths)} files) | pairs | precision (broken) | recall (broken) | ok kept | awkward kept")
+    print("---|---|---|---|---|---")
+    print(f"word-level ops | {metrics(rows, rejected)}")
+    for op in WORD_LEVEL:
+        mask = np.array([row["op"] == op for row in rows])
+        print(f"{op} | {metrics([r for r, m in zip(rows, mask) if m], rejected[mask])}")
+
+
 def build_time() -> None:
     """Train the packaged model afresh and print the time and the file size."""
     start = time.perf_counter()
@@ -93,6 +109,10 @@ def main() -> None:
     parser.add_argument("--keep", type=float, default=0.85, help="Share of calibration ok copies to keep.")
     parser.add_argument("--lm", type=str, help="The fluency gate's model (see FluencyGate): a saved n-gram, gemma3-270m, a .gguf.")
     parser.add_argument("--context", type=int, help="Characters after an edit in its window (default: the model's).")
+    parser.add_argument("--calibrate-on", choices=("half", "all"), default="half",
+                        help="Choose thresholds on the calibration half, or on every judged pair (then check them with --test).")
+    parser.add_argument("--test", type=Path, nargs="*", default=[],
+                        help="Judged CSVs of fresh pairs (copies_sample.py, filled by readers): report the gates on them too.")
     parser.add_argument("--no-build", action="store_true", help="Skip timing a fresh build of the LM.")
     parser.add_argument("--word-level-only", action="store_true", help="Only the word-level operations' pairs (for slow LMs).")
     args = parser.parse_args()
@@ -110,7 +130,7 @@ def main() -> None:
     start = time.perf_counter()
     gate_pairs(pairs, gates)
     all_gates = (time.perf_counter() - start) / len(pairs) * 1e3
-    calibration = [row["half"] == 0 for row in rows]
+    calibration = [row["half"] == 0 or args.calibrate_on == "all" for row in rows]
     thresholds = args.thresholds or choose_thresholds(
         [d for d, c in zip(drops, calibration) if c], others[np.array(calibration)],
         [r for r, c in zip(rows, calibration) if c], args.keep)
@@ -132,6 +152,8 @@ def main() -> None:
     for op in sorted({row["op"] for row in rows}):
         mask = np.array([row["half"] == 1 and row["op"] == op for row in rows])
         print(f"{op} | {metrics([r for r, m in zip(rows, mask) if m], rejected[mask])}")
+    if args.test:
+        report_fresh(args.test, gates, fluency, thresholds)
     if not args.no_build:
         build_time()
 

@@ -44,7 +44,7 @@ _SUFFIXES = frozenset("子头儿者家人们性化大部")
 _DEGREE = frozenset("最很太极超更较")
 
 
-def _variant(word: str, synonym: str) -> bool:
+def is_variant(word: str, synonym: str) -> bool:
     """Whether ``synonym`` is a variant of ``word``: as long, with the same first character (早餐 →
     早饭, 窗户 → 窗子: a Chinese compound keeps its first morpheme and swaps the other for a
     synonym; one that shares only its last one is most often another thing, 热水 → 沸水,
@@ -113,7 +113,7 @@ class Cilin:
         self, word: str, min_freq: int = 100, min_len: int = 2, tag: str | None = None
     ) -> tuple[tuple[str, ...], tuple[float, ...]]:
         """With ``tag`` (jieba's tag of ``word``), the safe choice: only a noun or adjective, only
-        synonyms with its tag that are a variant of it (:func:`_variant`), within :data:`FREQUENCY_BAND` of its
+        synonyms with its tag that are a variant of it (:func:`is_variant`), within :data:`FREQUENCY_BAND` of its
         frequency, no register shift."""
         key = (word, min_freq, min_len, tag)
         if key not in self._memo:
@@ -125,7 +125,7 @@ class Cilin:
                 tags, own = dictionary_tags(), self.frequency.get(word, 0)
                 low, high = own * FREQUENCY_BAND[0], own * FREQUENCY_BAND[1]
                 chosen = [w for w in chosen if tags.get(w) == tag and low <= self.frequency[w] <= high
-                          and _variant(word, w)
+                          and is_variant(word, w)
                           and w not in REGISTER_SHIFTS and _CLASSICAL_CHARS.isdisjoint(w) and VULGAR_CHARS.isdisjoint(w)]
             self._memo[key] = (tuple(chosen), tuple(math.sqrt(self.frequency[w]) for w in chosen))
         return self._memo[key]

@@ -15,7 +15,7 @@ from zhaug.augment.char_lm import CharNgramLM, fold
 from zhaug.augment.gates import build_gate
 from zhaug.augment.gates.base import Candidate
 from zhaug.augment.gates.base import check_pairs as gate_pairs
-from zhaug.augment.gates.fluency import Edit, FluencyGate, edits
+from zhaug.augment.gates.fluency import CALIBRATED, Edit, FluencyGate, edits
 from zhaug.cli import app
 from zhaug.io import Record, read_table
 
@@ -152,12 +152,12 @@ def test_gate_clones_and_builds_from_a_recipe_spec(lm, tmp_path):
     np.testing.assert_allclose(copy.score("服务很好"), gate.score("服务很好"))
     assert build_gate({"fluency": {"threshold": 2}}).get_params() == {
         "threshold": 2, "deletion_threshold": None, "context": None, "model": None, "score": None}
-    assert build_gate({"fluency": {"threshold": 2}}).settings() == (2.0, 3.75, 2)
+    assert build_gate({"fluency": {"threshold": 2}}).settings() == (2.0, *CALIBRATED[None][1:])
     assert FluencyGate(context=3, model="gemma3-270m").settings() == (8.25, 4.25, 3)
     lm.save(tmp_path / "lm.npz")
     from_file = build_gate({"fluency": {"model": str(tmp_path / "lm.npz")}})
     pair = candidates("这家酒店的服务非常好，下次还来。", "这家酒店的好非常服务，下次还来。")
-    assert from_file.reasons(pair) == gate.set_params(threshold=9.25, deletion_threshold=3.75, context=2).reasons(pair)
+    assert from_file.reasons(pair) == gate.set_params(**dict(zip(("threshold", "deletion_threshold", "context"), CALIBRATED[None]))).reasons(pair)
 
 
 def test_gate_pairs_reports_the_first_rejecting_gate(lm):
@@ -186,7 +186,7 @@ def test_cli_gate_end_to_end(lm, tmp_path):
     rows = read_table(out)
     assert list(rows[0]) == ["id", "original", "text", "label", "accepted", "reason"]
     assert [row["accepted"] for row in rows] == ["1", "0", "0"]
-    assert rows[1]["reason"].startswith("fluency: disfluent edit")
+    assert rows[1]["reason"].startswith("edits: words moved out of place")  # the edits gate runs before fluency
     assert rows[2]["reason"].startswith("rules: negation count changed")
     again = CliRunner().invoke(app, ["gate", str(out), "-o", str(out), "--gate", "dedup"])  # its own output
     assert again.exit_code == 0, again.output

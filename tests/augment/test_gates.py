@@ -27,7 +27,7 @@ def candidates(parent: Record, *texts: str) -> list[Candidate]:
 
 
 def test_every_gate_is_registered():
-    assert sorted(GATES) == ["dedup", "facts", "fluency", "length", "rules", "similarity", "teacher"]
+    assert sorted(GATES) == ["dedup", "edits", "facts", "fluency", "length", "rules", "similarity", "teacher"]
     assert build_gate({"length": {"max_edit": 0.3}}).max_edit == 0.3
     with pytest.raises(ZhaugError, match="gate 'teacher'.*model"):
         build_gate("teacher")
@@ -77,6 +77,37 @@ def test_rules_gate():
         "protected span changed (3000万元→3000, 万)",
     ]
     assert build_gate({"rules": {"spans": False}}).reasons(candidates(PARENT, "张伟在2023年3月6日说这部电影不好看。")) == [None]
+
+
+def test_edits_gate_accepts_only_the_moves_safe_random_swap_makes():
+    parent = Record("p", "价格和服务都很好，房间干净整洁。", "pos")
+    moved = "words moved out of place (not an exchange of coordinated words or clauses)"
+    assert build_gate("edits").reasons(candidates(
+        parent,
+        "服务和价格都很好，房间干净整洁。",  # coordinated nouns
+        "服务和价格都很好，房间整洁干净。",  # and adjacent adjectives: two exchanges
+        "价格和房间都很好，服务干净整洁。",  # EDA's swap across clauses: word salad
+        "房间干净整洁，价格和服务都很好。",  # clauses tied by 都 stay in place
+        "价格和服务都很好，房间干净整齐。",  # not a move: left to the other checks (off by default)
+    )) == [None, None, moved, moved, None]
+    assert build_gate("edits").reasons(candidates(Record("p", "房间很大，早餐丰富，下次还来。", "pos"),
+                                                  "早餐丰富，房间很大，下次还来。")) == [None]
+
+
+def test_edits_gate_strict_checks_of_insertions_and_synonyms():
+    parent = Record("p", "这家店的米饭很好吃，环境干净。", "pos")
+    strict = build_gate({"edits": {"insertions": True, "synonyms": True}})
+    assert strict.reasons(candidates(
+        parent,
+        "这家店的白玉很好吃，环境干净。",
+        "这家店的米饭很好吃，环境干净又整洁。",
+        "这家店的米饭很好吃，整洁环境干净。",
+        "这家店的米饭很好吃，环境干、净。",
+        "这家店的米饭很好次，环境干净。",  # a typo: not a word edit this gate judges
+    )) == ["a synonym of another sense or register (米饭→白玉)", None,
+           "the synonym 整洁 was put far from its word (干净)", "、 was put inside a word (干净)", None]
+    assert strict.reasons(candidates(Record("p", "早餐很丰富，环境干净。", "pos"), "早饭很丰富，环境干净。")) == [None]
+    assert build_gate("edits").reasons(candidates(parent, "这家店的白玉很好吃，环境干、净。")) == [None]  # both checks are opt-in
 
 
 def test_dedup_gate():
