@@ -27,7 +27,6 @@ from functools import cache
 from zhaug.augment.ops._common import N_COMMON, UNSAFE_CHARS, common_chars
 from zhaug.augment.ops.glyphs import glyph_neighbours
 from zhaug.augment.ops.homophones import homophone_index
-from zhaug.errors import ZhaugError
 
 INVISIBLE_EXTRA = frozenset(chr(c) for c in range(0xFE00, 0xFE10))
 """Variation selectors (category Mn, not Cf) that decorate a character without changing it."""
@@ -113,21 +112,3 @@ class Canonicaliser:
         for key, value in params.items():
             setattr(self, key, value)
         return self
-
-
-DEFENCES: dict[str, dict[str, object]] = {
-    "canonical": {},
-    "canonical-keep500": {"keep_top": 500},
-    "normalise": {"glyphs": False, "homophones": False},
-}
-"""Text defences by name: :class:`Canonicaliser` parameters (``normalise``: width, invisible
-characters and script only)."""
-
-
-def text_defence(name: str | None):
-    """The text transform of defence ``name`` (``None``: no transform, returns ``None``)."""
-    if name is None:
-        return None
-    if name not in DEFENCES:
-        raise ZhaugError(f"unknown text defence {name!r}; choose from {', '.join(DEFENCES)}")
-    return Canonicaliser(**DEFENCES[name])

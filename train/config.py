@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from zhaug.augment.canonical import DEFENCES
+from zhaug.augment.defences import DEFENCES
 from zhaug.errors import ZhaugError
 from zhaug.specs import dataclass_from_mapping, read_yaml_mapping
 
@@ -62,7 +62,7 @@ class TrainConfig:
     threads: torch threads; ``None`` = the CPUs this process may use.
     defence: a text defence applied to every text before tokenisation, here and again by
         ``predict``, ``audit`` and :class:`~zhaug.train.predict.Predictor`
-        (:data:`zhaug.augment.canonical.DEFENCES`); ``None`` = none.
+        (:data:`zhaug.augment.defences.DEFENCES`); ``None`` = none.
     """
 
     model: str | None = None

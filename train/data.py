@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from sklearn.model_selection import train_test_split
 
-from zhaug.augment.canonical import text_defence
+from zhaug.augment.defences import text_defence
 from zhaug.errors import InputError, ZhaugError
 from zhaug.io import Columns, Record, comparable, iter_rows, read_table, records_from_rows
 from zhaug.rng import derive_rng, derive_seed
@@ -188,7 +188,7 @@ def encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[list[i
 
 
 class DefendedTokenizer:
-    """A tokenizer that applies a text defence (:func:`zhaug.augment.canonical.text_defence`)
+    """A tokenizer that applies a text defence (:func:`zhaug.augment.defences.text_defence`)
     to every text before tokenising it; everything else (``pad_token_id``, ``save_pretrained``)
     is the wrapped tokenizer's."""
 

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from sklearn.base import clone
 from tests.train_helpers import synthetic, tiny_model
 
-from zhaug.augment.canonical import Canonicaliser, cluster_table, text_defence
+from zhaug.augment.canonical import Canonicaliser, cluster_table
+from zhaug.augment.defences import text_defence
 from zhaug.augment.ops._common import UNSAFE_CHARS, common_chars
 from zhaug.augment.ops.homophones import homophone_index
 from zhaug.errors import ZhaugError
