@@ -24,7 +24,7 @@ so that a model trained without this defence still sees the text it knows.
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -109,6 +109,11 @@ class Corrector:
         return self
 
     def __call__(self, text: str) -> str:
+        return _corrected(text, self.margin, self.passes, self.pinyin, self.beam)
+
+    def correct(self, text: str) -> str:
+        """The corrected text, computed (``__call__`` memoises it: training encodes the same
+        texts every epoch, and an audit predicts the clean texts more than once)."""
         text = _normalise(text)
         if self.pinyin:
             text = self.read_pinyin(text)
@@ -185,6 +190,11 @@ class Corrector:
         tails = lm.batch_logprobs([(before + chars)[-n:] + after for _, _, chars in best])
         totals = [score + lp[min(n, len(chars) + len(before)) :].sum() for (score, _, chars), lp in zip(best, tails)]
         return best[int(np.argmax(totals))][2]
+
+
+@lru_cache(maxsize=2**16)
+def _corrected(text: str, margin: float, passes: int, pinyin: bool, beam: int) -> str:
+    return Corrector(margin, passes, pinyin, beam).correct(text)
 
 
 def _proposals(text: str) -> list[tuple[int, str]]:

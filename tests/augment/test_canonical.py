@@ -62,7 +62,7 @@ def test_parameters_clone_and_unknown_names_are_refused():
         text_defence("nope")
     with pytest.raises(ZhaugError, match="unknown defence"):
         defence_settings("nope")
-    assert defence_settings("recommended")["defence"] == "canonical"
+    assert defence_settings("recommended")["defence"] == "correct"
     assert defence_settings("noise-consistency")["consistency_weight"] > 0
     with pytest.raises(ZhaugError, match="defence"):
         TrainConfig(defence="nope")
