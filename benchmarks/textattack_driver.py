@@ -79,7 +79,8 @@ def main() -> None:
     host, port = args.address.rsplit(":", 1)
     with Client((host, int(port)), authkey=args.authkey.encode()) as connection:
         attack = build(RemoteModel(connection), args.query_budget)
-        rows = [json.loads(line) for line in open(args.rows, encoding="utf-8")]
+        with open(args.rows, encoding="utf-8") as handle:
+            rows = [json.loads(line) for line in handle]
         out = []
         for row in rows:
             started = time.perf_counter()

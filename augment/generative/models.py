@@ -66,6 +66,19 @@ MODELS: dict[str, ModelSpec] = {
 DEFAULT_MODEL = "qwen2.5-coder-1.5b-instruct"
 
 
+def model_status(spec: ModelSpec) -> str:
+    """``assembled`` (in the model cache), ``installed`` (its pieces are, not yet assembled) or
+    ``not installed``; nothing is hashed or assembled."""
+    if (model_dir() / spec.file).is_file():
+        return "assembled"
+    try:
+        for package in spec.packages:
+            spec.piece(package)
+    except MissingResourceError:
+        return "not installed"
+    return "installed"
+
+
 def model_dir() -> Path:
     """Where assembled models live."""
     return zhaug_home() / "models"

