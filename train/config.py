@@ -18,6 +18,8 @@ from zhaug.specs import dataclass_from_mapping, read_yaml_mapping
 SCHEDULES = ("linear", "cosine")
 CLASS_WEIGHTS = ("none", "balanced")
 POOLINGS = ("cls", "mean")
+SSL_METHODS = ("uda", "fixmatch")
+SSL_FIELDS = ("ssl", "unlabeled_ratio", "ssl_weight", "ssl_threshold", "ssl_temperature", "ssl_augment", "max_unlabeled")
 HEAD_INITS = ("probe", "random")
 LEGACY = {"prefix": "", "pooling": "cls", "head_init": "random", "min_steps": 0}
 """The values of the options added by issue 21 that reproduce the trainer from before it (what a
@@ -63,6 +65,13 @@ class TrainConfig:
     defence: a text defence applied to every text before tokenisation, here and again by
         ``predict``, ``audit`` and :class:`~zhaug.train.predict.Predictor`
         (:data:`zhaug.augment.defences.DEFENCES`); ``None`` = none.
+    ssl: consistency training on an unlabelled pool (``fit(..., unlabeled=...)``): ``uda``
+        (Xie et al. 2020: the prediction on a row, sharpened by ``ssl_temperature``, is the target
+        for the prediction on its ``ssl_augment`` copy) or ``fixmatch`` (Sohn et al. 2020: its
+        arg-max is); either way only rows predicted with at least ``ssl_threshold`` confidence
+        count. Each step adds ``unlabeled_ratio`` × ``batch_size`` pool rows, their loss weighed
+        by ``ssl_weight`` (ramped up linearly over the first 30% of steps). ``max_unlabeled``: the
+        pool's cap. ``None`` = supervised only.
     """
 
     model: str | None = None
@@ -97,6 +106,13 @@ class TrainConfig:
     seed: int = 0
     threads: int | None = None
     defence: str | None = None
+    ssl: str | None = None
+    unlabeled_ratio: int = 2
+    ssl_weight: float = 1.0
+    ssl_threshold: float = 0.7
+    ssl_temperature: float = 0.4
+    ssl_augment: str = "mixed"
+    max_unlabeled: int = 5000
 
     def __post_init__(self) -> None:
         checks = {
@@ -119,17 +135,23 @@ class TrainConfig:
             "eval_fraction": 0 < self.eval_fraction < 1,
             "threads": self.threads is None or self.threads >= 1,
             "defence": self.defence is None or self.defence in DEFENCES,
+            "ssl": (self.ssl is None or self.ssl in SSL_METHODS) and self.unlabeled_ratio >= 1
+            and self.ssl_weight >= 0 and 0 <= self.ssl_threshold < 1 and self.ssl_temperature > 0
+            and self.max_unlabeled >= 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ZhaugError(f"invalid training config value(s) for {', '.join(bad)}: see `zhaug train --help`")
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields; ``defence`` only when set, so runs without one keep the fingerprints
-        (resume keys) they had before the field existed."""
+        """The fields; ``defence`` and the ``ssl`` settings only when set, so runs without them
+        keep the fingerprints (resume keys) they had before the fields existed."""
         values = dataclasses.asdict(self)
         if values["defence"] is None:
             del values["defence"]
+        if values["ssl"] is None:
+            for key in SSL_FIELDS:
+                del values[key]
         return values
 
     def identity(self) -> dict[str, Any]:
@@ -143,7 +165,7 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes``; ``None`` values are ignored (unset CLI options)."""
-        return from_dict({**self.to_dict(), **{k: v for k, v in changes.items() if v is not None}})
+        return from_dict({**dataclasses.asdict(self), **{k: v for k, v in changes.items() if v is not None}})
 
     @property
     def torch_threads(self) -> int:

@@ -18,6 +18,7 @@ from sklearn.model_selection import train_test_split
 
 from zhaug.augment.defences import text_defence
 from zhaug.errors import InputError, ZhaugError
+from zhaug.hashing import content_key
 from zhaug.io import Columns, Record, comparable, iter_rows, read_table, records_from_rows
 from zhaug.rng import derive_rng, derive_seed
 
@@ -63,6 +64,26 @@ def split_by_parent(records: Sequence[Record], fraction: float, seed: int) -> tu
         random_state=derive_seed(seed, "eval-split") % 2**32,
     )
     return list(train), list(held)
+
+
+def clean_pool(unlabeled: Sequence[Record], held_out: Sequence[Record], cap: int) -> tuple[list[Record], dict[str, Any]]:
+    """The pool without empty rows, duplicates and rows equal to a held-out (eval or test) text,
+    capped at ``cap`` rows (the first ones); what was removed is counted."""
+    held = {comparable(r.text) for r in held_out}
+    seen: set[str] = set()
+    pool, removed = [], {"empty": 0, "duplicate": 0, "held_out": 0, "over_cap": 0}
+    for record in unlabeled:
+        key = comparable(record.text)
+        reason = "empty" if not key else "held_out" if key in held else "duplicate" if key in seen else None
+        if reason:
+            removed[reason] += 1
+            continue
+        seen.add(key)
+        if len(pool) == cap:
+            removed["over_cap"] += 1
+            continue
+        pool.append(record)
+    return pool, {"rows": len(pool), "removed": removed, "checksum": content_key([r.text for r in pool])}
 
 
 def read_training_table(path: str | os.PathLike[str]) -> tuple[list[Record], Children]:

@@ -21,10 +21,9 @@ from typing import Any
 import numpy as np
 
 from zhaug.errors import ZhaugError
-from zhaug.hashing import content_key
-from zhaug.io import Record, atomic_write_text, comparable
+from zhaug.io import Record, atomic_write_text
 from zhaug.train.config import TrainConfig
-from zhaug.train.data import split_by_parent
+from zhaug.train.data import clean_pool, split_by_parent
 from zhaug.train.predict import Predictor
 from zhaug.train.trainer import fit
 
@@ -50,26 +49,6 @@ class SelfTraining:
         if self.rounds < 1 or self.per_class < 1 or self.max_unlabeled < 1 or not 0 <= self.threshold < 1 \
                 or not 0 < self.share <= 1:
             raise ZhaugError("self-training: rounds, per_class, max_unlabeled >= 1, threshold in [0, 1), share in (0, 1]")
-
-
-def clean_pool(unlabeled: Sequence[Record], held_out: Sequence[Record], cap: int) -> tuple[list[Record], dict[str, Any]]:
-    """The pool without empty rows, duplicates and rows equal to a held-out (eval or test) text,
-    capped at ``cap`` rows (the first ones); what was removed is counted."""
-    held = {comparable(r.text) for r in held_out}
-    seen: set[str] = set()
-    pool, removed = [], {"empty": 0, "duplicate": 0, "held_out": 0, "over_cap": 0}
-    for record in unlabeled:
-        key = comparable(record.text)
-        reason = "empty" if not key else "held_out" if key in held else "duplicate" if key in seen else None
-        if reason:
-            removed[reason] += 1
-            continue
-        seen.add(key)
-        if len(pool) == cap:
-            removed["over_cap"] += 1
-            continue
-        pool.append(record)
-    return pool, {"rows": len(pool), "removed": removed, "checksum": content_key([r.text for r in pool])}
 
 
 def pseudo_labels(pool: Sequence[Record], probs: np.ndarray, labels: Sequence[str],

@@ -36,6 +36,7 @@ from zhaug.augment.recipes import load_recipe
 from zhaug.errors import ZhaugError
 from zhaug.hashing import derive_seed
 from zhaug.io import Record, atomic_write_text, comparable
+from zhaug.rng import derive_rng
 from zhaug.train.checkpoint import finish_last, last_state, load_last, save_best, save_last
 from zhaug.train.config import TrainConfig
 from zhaug.train.data import (
@@ -43,6 +44,7 @@ from zhaug.train.data import (
     Row,
     batch_order,
     check_labels,
+    clean_pool,
     defended,
     encode,
     epoch_rows,
@@ -143,6 +145,8 @@ class TrainData:
     dropped: Counter
     recipe: Any
     fingerprint: str
+    pool: list[Record] = field(default_factory=list)
+    pool_info: dict[str, Any] | None = None
 
     @property
     def label_ids(self) -> dict[str, int]:
@@ -154,9 +158,13 @@ class TrainData:
 
 
 def prepare_data(
-    config: TrainConfig, train: list[Record], eval: list[Record] | None, children: Children
+    config: TrainConfig, train: list[Record], eval: list[Record] | None, children: Children,
+    unlabeled: Sequence[Record] | None = None,
 ) -> TrainData:
-    """Hold out an eval split when none is given, check the labels, guard the offline children."""
+    """Hold out an eval split when none is given, check the labels, guard the offline children,
+    clean the unlabelled pool (eval texts, duplicates and rows over ``max_unlabeled`` removed)."""
+    if (unlabeled is not None) != (config.ssl is not None):
+        raise ZhaugError("an unlabelled pool needs ssl: uda or fixmatch (or self-training), and ssl needs the pool")
     if eval is None:
         train, eval = split_by_parent(train, config.eval_fraction, config.seed)
     labels = label_names(train)
@@ -164,8 +172,18 @@ def prepare_data(
     eval_texts = {comparable(r.text) for r in eval}
     offline, dropped = guard_children(children, train, eval_texts)
     recipe = load_recipe(config.augment) if config.augment and config.n_aug else None
-    fingerprint = hashing.key(config.identity(), train, eval, sorted(offline.items()))
-    return TrainData(train, eval, labels, eval_texts, offline, dropped, recipe, fingerprint)
+    pool, pool_info = clean_pool(unlabeled, eval, config.max_unlabeled) if unlabeled is not None else ([], None)
+    if unlabeled is not None and not pool:
+        raise ZhaugError("the unlabelled pool is empty once eval texts and duplicates are removed")
+    identity = (config.identity(), train, eval, sorted(offline.items())) + ((pool_info["checksum"],) if pool else ())
+    return TrainData(train, eval, labels, eval_texts, offline, dropped, recipe, hashing.key(*identity), pool, pool_info)
+
+
+def pool_views(config: TrainConfig, data: TrainData, epoch: int) -> list[str]:
+    """Epoch ``epoch``'s augmented copy of each unlabelled row (the strong view of consistency training)."""
+    if not data.pool:
+        return []
+    return augment_records(data.pool, load_recipe(config.ssl_augment), seed=config.seed, copy=epoch)
 
 
 def epoch_data(config: TrainConfig, data: TrainData, epoch: int) -> tuple[list[Row], Counter]:
@@ -258,6 +276,7 @@ class Run:
     running: float = 0.0
     seen: int = 0
     clock: float = 0.0
+    views: list[str] = field(default_factory=list)
 
     @property
     def pad_id(self) -> int:
@@ -287,21 +306,25 @@ class Trainer:
         out_dir: str | os.PathLike[str],
         children: Children | None = None,
         resume: bool = False,
+        unlabeled: Sequence[Record] | None = None,
     ) -> dict[str, Any]:
         """Train on ``train`` (plus offline augmented ``children`` by parent id, and online
         augmentations when the config names a recipe) and evaluate on ``eval`` (default: a
-        stratified split of ``train``). ``resume`` continues the run in ``out_dir``."""
+        stratified split of ``train``). ``unlabeled``: the pool of consistency training (the
+        config's ``ssl``). ``resume`` continues the run in ``out_dir``."""
         with torch_settings(self.config.torch_threads):
-            return self._fit(list(train), list(eval) if eval is not None else None, Path(out_dir), children or {}, resume)
+            return self._fit(list(train), list(eval) if eval is not None else None, Path(out_dir), children or {},
+                             resume, unlabeled)
 
     def _fit(
-        self, train: list[Record], eval: list[Record] | None, out: Path, children: Children, resume: bool
+        self, train: list[Record], eval: list[Record] | None, out: Path, children: Children, resume: bool,
+        unlabeled: Sequence[Record] | None = None,
     ) -> dict[str, Any]:
         started, config, model_path = time.perf_counter(), self.config, resolve_model(self.config.model)
         if config.lr is None:
             config = config.replace(lr=fine_tuning_lr(model_path))
         config = config.replace(**{k: v for k, v in encoder_format(model_path).items() if getattr(config, k) is None})
-        data = prepare_data(config, train, eval, children)
+        data = prepare_data(config, train, eval, children, unlabeled)
         state = previous_state(out, data.fingerprint, resume)
         if state is not None and state.done:
             return json.loads((out / "metrics.json").read_text(encoding="utf-8"))
@@ -332,6 +355,7 @@ class Trainer:
             self._init_head_from_probe(run)
         ranks.broadcast(model)
         out.mkdir(parents=True, exist_ok=True)
+        run.views = pool_views(config, data, run.loop.epoch)
         if state is not None:
             load_last(out, model, optimizer, scheduler)
             run.rows = epoch_data(config, data, state.epoch)[0]
@@ -374,6 +398,7 @@ class Trainer:
                 return
         loop.epoch, loop.batch = loop.epoch + 1, 0
         run.rows = epoch_data(config, run.data, loop.epoch)[0]
+        run.views = pool_views(config, run.data, loop.epoch)
 
     def _step(self, run: Run, index: list[int], ids: list[list[int]], pair_ids: dict[int, list[int]]) -> None:
         """One optimiser step on the batch ``index`` (this rank computes its shard), logged."""
@@ -384,6 +409,9 @@ class Trainer:
         if mine:
             loss = self._loss(model, [rows[i] for i in mine], [ids[i] for i in mine],
                               [pair_ids.get(i) for i in mine], run.pad_id, run.class_weight, totals)
+        if run.data.pool:
+            loss = loss + self._unlabeled_loss(run)
+        if loss.requires_grad:
             loss.backward()
         run.ranks.sum_gradients(model)
         torch.nn.utils.clip_grad_norm_(model.parameters(), run.config.max_grad_norm)
@@ -397,6 +425,31 @@ class Trainer:
             run.writer.add_scalar("train/loss", batch_loss, loop.step)
             run.writer.add_scalar("train/lr", run.scheduler.get_last_lr()[0], loop.step)
         run.bar.update()
+
+    def _unlabeled_loss(self, run: Run) -> torch.Tensor:
+        """Consistency on this step's sample of the pool (``unlabeled_ratio`` × ``batch_size``
+        rows, drawn from ``(seed, step)``; this rank's shard): the prediction on each row, without
+        gradient, is the target for the prediction on its augmented copy, where it is confident."""
+        config, model, pool = run.config, run.model, run.data.pool
+        count = min(len(pool), config.unlabeled_ratio * config.batch_size)
+        drawn = derive_rng(config.seed, "unlabeled", run.loop.step).sample(range(len(pool)), count)
+        picked = run.ranks.shard(drawn)
+        if not picked:
+            return torch.zeros(())
+        with torch.no_grad():
+            probs = F.softmax(model(**pad(run.encode([pool[i].text for i in picked]), run.pad_id)).logits, dim=-1)
+        confidence, hard = probs.max(dim=-1)
+        mask = (confidence >= config.ssl_threshold).float()
+        log_probs = F.log_softmax(model(**pad(run.encode([run.views[i] for i in picked]), run.pad_id)).logits, dim=-1)
+        if config.ssl == "fixmatch":
+            per_row = F.nll_loss(log_probs, hard, reduction="none")
+        else:
+            target = F.softmax(probs.log() / config.ssl_temperature, dim=-1)
+            per_row = -(target * log_probs).sum(dim=-1)
+        ramp = min(1.0, (run.loop.step + 1) / max(1, round(0.3 * run.total)))
+        if run.writer is not None:
+            run.writer.add_scalar("train/ssl_mask", mask.mean().item(), run.loop.step)
+        return config.ssl_weight * ramp * (per_row * mask).sum() / count
 
     def _evaluate(self, run: Run, final: bool) -> None:
         """Evaluate, keep the best checkpoint, decide whether to stop, save the last checkpoint."""
@@ -446,6 +499,8 @@ class Trainer:
             "samples_per_second": round(loop.samples / max(loop.seconds, 1e-9), 3),
             "wall_seconds": round(time.perf_counter() - started, 3),
         }
+        if data.pool_info is not None:
+            result["unlabeled"] = data.pool_info
         if run.ranks.main:
             run.writer.close()
             finish_last(run.out)
@@ -488,8 +543,10 @@ def fit(
     children: Children | None = None,
     resume: bool = False,
     progress: bool = True,
+    unlabeled: Sequence[Record] | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """``Trainer(config with overrides).fit(...)``: see :class:`Trainer`."""
     config = (config or TrainConfig()).replace(**overrides)
-    return Trainer(config, progress=progress).fit(train, eval, out_dir=out_dir, children=children, resume=resume)
+    return Trainer(config, progress=progress).fit(train, eval, out_dir=out_dir, children=children, resume=resume,
+                                                  unlabeled=unlabeled)

@@ -9,8 +9,10 @@ from tests.train_helpers import synthetic, tiny_model
 from zhaug.errors import ZhaugError
 from zhaug.io import Record
 from zhaug.train.config import TrainConfig
+from zhaug.train.data import clean_pool
 from zhaug.train.predict import Predictor
-from zhaug.train.self_training import SelfTraining, clean_pool, pseudo_labels, self_train
+from zhaug.train.self_training import SelfTraining, pseudo_labels, self_train
+from zhaug.train.trainer import fit
 
 
 def test_pool_drops_empty_duplicate_and_held_out_rows_and_counts_them():
@@ -47,3 +49,34 @@ def test_self_training_rounds_keep_the_best_dev_score(tmp_path):
     assert recorded["chosen_round"] == chosen
     assert Predictor(tmp_path / "run").predict(["好棒赞", "差坏烂"]) == Predictor(
         tmp_path / "run" / f"round{chosen}").predict(["好棒赞", "差坏烂"])
+
+
+def _consistency_run(tmp_path, name: str, **changes):
+    config = TrainConfig(model=str(tiny_model(tmp_path / "model")), epochs=2, lr=3e-3, batch_size=8, patience=None,
+                         threads=1, ssl_augment="noise", ssl_threshold=0.0).replace(**changes)
+    train, dev = synthetic(16, seed=0), synthetic(20, seed=1, prefix="e")
+    unlabeled = [Record(r.id, r.text) for r in synthetic(60, seed=2, prefix="u")] + [Record("dup", dev[0].text)]
+    return fit(train, dev, out_dir=tmp_path / name, config=config, progress=False,
+               unlabeled=unlabeled if config.ssl else None)
+
+
+@pytest.mark.parametrize("method", ["uda", "fixmatch"])
+def test_consistency_training_uses_the_pool_reproducibly(tmp_path, method):
+    first, again = (_consistency_run(tmp_path, f"{method}{k}", ssl=method) for k in range(2))
+    plain = _consistency_run(tmp_path, "plain")
+    losses = [[h["train_loss"] for h in run["history"]] for run in (first, again, plain)]
+    assert losses[0] == losses[1], "same seed, same pool: the same run"
+    assert losses[0] != losses[2], "the pool's loss term changes training"
+    assert first["unlabeled"]["rows"] == 60 and first["unlabeled"]["removed"]["held_out"] == 1
+    assert "unlabeled" not in plain
+
+
+def test_consistency_training_needs_both_the_method_and_the_pool(tmp_path):
+    with pytest.raises(ZhaugError, match="unlabelled pool"):
+        fit(synthetic(8), synthetic(8, prefix="e"), out_dir=tmp_path / "a", progress=False,
+            config=TrainConfig(ssl="uda"))
+    with pytest.raises(ZhaugError, match="unlabelled pool"):
+        fit(synthetic(8), synthetic(8, prefix="e"), out_dir=tmp_path / "b", progress=False,
+            unlabeled=[Record("u", "好")])
+    with pytest.raises(ZhaugError):
+        TrainConfig(ssl="mixmatch")

@@ -213,3 +213,24 @@ def test_cli_train_on_an_augmented_table_splits_by_parent(model, tmp_path):
     assert metrics["base_model"] == {"name": str(model), "weights_sha256": file_sha256(Path(model) / "model.safetensors")}
     conflict = CliRunner().invoke(app, [*args, "--augment", "eda", "--augmented", str(tmp_path / "aug.csv")])
     assert isinstance(conflict.exception, ZhaugError)
+
+
+def test_cli_train_with_an_unlabelled_table_and_consistency_training(model, tmp_path):
+    from typer.testing import CliRunner
+
+    from zhaug.cli import app
+
+    write_table(tmp_path / "l.csv", [{"id": r.id, "text": r.text, "label": r.label} for r in synthetic(24)],
+                ["id", "text", "label"])
+    write_table(tmp_path / "u.csv", [{"id": r.id, "text": r.text} for r in synthetic(50, seed=3, prefix="u")],
+                ["id", "text"])
+    args = ["train", "--train", str(tmp_path / "l.csv"), "--unlabeled", str(tmp_path / "u.csv"), "--model", model,
+            "--max-steps", "3", "--threads", "1", "--no-progress", "--max-unlabeled", "40"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "run"), "--ssl", "fixmatch"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["unlabeled"]["rows"] == 40 and metrics["unlabeled"]["removed"]["over_cap"] == 10
+    config = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text(encoding="utf-8"))
+    assert config["ssl"] == "fixmatch" and config["max_unlabeled"] == 40
+    wrong = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "run2"), "--ssl", "mixmatch"])
+    assert wrong.exit_code != 0 and "mixmatch" in wrong.output

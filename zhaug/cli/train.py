@@ -49,7 +49,8 @@ def train_command(
     threads: int | None = typer.Option(None, "--threads", min=1),
     unlabeled: Path | None = typer.Option(
         None, "--unlabeled", help="Unlabelled table (id,text) for semi-supervised training (see --ssl)."),
-    ssl: str = typer.Option("self-training", "--ssl", help="Semi-supervised method with --unlabeled: self-training."),
+    ssl: str = typer.Option("self-training", "--ssl", help="Semi-supervised method with --unlabeled: self-training "
+                            "(pseudo-label rounds), uda or fixmatch (consistency on augmented copies; see docs/train.md)."),
     max_unlabeled: int = typer.Option(5000, "--max-unlabeled", min=1, help="Unlabelled rows used at most."),
     defence: str | None = typer.Option(
         None, "--defence", help="A defence against character noise, recorded in the run and re-applied by predict "
@@ -107,14 +108,21 @@ def _fit(settings: Any, train: Path, eval: Path | None, augmented: Path | None, 
     return result
 
 
-def _semi_supervised(records: list, unlabeled: Path, eval_records: list | None, out: Path, settings: object,
+def _semi_supervised(records: list, unlabeled: Path, eval_records: list | None, out: Path, settings: Any,
                      method: str, max_unlabeled: int, progress: bool) -> dict:
     """Train with the unlabelled table; the result in the shape ``Trainer.fit`` returns it."""
+    from zhaug.train.config import SSL_METHODS
     from zhaug.train.self_training import SelfTraining, self_train  # torch: imported when the command runs
+    from zhaug.train.trainer import Trainer
 
-    if method != "self-training":
-        raise typer.BadParameter(f"{method!r}: choose self-training", param_hint="--ssl")
+    if method not in ("self-training", *SSL_METHODS):
+        raise typer.BadParameter(f"{method!r}: choose self-training, {', '.join(SSL_METHODS)}", param_hint="--ssl")
     pool = read_records(unlabeled, require_label=False)
+    if method in SSL_METHODS:
+        config = settings.replace(ssl=method, max_unlabeled=max_unlabeled)
+        result = Trainer(config, progress=progress).fit(records, eval_records, out_dir=out, unlabeled=pool)
+        say(f"{method}: {result['unlabeled']['rows']} unlabelled rows")
+        return result
     summary = self_train(records, pool, eval_records, out_dir=out, config=settings,
                          settings=SelfTraining(max_unlabeled=max_unlabeled), progress=progress)
     rounds = summary["rounds"]
