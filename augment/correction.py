@@ -29,7 +29,7 @@ from functools import cache, lru_cache
 import numpy as np
 
 from zhaug.augment.canonical import Canonicaliser
-from zhaug.augment.ops._common import fast_is_cjk
+from zhaug.augment.ops._common import UNSAFE_CHARS, fast_is_cjk
 from zhaug.augment.ops.glyphs import glyph_neighbours
 from zhaug.augment.ops.homophones import _key, homophone_index
 from zhaug.resources import package_file
@@ -41,7 +41,8 @@ _MAX_SYLLABLE = 6
 @cache
 def confusables() -> dict[str, tuple[str, ...]]:
     """Each common character → the characters a noisy one may stand for: same-tone homophones
-    and look-alikes (both relations taken both ways)."""
+    and look-alikes (both relations taken both ways); negations, numerals and units (the noise
+    families never touch them) are neither replaced nor put in."""
     index, out = homophone_index("same"), {}
     for chars, _ in index.groups.values():
         for char in chars:
@@ -50,7 +51,8 @@ def confusables() -> dict[str, tuple[str, ...]]:
         out.setdefault(char, set()).update(alike)
         for other in alike:
             out.setdefault(other, set()).add(char)
-    return {char: tuple(sorted(others)) for char, others in out.items()}
+    return {char: tuple(sorted(others - UNSAFE_CHARS)) for char, others in out.items()
+            if char not in UNSAFE_CHARS and others - UNSAFE_CHARS}
 
 
 MIN_WORD_FREQUENCY = 20
@@ -60,14 +62,15 @@ MIN_WORD_FREQUENCY = 20
 @cache
 def sound_alike_words() -> dict[tuple[str, str], tuple[str, ...]]:
     """(reading, reading) with tones → the two-character dictionary words read so: the candidates
-    for two neighbouring characters that are both homophone slips (防兼 → 房间)."""
+    for two neighbouring characters that are both homophone slips (防兼 → 房间). Words with a
+    negation or a numeral are left out: a correction never adds or removes one."""
     from pypinyin.phrases_dict import phrases_dict
 
     main, words = homophone_index("same").main, {}
     with open(package_file("jieba", "dict.txt"), encoding="utf-8") as handle:
         for line in handle:
             word, count, _ = line.split(" ", 2)
-            if len(word) != 2 or int(count) < MIN_WORD_FREQUENCY:
+            if len(word) != 2 or int(count) < MIN_WORD_FREQUENCY or not UNSAFE_CHARS.isdisjoint(word):
                 continue
             readings = phrases_dict.get(word)
             key = tuple(_key(r[0], "same") for r in readings) if readings and len(readings) == 2 \
@@ -205,7 +208,7 @@ def _proposals(text: str) -> list[tuple[int, str]]:
     for i in range(len(text) - 1):
         pair = text[i : i + 2]
         key = (main.get(pair[0]), main.get(pair[1]))
-        if all(key) and fast_is_cjk(pair[0]) and fast_is_cjk(pair[1]):
+        if all(key) and fast_is_cjk(pair[0]) and fast_is_cjk(pair[1]) and UNSAFE_CHARS.isdisjoint(pair):
             out += [(i, word) for word in words.get(key, ()) if word != pair]
     return out
 

