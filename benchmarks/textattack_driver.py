@@ -35,7 +35,8 @@ from textattack.transformations import (
 
 def _read_lines_as_csv() -> None:
     """TextAttack reads its character tables with ``pandas.read_csv(path, header=None, sep="\\n")``,
-    which pandas 2 refuses; read such a file as one column of lines instead."""
+    which pandas 2 refuses; read such a file as one column of lines instead (a shim for the
+    pandas of this machine, not a change to the attack)."""
     import pandas
 
     original = pandas.read_csv
@@ -61,7 +62,10 @@ class RemoteModel(ModelWrapper):
 
 
 def build(model: ModelWrapper, query_budget: int | None) -> Attack:
-    transformation = CompositeTransformation([ChineseMorphonymCharacterSwap(), ChineseHomophoneCharacterSwap()])
+    homophones = ChineseHomophoneCharacterSwap()
+    table = homophones.homophone_dict  # short rows: pandas 2 pads with NaN where the swap expects None
+    homophones.homophone_dict = table.astype(object).where(table.notna(), None)
+    transformation = CompositeTransformation([ChineseMorphonymCharacterSwap(), homophones])
     constraints = [RepeatModification(), StopwordModification(stopwords=CHN_STOPWORD.union(set(string.punctuation)))]
     goal = UntargetedClassification(model, query_budget=query_budget or float("inf"))
     return Attack(goal, constraints, transformation, GreedyWordSwapWIR(wir_method="weighted-saliency"))
