@@ -213,18 +213,26 @@ def _proposals(text: str) -> list[tuple[int, str]]:
     return out
 
 
+_SCORES: dict[tuple[str, int, bool], float] = {}
+"""Window scores already computed: texts that differ in a few characters (an audit's noisy
+copies, an attack's queries) share most of their windows. Emptied when it holds a million."""
+
+
 def _window_scores(text: str, edits: list[tuple[int, str]]) -> list[float]:
     """For each (position, replacement): the model's log-probability of the replacement and the
     ``order - 1`` characters after it, in ``text`` with the replacement made."""
     lm = _lm()
     n = lm.order - 1
-    windows, spans = [], []
+    keys = []
     for i, c in edits:
         start, end = max(0, i - n), min(len(text), i + len(c) + n)
-        windows.append(text[start:i] + c + text[i + len(c) : end])
-        spans.append((i - start, end == len(text)))
-    return [float(lp[at : len(lp) - (0 if last else 1)].sum())
-            for lp, (at, last) in zip(lm.batch_logprobs(windows), spans)]
+        keys.append((text[start:i] + c + text[i + len(c) : end], i - start, end == len(text)))
+    new = list(dict.fromkeys(key for key in keys if key not in _SCORES))
+    if len(_SCORES) + len(new) > 1_000_000:
+        _SCORES.clear()
+    for (window, at, last), lp in zip(new, lm.batch_logprobs([window for window, _, _ in new])):
+        _SCORES[window, at, last] = float(lp[at : len(lp) - (0 if last else 1)].sum())
+    return [_SCORES[key] for key in keys]
 
 
 @cache
