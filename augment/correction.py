@@ -29,6 +29,7 @@ from functools import cache, lru_cache
 import numpy as np
 
 from zhaug.augment.canonical import Canonicaliser
+from zhaug.augment.char_lm import CharNgramLM, packaged_lm
 from zhaug.augment.ops._common import UNSAFE_CHARS, fast_is_cjk
 from zhaug.augment.ops.glyphs import glyph_neighbours
 from zhaug.augment.ops.homophones import _key, homophone_index
@@ -236,9 +237,7 @@ def _window_scores(text: str, edits: list[tuple[int, str]]) -> list[float]:
 
 
 @cache
-def _lm():
-    from zhaug.augment.char_lm import packaged_lm
-
+def _lm() -> CharNgramLM:
     return packaged_lm()
 
 

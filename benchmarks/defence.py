@@ -93,14 +93,17 @@ def invariance(held, arms: list[str], seed: int = 0) -> None:
     perturbed = {(f.name, s): perturb(tokens, ids, f, s, seed) for f in select_families(FAMILIES) for s in (3, 5)}
     for arm in arms:
         defend = text_defence(arm if arm in DEFENCES else None) or str
+        started = time.perf_counter()
         clean = [defend(r.text) for r in held]
+        per_text = (time.perf_counter() - started) / len(held) * 1e3
         moved = sum(a != b for r in held for a, b in zip(r.text, defend(r.text))) / sum(len(r.text) for r in held)
         undone = []
         for (family, severity), texts in perturbed.items():
             changed = [i for i, t in enumerate(texts) if t != held[i].text]
             same = sum(defend(texts[i]) == clean[i] for i in changed) / max(1, len(changed))
             undone.append(f"{family}-s{severity} {same:.2f}")
-        print(f"{arm:18} clean characters changed {moved:.3f}; noise undone: " + "  ".join(undone))
+        print(f"{arm:18} clean characters changed {moved:.3f}; {per_text:.1f} ms per clean text; noise undone: "
+              + "  ".join(undone))
 
 
 def summary(results: list[dict], arms: list[str]) -> None:

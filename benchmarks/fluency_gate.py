@@ -81,13 +81,26 @@ def report_fresh(paths: list[Path], gates: list, fluency: FluencyGate, threshold
     for path in paths:
         with open(path, encoding="utf-8", newline="") as handle:
             rows += [row for row in csv.DictReader(handle) if row["op"] in WORD_LEVEL and row["j_fluency"] in GRADES]
-    rejected = np.array([reason is not None for reason in gate_pairs([(r["original"], r["copy"]) for r in rows], gates)])
+    pairs = [(r["original"], r["copy"]) for r in rows]
+    rejected = np.array([reason is not None for reason in gate_pairs(pairs, gates)])
+    without = np.array([reason is not None for reason in gate_pairs(pairs, [g for g in gates if g.name != "edits"])])
     print(f"\nfresh judged pairs ({len(paths)} files) | pairs | precision (broken) | recall (broken) | ok kept | awkward kept")
     print("---|---|---|---|---|---")
     print(f"word-level ops | {metrics(rows, rejected)}")
+    print(f"word-level ops, without the edits gate | {metrics(rows, without)}")
     for op in WORD_LEVEL:
         mask = np.array([row["op"] == op for row in rows])
         print(f"{op} | {metrics([r for r, m in zip(rows, mask) if m], rejected[mask])}")
+    print("\nop | copies before → after the gates | label kept | fluent ok | broken | meaning changed")
+    print("---|---|---|---|---|---")
+    for op in (*WORD_LEVEL, None):
+        before = [r for r in rows if op is None or r["op"] == op]
+        after = [r for r, out in zip(rows, rejected) if not out and (op is None or r["op"] == op)]
+        shares = [" → ".join(f"{sum(r[key] == value for r in part) / len(part):.0%}" if part else "—"
+                             for part in (before, after))
+                  for key, value in (("j_label", "kept"), ("j_fluency", "ok"), ("j_fluency", "broken"),
+                                     ("j_meaning", "changed"))]
+        print(f"{op or 'all four'} | {len(before)} → {len(after)} | " + " | ".join(shares))
 
 
 def build_time() -> None:
