@@ -62,6 +62,10 @@ from zhaug.train.models.resolve import model_identity, resolve_model
 from zhaug.train.predict import batched_logits
 
 NO_DECAY = ("bias", "LayerNorm", "layer_norm", "norm")
+POOL_EVALUATIONS = 8
+"""With an unlabelled pool and no ``eval_every``, evaluations per run (by steps, not epochs: an
+epoch of 20 labelled rows is 2 steps, and patience would end the run before the pool's term has
+ramped up)."""
 
 
 @contextlib.contextmanager
@@ -392,7 +396,8 @@ class Trainer:
             self._step(run, index, ids, pair_ids)
             epoch_end = loop.batch == len(batches)
             last_epoch = epoch_end and config.max_steps is None and loop.epoch + 1 >= run.epochs
-            due = epoch_end if config.eval_every is None else loop.step % config.eval_every == 0
+            every = config.eval_every or (max(1, run.total // POOL_EVALUATIONS) if run.data.pool else None)
+            due = epoch_end if every is None else loop.step % every == 0
             if due or last_epoch or loop.step >= run.total:
                 self._evaluate(run, final=last_epoch)
             if loop.done:

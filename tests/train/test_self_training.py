@@ -68,6 +68,8 @@ def test_consistency_training_uses_the_pool_reproducibly(tmp_path, method):
     assert losses[0] == losses[1], "same seed, same pool: the same run"
     assert losses[0] != losses[2], "the pool's loss term changes training"
     assert first["unlabeled"]["rows"] == 60 and first["unlabeled"]["removed"]["held_out"] == 1
+    assert [h["step"] for h in first["history"]] == [0, 1, 2, 3, 4], "with a pool, evaluations go by steps"
+    assert [h["step"] for h in plain["history"]] == [0, 2, 4]
     assert "unlabeled" not in plain
 
 
