@@ -32,7 +32,8 @@ from zhaug.augment.canonical import Canonicaliser
 from zhaug.augment.char_lm import CharNgramLM, packaged_lm
 from zhaug.augment.ops._common import UNSAFE_CHARS, fast_is_cjk
 from zhaug.augment.ops.glyphs import glyph_neighbours
-from zhaug.augment.ops.homophones import _key, homophone_index
+from zhaug.augment.ops.homophones import homophone_index, reading_key
+from zhaug.params import Parameters
 from zhaug.resources import package_file
 
 _LATIN_RUN = re.compile(r"[a-z]+")
@@ -74,7 +75,7 @@ def sound_alike_words() -> dict[tuple[str, str], tuple[str, ...]]:
             if len(word) != 2 or int(count) < MIN_WORD_FREQUENCY or not UNSAFE_CHARS.isdisjoint(word):
                 continue
             readings = phrases_dict.get(word)
-            key = tuple(_key(r[0], "same") for r in readings) if readings and len(readings) == 2 \
+            key = tuple(reading_key(r[0], "same") for r in readings) if readings and len(readings) == 2 \
                 else (main.get(word[0]), main.get(word[1]))
             if all(key):
                 words.setdefault(key, []).append(word)
@@ -89,7 +90,7 @@ def syllables(per_syllable: int = 25) -> dict[str, tuple[str, ...]]:
             for key, (chars, weights) in index.groups.items() if key.isascii() and key.isalpha()}
 
 
-class Corrector:
+class Corrector(Parameters):
     """Text → the text with likely homophone, look-alike, pinyin and script noise corrected
     (see the module docstring). A plain callable ``str → str`` with scikit-learn style parameters.
 
@@ -103,14 +104,6 @@ class Corrector:
 
     def __init__(self, margin: float = 6.0, passes: int = 2, pinyin: bool = True, beam: int = 8):
         self.margin, self.passes, self.pinyin, self.beam = margin, passes, pinyin, beam
-
-    def get_params(self, deep: bool = True) -> dict[str, object]:
-        return {k: getattr(self, k) for k in ("margin", "passes", "pinyin", "beam")}
-
-    def set_params(self, **params: object) -> Corrector:
-        for key, value in params.items():
-            setattr(self, key, value)
-        return self
 
     def __call__(self, text: str) -> str:
         return _corrected(text, self.margin, self.passes, self.pinyin, self.beam)

@@ -34,7 +34,8 @@ TONES = ("same", "any")
 
 
 @lru_cache(maxsize=4096)
-def _key(reading: str, tone: str) -> str:
+def reading_key(reading: str, tone: str) -> str:
+    """A pinyin reading as an index key: with its tone digit (``tone="same"``) or without (``"any"``)."""
     from pypinyin.contrib.tone_convert import to_normal, to_tone3
 
     return to_tone3(reading, neutral_tone_with_five=True) if tone == "same" else to_normal(reading)
@@ -62,12 +63,12 @@ class HomophoneIndex:
         weights = common_chars(n_common)
         uses: dict[str, Counter] = {  # only characters with several readings need counting
             char: Counter() for char in weights
-            if len({_key(r, tone) for r in pinyin_dict.get(ord(char), "").split(",")}) > 1
+            if len({reading_key(r, tone) for r in pinyin_dict.get(ord(char), "").split(",")}) > 1
         }
         for phrase, readings in phrases_dict.items():
             for j, char in enumerate(phrase):
                 if char in uses and len(readings) == len(phrase):
-                    uses[char][_key(readings[j][0], tone)] += 1
+                    uses[char][reading_key(readings[j][0], tone)] += 1
         self.main: dict[str, str] = {}
         self.ambiguous: set[str] = set()
         groups: dict[str, list[str]] = {}
@@ -75,7 +76,7 @@ class HomophoneIndex:
             first = pinyin_dict.get(ord(char), "").split(",")[0]
             if not first:
                 continue
-            key, counts = _key(first, tone), uses.get(char, Counter())
+            key, counts = reading_key(first, tone), uses.get(char, Counter())
             others = sum(n for k, n in counts.items() if k != key)
             if others >= 2 and others >= self.AMBIGUOUS_SHARE * sum(counts.values()):
                 self.ambiguous.add(char)
@@ -89,7 +90,7 @@ class HomophoneIndex:
         """The reading of ``word[j]`` in this word, or ``None`` when it is unknown or ambiguous."""
         readings = self.phrases.get(word) if len(word) > 1 else None
         if readings and len(readings) == len(word):
-            return _key(readings[j][0], self.tone)
+            return reading_key(readings[j][0], self.tone)
         return self.main.get(word[j])
 
     def candidates(self, key: str, char: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
