@@ -21,6 +21,7 @@ from multiprocessing.connection import Client
 import numpy as np
 from textattack import Attack
 from textattack.attack_results import SuccessfulAttackResult
+from textattack.constraints import PreTransformationConstraint
 from textattack.constraints.pre_transformation import RepeatModification, StopwordModification
 from textattack.goal_functions import UntargetedClassification
 from textattack.models.wrappers import ModelWrapper
@@ -61,12 +62,25 @@ class RemoteModel(ModelWrapper):
         return np.array(self.connection.recv())
 
 
-def build(model: ModelWrapper, query_budget: int | None) -> Attack:
+class ProtectedWords(PreTransformationConstraint):
+    """Words holding any of ``chars`` are never modified (``--protect``: zhaug's negation and
+    numeral characters, so that both attacks leave the same facts alone)."""
+
+    def __init__(self, chars: str):
+        self.chars = frozenset(chars)
+
+    def _get_modifiable_indices(self, current_text):
+        return {i for i, word in enumerate(current_text.words) if self.chars.isdisjoint(word)}
+
+
+def build(model: ModelWrapper, query_budget: int | None, protect: str = "") -> Attack:
     homophones = ChineseHomophoneCharacterSwap()
     table = homophones.homophone_dict  # short rows: pandas 2 pads with NaN where the swap expects None
     homophones.homophone_dict = table.astype(object).where(table.notna(), None)
     transformation = CompositeTransformation([ChineseMorphonymCharacterSwap(), homophones])
     constraints = [RepeatModification(), StopwordModification(stopwords=CHN_STOPWORD.union(set(string.punctuation)))]
+    if protect:
+        constraints.append(ProtectedWords(protect))
     goal = UntargetedClassification(model, query_budget=query_budget or float("inf"))
     return Attack(goal, constraints, transformation, GreedyWordSwapWIR(wir_method="weighted-saliency"))
 
@@ -78,11 +92,12 @@ def main() -> None:
     parser.add_argument("--rows", required=True, help="JSON lines: text, label (the gold class index)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--query-budget", type=int)
+    parser.add_argument("--protect", default="", help="characters whose words are never modified")
     args = parser.parse_args()
     _read_lines_as_csv()
     host, port = args.address.rsplit(":", 1)
     with Client((host, int(port)), authkey=args.authkey.encode()) as connection:
-        attack = build(RemoteModel(connection), args.query_budget)
+        attack = build(RemoteModel(connection), args.query_budget, args.protect)
         with open(args.rows, encoding="utf-8") as handle:
             rows = [json.loads(line) for line in handle]
         out = []
