@@ -1,7 +1,7 @@
 """The generative recipes' bar (issue 20) on rows of ../shared: changed Chinese copies, negations,
 rerun from the cache, byte-identical output, copies per second.
 
-    python benchmarks/generative_bar.py --shared ../shared [--rows 20] [--recipes paraphrase bt] [--out DIR]
+    python benchmarks/generative_bar.py --shared ../shared [--rows 20] [--row-seed 20] [--recipes paraphrase bt] [--out DIR]
 
 Takes ``rows`` rows, half CED microblogs and half waimai reviews (10–300 characters, chosen with a
 fixed seed), and for each recipe runs ``zhaug augment IN -o OUT --recipe R --n-aug 1 --seed 3``
@@ -31,8 +31,10 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def sample_rows(shared: Path, n: int, seed: int = 20) -> list[dict[str, str]]:
-    """Half CED, half waimai rows of 10–300 characters, in a fixed random choice."""
+    """Half CED, half waimai rows of 10–300 characters, in a fixed random choice; with another
+    ``seed``, none of the rows that seed 20 picks (a fresh sample beside the judged one)."""
     rng = random.Random(seed)
+    judged = {r["text"] for r in sample_rows(shared, n)} if seed != 20 else set()
     sources = {
         "ced": (shared / "data/ced_rumor/ced_original_microblog.csv", "text"),
         "waimai": (shared / "data/waimai_10k/waimai_10k.csv", "review"),
@@ -40,7 +42,7 @@ def sample_rows(shared: Path, n: int, seed: int = 20) -> list[dict[str, str]]:
     rows = []
     for k, (name, (path, column)) in enumerate(sources.items()):
         with open(path, encoding="utf-8") as handle:
-            usable = [r for r in csv.DictReader(handle) if 10 <= len(r[column]) <= 300]
+            usable = [r for r in csv.DictReader(handle) if 10 <= len(r[column]) <= 300 and r[column] not in judged]
         take = n // 2 + (n % 2 if k == 0 else 0)
         rows += [{"id": f"{name}{i}", "text": r[column], "label": r["label"]} for i, r in enumerate(rng.sample(usable, take))]
     return rows
@@ -86,6 +88,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, required=True)
     parser.add_argument("--rows", type=int, default=20)
+    parser.add_argument("--row-seed", type=int, default=20, help="another seed draws a fresh sample")
     parser.add_argument("--recipes", nargs="+", default=["paraphrase", "bt"])
     parser.add_argument("--out", type=Path, default=Path("runs/generative_bar"))
     args = parser.parse_args()
@@ -94,7 +97,7 @@ def main() -> None:
     with open(table, "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, ["id", "text", "label"])
         writer.writeheader()
-        writer.writerows(sample_rows(args.shared, args.rows))
+        writer.writerows(sample_rows(args.shared, args.rows, args.row_seed))
     for recipe in args.recipes:
         measure(recipe, table, args.out, args.rows)
 

@@ -11,7 +11,7 @@ import pytest
 from tests.train_helpers import synthetic, tiny_model
 from zhaug.errors import ZhaugError
 from zhaug.hashing import file_sha256
-from zhaug.io import read_table, write_table
+from zhaug.io import Record, read_table, write_table
 from zhaug.rng import derive_rng
 from zhaug.studies.ablation import (
     AblationConfig,
@@ -21,6 +21,7 @@ from zhaug.studies.ablation import (
     load_pool_and_eval,
     run_ablation,
     stratified_sample,
+    unlabeled_pool,
 )
 from zhaug.studies.ablation_report import holm, paired, summarise
 
@@ -160,6 +161,41 @@ def test_a_teacher_arm_is_gated_by_the_model_of_its_teacher_cell(tmp_path):
     retrained = replace(config, arms=[Arm("gated", eda, teacher="none"), Arm("none", train={"lr": 1e-2})])
     assert cell_key(retrained.cells()[0], retrained) != cell_key(gated, config)  # a new teacher, a new cell
     assert cell_key(none, config) == cell_key(none, replace(config, arms=[Arm("none")]))
+
+
+def test_an_arm_with_a_pool_trains_on_unlabelled_rows_outside_its_subset(tmp_path):
+    model = tiny_model(tmp_path / "model")
+    rows = [{"id": r.id, "text": r.text, "label": r.label} for r in synthetic(60)]
+    write_table(tmp_path / "pool.csv", rows, ["id", "text", "label"])
+    config = AblationConfig(
+        name="pooled", data={"source": str(tmp_path / "pool.csv"), "eval_size": 20},
+        arms=[Arm("none"), Arm("uda", train={"ssl": "uda", "ssl_augment": "noise"}, unlabeled=15),
+              Arm("probe", train={"head_only": True})],
+        sizes=[16], seeds=[0], epochs=2, train={"model": str(model), "batch_size": 8, "max_length": 16, "lr": 1e-3},
+    )
+    none, uda, _ = config.cells()
+    pool = [Record(r["id"], r["text"], r["label"]) for r in rows[:40]]
+    subset = pool[:16]
+    drawn = unlabeled_pool(pool, subset, uda)
+    assert len(drawn) == 15 and {r.label for r in drawn} == {""}
+    assert not {r.id for r in drawn} & {r.id for r in subset}
+    assert drawn == unlabeled_pool(pool, subset, uda)  # seeded by the replicate
+    results = run_ablation(config, tmp_path / "out", progress=False)
+    assert [r.get("unlabeled_rows") for r in results] == [None, 15, None]
+    assert results[0]["steps"] == results[1]["steps"]  # the same budget with and without a pool
+    pooled = json.loads(next((tmp_path / "out" / "cells").glob("uda-*/run/metrics.json")).read_text("utf-8"))
+    assert pooled["unlabeled"]["rows"] == 15
+    assert cell_key(none, config) == cell_key(none, replace(config, arms=[Arm("none")]))
+    assert cell_key(uda, config) != cell_key(replace(uda, arm=replace(uda.arm, unlabeled=10)), config)
+
+
+@pytest.mark.parametrize("arms", [
+    [Arm("none"), Arm("pool", unlabeled=10)],
+    [Arm("none"), Arm("ssl", train={"ssl": "uda"})],
+])
+def test_a_pool_and_a_consistency_method_go_together(arms):
+    with pytest.raises(ZhaugError, match="go together"):
+        AblationConfig(name="x", data={}, arms=arms, sizes=[10], seeds=[0])
 
 
 @pytest.mark.parametrize("arms", [

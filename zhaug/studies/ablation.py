@@ -54,14 +54,18 @@ from zhaug.train.trainer import Trainer
 
 @dataclass(frozen=True)
 class Arm:
-    """One augmentation setting: a recipe (``None`` = no augmentation), TrainConfig overrides, and
+    """One augmentation setting: a recipe (``None`` = no augmentation), TrainConfig overrides,
     ``teacher``: the name of another arm whose model, trained on the same subset with the same
-    seed, gates this arm's copies (the teacher gate drops a copy it confidently gives another label)."""
+    seed, gates this arm's copies (the teacher gate drops a copy it confidently gives another
+    label), and ``unlabeled``: how many rows of the study's pool outside the cell's subset the
+    trainer gets as unlabelled text, their labels dropped (consistency training: the arm's
+    ``train`` sets ``ssl``)."""
 
     name: str
     recipe: str | None = None
     train: dict[str, Any] = field(default_factory=dict)
     teacher: str | None = None
+    unlabeled: int = 0
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,9 @@ class AblationConfig:
         if len(arms) != len(self.arms):
             raise ZhaugError(f"ablation {self.name!r}: arm names must be unique")
         for arm in self.arms:
+            if (arm.unlabeled > 0) != bool({**self.train, **arm.train}.get("ssl")):
+                raise ZhaugError(f"ablation {self.name!r}, arm {arm.name!r}: an unlabelled pool ('unlabeled' > 0) "
+                                 f"and a consistency method (train.ssl) go together")
             teacher = arms.get(arm.teacher) if arm.teacher is not None else None
             if arm.teacher is not None and (arm.recipe is None or teacher is None or teacher.teacher is not None):
                 raise ZhaugError(f"ablation {self.name!r}, arm {arm.name!r}: a teacher gates augmented copies, so "
@@ -167,11 +174,13 @@ def cell_key(cell: Cell, config: AblationConfig) -> str:
     """A hash of everything a cell's result depends on. The model enters as the weights recorded in
     the study's ``model.json`` (:func:`record_model`: one study, one set of weights), not as the
     name or path it was given, so a copy of the same weights elsewhere resumes the same cells.
-    A teacher enters as its cell's key; an arm without one hashes as it did before teachers existed,
-    and training options at their :data:`~zhaug.train.config.LEGACY` values as before they existed."""
+    A teacher enters as its cell's key; an arm without one (or without a pool) hashes as it did
+    before teachers (pools) existed, and training options at their
+    :data:`~zhaug.train.config.LEGACY` values as before they existed."""
     train = {key: value for key, value in config.train.items()
              if key != "model" and not (key in LEGACY and value == LEGACY[key])}
-    arm = {key: value for key, value in asdict(cell.arm).items() if key != "teacher"}
+    arm = {key: value for key, value in asdict(cell.arm).items()
+           if key != "teacher" and not (key == "unlabeled" and value == 0)}
     teacher = config.teacher_cell(cell)
     if teacher is not None:
         arm["teacher"] = cell_key(teacher, config)
@@ -227,8 +236,9 @@ def train_cell(cell: Cell, config: AblationConfig, pool: list[Record], eval_set:
         **config.train, **cell.arm.train, "seed": cell.seed, "max_steps": steps, "eval_every": steps,
         "patience": None, "threads": threads,
     })
+    unlabeled = unlabeled_pool(pool, subset, cell) if cell.arm.unlabeled else None
     metrics = Trainer(train_config, progress=False).fit(
-        subset, eval_set, out_dir=folder / "run", children=children, resume=True)
+        subset, eval_set, out_dir=folder / "run", children=children, resume=True, unlabeled=unlabeled)
     result: dict[str, Any] = {
         "cell": cell.name, "arm": cell.arm.name, "recipe": cell.arm.recipe or "none",
         "multiplier": cell.multiplier, "size": cell.size, "seed": cell.seed, "steps": steps,
@@ -237,10 +247,21 @@ def train_cell(cell: Cell, config: AblationConfig, pool: list[Record], eval_set:
     }
     if cell.arm.teacher is not None:
         result["rejected_by_teacher"] = rejected_by_teacher
+    if unlabeled is not None:
+        result["unlabeled_rows"] = metrics["unlabeled"]["rows"]
     if config.audit:
         result.update(audit_cell(folder, eval_set, config.audit))
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
+
+
+def unlabeled_pool(pool: list[Record], subset: list[Record], cell: Cell) -> list[Record]:
+    """``cell.arm.unlabeled`` rows of the pool outside the subset, drawn from the seed and size
+    (every arm of a replicate gets the same ones), without their labels."""
+    taken = {r.id for r in subset}
+    rest = [r for r in pool if r.id not in taken]
+    drawn = derive_rng(cell.seed, cell.size, "ablation-unlabeled").sample(rest, min(cell.arm.unlabeled, len(rest)))
+    return [Record(r.id, r.text, "") for r in drawn]
 
 
 def audit_cell(folder: Path, eval_set: list[Record], settings: dict[str, Any]) -> dict[str, float]:

@@ -148,8 +148,9 @@ def _plots(results: Sequence[dict[str, Any]], summary: dict[str, Any], out: Path
 
 
 def _save(fig: Figure, ax: Axes, path: Path) -> str:
-    """Add the legend and write the figure to ``path``; returns the file name."""
-    ax.legend(fontsize=8)
+    """Add the legend (when something is labelled) and write the figure to ``path``; returns the file name."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path.name
