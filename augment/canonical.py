@@ -27,6 +27,7 @@ from functools import cache
 from zhaug.augment.ops._common import N_COMMON, UNSAFE_CHARS, common_chars
 from zhaug.augment.ops.glyphs import glyph_neighbours
 from zhaug.augment.ops.homophones import homophone_index
+from zhaug.params import Parameters
 
 INVISIBLE_EXTRA = frozenset(chr(c) for c in range(0xFE00, 0xFE10))
 """Variation selectors (category Mn, not Cf) that decorate a character without changing it."""
@@ -78,7 +79,7 @@ def _cluster_table(glyphs: bool, homophones: bool, keep_top: int, n_common: int)
     return {ord(c): b for c, b in table.items() if b != c}
 
 
-class Canonicaliser:
+class Canonicaliser(Parameters):
     """Text → its canonical form (see the module docstring).
 
     Parameters
@@ -104,11 +105,3 @@ class Canonicaliser:
         if self.glyphs or self.homophones:
             text = text.translate(cluster_table(self.glyphs, self.homophones, self.keep_top))
         return text
-
-    def get_params(self, deep: bool = True) -> dict[str, object]:
-        return {k: getattr(self, k) for k in ("width", "invisible", "script", "glyphs", "homophones", "keep_top")}
-
-    def set_params(self, **params: object) -> Canonicaliser:
-        for key, value in params.items():
-            setattr(self, key, value)
-        return self
