@@ -21,7 +21,8 @@ POOLINGS = ("cls", "mean")
 SSL_METHODS = ("uda", "fixmatch")
 SSL_FIELDS = ("ssl", "unlabeled_ratio", "ssl_weight", "ssl_threshold", "ssl_temperature", "ssl_augment", "max_unlabeled")
 HEAD_INITS = ("probe", "random")
-LEGACY = {"prefix": "", "pooling": "cls", "head_init": "random", "min_steps": 0}
+KEEPS = ("best", "last")
+LEGACY = {"prefix": "", "pooling": "cls", "head_init": "random", "min_steps": 0, "keep": "best"}
 """The values of the options added by issue 21 that reproduce the trainer from before it (what a
 config pinning them gets; such configs keep their run fingerprints, see :meth:`TrainConfig.identity`)."""
 
@@ -56,6 +57,9 @@ class TrainConfig:
     group_by_length: batch texts of similar length together (less padding).
     eval_every: evaluate (and checkpoint) every so many steps; ``None`` = once per epoch.
     patience: stop after this many evaluations without a better macro-F1; ``None`` never stops early.
+    keep: which evaluated checkpoint is ``best/`` (and the run's ``eval``): ``best`` by eval macro-F1,
+        or ``last``, the end of the budget — for studies whose eval set is their test set, which
+        must not choose between the probe at step 0 and the fine-tuned model.
     augment / n_aug: online augmentation: a recipe, and fresh copies per row and epoch.
     aug_weight: loss weight of augmented rows (0 = use them only for the consistency loss).
     consistency_weight: weight of the UDA-style KL term between predictions on a row and on one of
@@ -98,6 +102,7 @@ class TrainConfig:
     group_by_length: bool = True
     eval_every: int | None = None
     patience: int | None = 3
+    keep: str = "best"
     augment: str | None = None
     n_aug: int = 1
     aug_weight: float = 1.0
@@ -125,6 +130,7 @@ class TrainConfig:
             "min_steps": self.min_steps >= 0,
             "pooling": self.pooling is None or self.pooling in POOLINGS,
             "head_init": self.head_init in HEAD_INITS and self.probe_c > 0,
+            "keep": self.keep in KEEPS,
             "lr": (self.lr is None or self.lr > 0) and self.head_lr_multiplier > 0,
             "warmup_ratio": 0 <= self.warmup_ratio < 1,
             "freeze_layers": self.freeze_layers >= 0,

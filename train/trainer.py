@@ -483,12 +483,17 @@ class Trainer:
         run.clock = time.perf_counter()
 
     def _keep_if_best(self, run: Run, metrics: dict[str, Any]) -> None:
-        """Save the model as ``best/`` when its eval macro-F1 beats every earlier evaluation."""
+        """Save the model as ``best/`` when its eval macro-F1 beats every earlier evaluation
+        (``keep: last``: at every evaluation, so the last one stays); patience counts the others."""
         loop = run.loop
-        if metrics["macro_f1"] <= loop.best_f1:
+        better = metrics["macro_f1"] > loop.best_f1
+        if better:
+            loop.best_f1, loop.bad_evals = metrics["macro_f1"], 0
+        else:
             loop.bad_evals += 1
+        if not better and run.config.keep == "best":
             return
-        loop.best_f1, loop.best_step, loop.bad_evals, loop.best = metrics["macro_f1"], loop.step, 0, metrics
+        loop.best_step, loop.best = loop.step, metrics
         if run.ranks.main:
             save_best(run.out, run.model, run.tokenizer, {"labels": run.data.labels, "config": run.config.to_dict(),
                                                           "step": loop.step, "eval": metrics})

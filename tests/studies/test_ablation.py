@@ -185,6 +185,9 @@ def test_an_arm_with_a_pool_trains_on_unlabelled_rows_outside_its_subset(tmp_pat
     assert results[0]["steps"] == results[1]["steps"]  # the same budget with and without a pool
     pooled = json.loads(next((tmp_path / "out" / "cells").glob("uda-*/run/metrics.json")).read_text("utf-8"))
     assert pooled["unlabeled"]["rows"] == 15
+    lp_ft = json.loads(next((tmp_path / "out" / "cells").glob("none-*/run/metrics.json")).read_text("utf-8"))
+    assert [h["step"] for h in lp_ft["history"]] == [0, results[0]["steps"]]  # the probe at step 0, then the end
+    assert lp_ft["best_step"] == results[0]["steps"]  # no choice on the eval set: the end of the budget is kept
     assert cell_key(none, config) == cell_key(none, replace(config, arms=[Arm("none")]))
     assert cell_key(uda, config) != cell_key(replace(uda, arm=replace(uda.arm, unlabeled=10)), config)
 

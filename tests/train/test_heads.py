@@ -80,6 +80,18 @@ def test_lp_ft_starts_from_the_probe_and_reloads_identically(model, data, tmp_pa
     assert not np.allclose(torch.softmax(cls_logits, -1).numpy(), predictor.predict_proba([r.text for r in eval]))
 
 
+def test_keep_last_keeps_the_end_of_the_budget_not_the_best_evaluation(model, data, tmp_path):
+    train, eval = data
+    config = TrainConfig(model=model, prefix=PREFIX, pooling="mean", lr=3e-3, max_steps=6, eval_every=3,
+                         patience=None, threads=1, keep="last")
+    result = fit(train, eval, out_dir=tmp_path, config=config, progress=False)
+    assert [h["step"] for h in result["history"]] == [0, 3, 6] and result["best_step"] == 6
+    assert result["eval"]["accuracy"] == result["history"][-1]["accuracy"]
+    assert json.loads((tmp_path / "best" / "zhaug.json").read_text(encoding="utf-8"))["step"] == 6
+    with pytest.raises(ZhaugError, match="keep"):
+        TrainConfig(keep="first")
+
+
 def test_runs_saved_without_format_settings_predict_as_before(model, data, tmp_path):
     config = TrainConfig(model=model, lr=3e-3, max_steps=4, patience=None, threads=1, **LEGACY)
     fit(*data, out_dir=tmp_path, config=config, progress=False)
@@ -102,7 +114,7 @@ def test_model_own_format_is_resolved_and_recorded(model, data, tmp_path):
 
 
 def test_legacy_options_keep_the_old_fingerprint():
-    old_fields = set(TrainConfig().to_dict()) - {"prefix", "pooling", "head_init", "probe_c", "min_steps"}
+    old_fields = set(TrainConfig().to_dict()) - {"prefix", "pooling", "head_init", "probe_c", "min_steps", "keep"}
     assert set(TrainConfig(**LEGACY).identity()) == old_fields
     assert set(TrainConfig(**LEGACY).replace(probe_c=1.0).identity()) == old_fields
     assert set(TrainConfig(prefix="", pooling="cls").identity()) == old_fields | {"head_init", "probe_c"}

@@ -185,6 +185,8 @@ def cell_key(cell: Cell, config: AblationConfig) -> str:
     if teacher is not None:
         arm["teacher"] = cell_key(teacher, config)
     identity = {**asdict(cell), "arm": arm}
+    if TrainConfig().replace(**{**config.train, **cell.arm.train}).head_init == "probe":
+        identity["keep"] = "last"  # LP-FT evaluates the probe at step 0 too; the end of the budget is kept
     return key(identity, config.data, train, config.steps(cell.size), config.audit)
 
 
@@ -234,7 +236,7 @@ def train_cell(cell: Cell, config: AblationConfig, pool: list[Record], eval_set:
     steps = config.steps(cell.size)
     train_config = TrainConfig().replace(**{
         **config.train, **cell.arm.train, "seed": cell.seed, "max_steps": steps, "eval_every": steps,
-        "patience": None, "threads": threads,
+        "patience": None, "keep": "last", "threads": threads,
     })
     unlabeled = unlabeled_pool(pool, subset, cell) if cell.arm.unlabeled else None
     metrics = Trainer(train_config, progress=False).fit(
