@@ -19,7 +19,8 @@ SCHEDULES = ("linear", "cosine")
 CLASS_WEIGHTS = ("none", "balanced")
 POOLINGS = ("cls", "mean")
 SSL_METHODS = ("uda", "fixmatch")
-SSL_FIELDS = ("ssl", "unlabeled_ratio", "ssl_weight", "ssl_threshold", "ssl_temperature", "ssl_augment", "max_unlabeled")
+SSL_FIELDS = ("ssl", "unlabeled_ratio", "ssl_weight", "ssl_threshold", "ssl_temperature", "ssl_augment", "max_unlabeled",
+              "ssl_align")
 HEAD_INITS = ("probe", "random")
 KEEPS = ("best", "last")
 LEGACY = {"prefix": "", "pooling": "cls", "head_init": "random", "min_steps": 0, "keep": "best"}
@@ -75,7 +76,9 @@ class TrainConfig:
         arg-max is); either way only rows predicted with at least ``ssl_threshold`` confidence
         count. Each step adds ``unlabeled_ratio`` × ``batch_size`` pool rows, their loss weighed
         by ``ssl_weight`` (ramped up linearly over the first 30% of steps). ``max_unlabeled``: the
-        pool's cap. ``None`` = supervised only.
+        pool's cap. ``ssl_align``: distribution alignment (ReMixMatch): the targets are rescaled so
+        that their mean over the step's pool rows matches the labelled class shares. ``None`` =
+        supervised only.
     """
 
     model: str | None = None
@@ -118,6 +121,7 @@ class TrainConfig:
     ssl_temperature: float = 0.4
     ssl_augment: str = "mixed"
     max_unlabeled: int = 5000
+    ssl_align: bool = True
 
     def __post_init__(self) -> None:
         checks = {

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +157,12 @@ class TrainData:
     def label_ids(self) -> dict[str, int]:
         return {name: i for i, name in enumerate(self.labels)}
 
+    @cached_property
+    def prior(self) -> torch.Tensor:
+        """The class shares of the labelled training rows (distribution alignment's target)."""
+        counts = torch.bincount(torch.tensor([self.label_ids[r.label] for r in self.train]), minlength=len(self.labels))
+        return counts.float() / counts.sum()
+
     @property
     def eval_y(self) -> list[int]:
         return [self.label_ids[r.label] for r in self.eval]
@@ -290,6 +297,14 @@ class Run:
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of ``texts`` in the run's input format (prefix, max length)."""
         return encode(self.tokenizer, with_prefix(self.config.prefix, texts), self.config.max_length)
+
+
+def align(probs: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    """Distribution alignment (ReMixMatch, Berthelot et al. 2020): ``probs`` rescaled so that
+    their mean over the rows is ``prior``, then renormalised. Sharpened or arg-max targets from
+    a few labels drift towards one class and feed on themselves; this pulls them back."""
+    aligned = probs * prior / probs.mean(dim=0).clamp_min(1e-6)
+    return aligned / aligned.sum(dim=-1, keepdim=True)
 
 
 class Trainer:
@@ -444,6 +459,8 @@ class Trainer:
             return torch.zeros(())
         with torch.no_grad():
             probs = F.softmax(model(**pad(run.encode([pool[i].text for i in picked]), run.pad_id)).logits, dim=-1)
+            if config.ssl_align:
+                probs = align(probs, run.data.prior)
         confidence, hard = probs.max(dim=-1)
         mask = (confidence >= config.ssl_threshold).float()
         log_probs = F.log_softmax(model(**pad(run.encode([run.views[i] for i in picked]), run.pad_id)).logits, dim=-1)

@@ -4,6 +4,9 @@ import json
 
 import numpy as np
 import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.train_helpers import synthetic, tiny_model
 from zhaug.errors import ZhaugError
@@ -12,7 +15,7 @@ from zhaug.train.config import TrainConfig
 from zhaug.train.data import clean_pool
 from zhaug.train.predict import Predictor
 from zhaug.train.self_training import SelfTraining, pseudo_labels, self_train
-from zhaug.train.trainer import fit
+from zhaug.train.trainer import align, fit
 
 
 def test_pool_drops_empty_duplicate_and_held_out_rows_and_counts_them():
@@ -71,6 +74,24 @@ def test_consistency_training_uses_the_pool_reproducibly(tmp_path, method):
     assert [h["step"] for h in first["history"]] == [0, 1, 2, 3, 4], "with a pool, evaluations go by steps"
     assert [h["step"] for h in plain["history"]] == [0, 2, 4]
     assert "unlabeled" not in plain
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.lists(st.floats(0.01, 1.0), min_size=3, max_size=3), min_size=1, max_size=8),
+       st.lists(st.floats(0.05, 1.0), min_size=3, max_size=3))
+def test_distribution_alignment_pulls_the_mean_prediction_to_the_prior(rows, shares):
+    probs = torch.tensor(rows) / torch.tensor(rows).sum(dim=1, keepdim=True)
+    prior = torch.tensor(shares) / sum(shares)
+    aligned = align(probs, prior)
+    assert torch.allclose(aligned.sum(dim=1), torch.ones(len(rows)), atol=1e-5)
+    assert torch.allclose(align(probs, probs.mean(dim=0)), probs, atol=1e-5)  # already aligned: unchanged
+    assert torch.allclose(align(probs[:1].repeat(3, 1), prior), prior.repeat(3, 1), atol=1e-5)  # one-class drift undone
+
+
+def test_alignment_changes_consistency_training_and_is_recorded(tmp_path):
+    aligned, plain = (_consistency_run(tmp_path, f"uda-{flag}", ssl="uda", ssl_align=flag) for flag in (True, False))
+    assert [h["train_loss"] for h in aligned["history"]] != [h["train_loss"] for h in plain["history"]]
+    assert TrainConfig(ssl="uda").to_dict()["ssl_align"] is True and "ssl_align" not in TrainConfig().to_dict()
 
 
 def test_consistency_training_needs_both_the_method_and_the_pool(tmp_path):
