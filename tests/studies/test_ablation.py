@@ -62,6 +62,9 @@ def test_paired_statistics():
     one_seed = summarise([r for r in results if r["seed"] == 0])
     assert one_seed["verdicts"] == {"eda ×2": "untested at N = 10 (fewer than 2 seeds)"}
     assert math.isnan(one_seed["cells"][0]["low"])  # one value has no interval, not a zero-width one
+    pooled = [{**r, "arm": "uda", "accuracy": r["accuracy"] - 0.05} for r in results[:4]]  # no recipe either
+    (difference,) = summarise(pooled + results[:4])["differences"]
+    assert difference["arm"] == "uda" and difference["mean"] == pytest.approx(-0.05)
 
 
 def test_holm_adjusts_for_the_number_of_comparisons():

@@ -63,8 +63,9 @@ def holm(pvalues: Sequence[float]) -> list[float]:
 
 
 def summarise(results: Sequence[dict[str, Any]], metric: str = "accuracy", *, lower_is_better: bool = False) -> dict[str, Any]:
-    """Per (arm, multiplier, size): the metric's interval; per arm ≠ none: paired differences and a
-    verdict (``lower_is_better`` for a metric such as the flip rate, where a fall helps)."""
+    """Per (arm, multiplier, size): the metric's interval; per arm other than the one named ``none``
+    (arms without a recipe too: a probe, a pool): paired differences against it and a verdict
+    (``lower_is_better`` for a metric such as the flip rate, where a fall helps)."""
     groups: dict[tuple[str, int, int], list[dict[str, Any]]] = defaultdict(list)
     for row in results:
         groups[(row["arm"], row["multiplier"], row["size"])].append(row)
@@ -72,10 +73,10 @@ def summarise(results: Sequence[dict[str, Any]], metric: str = "accuracy", *, lo
         {"arm": arm, "multiplier": mult, "size": size, **interval([r[metric] for r in rows])}
         for (arm, mult, size), rows in sorted(groups.items())
     ]
-    baseline = {(r["size"], r["seed"]): r[metric] for r in results if r["recipe"] == "none"}
+    baseline = {(r["size"], r["seed"]): r[metric] for r in results if r["arm"] == "none"}
     differences = []
     for (arm, mult, size), rows in sorted(groups.items()):
-        if rows[0]["recipe"] == "none":
+        if arm == "none":
             continue
         diffs = [r[metric] - baseline[(size, r["seed"])] for r in rows if (size, r["seed"]) in baseline]
         if diffs:
