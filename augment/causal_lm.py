@@ -10,6 +10,7 @@ processes load in seconds. Needs ``pip install zhaug[causal-lm]``.
 from __future__ import annotations
 
 import importlib
+import json
 import shutil
 from collections import OrderedDict
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from zhaug.hashing import files_key
+from zhaug.hashing import content_key, files_key
 from zhaug.io import file_lock
 from zhaug.resources import package_dir, zhaug_home
 
@@ -56,29 +57,47 @@ class CausalLMScore:
         A ``.gguf`` file, or ``None`` for the packaged Gemma 3 270M (:func:`gemma_gguf`).
     threads:
         torch threads while scoring.
+    store:
+        Where scores persist between runs: a :class:`~zhaug.augment.generative.backend.ReplyCache`
+        (``None``: the shared one beside the generated replies), keyed by the model file and the
+        text, so a rerun of a generative recipe neither loads the model nor scores again.
     """
 
     CACHED = 256
-    """Texts whose scores are kept: a gate scores a parent once for all its copies."""
+    """Texts whose scores are kept in memory: a gate scores a parent once for all its copies."""
 
-    def __init__(self, model: str | None = None, threads: int = 1):
-        self.model, self.threads = model, threads
+    def __init__(self, model: str | None = None, threads: int = 1, store: Any = None):
+        self.model, self.threads, self.store = model, threads, store
         self._loaded: tuple[Any, Any] | None = None
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def __call__(self, text: str) -> np.ndarray:
         if text not in self._recent:
-            self._recent[text] = self._score(text)
+            self._recent[text] = self._stored_score(text)
             if len(self._recent) > self.CACHED:
                 self._recent.popitem(last=False)
         self._recent.move_to_end(text)
         return self._recent[text]
 
+    def _stored_score(self, text: str) -> np.ndarray:
+        from zhaug.augment.generative.backend import ReplyCache, cache_path
+
+        if getattr(self, "_store", None) is None:
+            self._path = Path(self.model) if self.model else gemma_gguf()
+            self._store = self.store if self.store is not None else ReplyCache(cache_path())
+        key = content_key("causal-lm-logprobs", files_key([self._path]), text)
+        stored = self._store.get(key)
+        if stored is not None:
+            return np.asarray(json.loads(stored), dtype=float)
+        scores = self._score(text)
+        self._store.put(key, json.dumps(scores.tolist()))
+        return scores
+
     def _score(self, text: str) -> np.ndarray:
         import torch  # heavy optional dependency: only when a causal LM is used
 
         if self._loaded is None:
-            self._loaded = load_gguf(Path(self.model) if self.model else gemma_gguf())
+            self._loaded = load_gguf(self._path)
         model, tokenizer = self._loaded
         encoded = tokenizer(text, return_offsets_mapping=True, add_special_tokens=False)
         ids = [tokenizer.bos_token_id, *encoded["input_ids"], tokenizer.eos_token_id]

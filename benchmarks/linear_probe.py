@@ -15,6 +15,12 @@ the same test rows:
 - ``new``: ``zhaug fit`` with today's defaults (LP-FT) on the same rows and dev set;
 - ``self``: ``zhaug.train.self_train`` with those defaults on the same rows and dev set, plus an
   unlabelled pool of ``--pool`` other rows of the data set (never test, dev or training rows);
+- ``probe-self``: the probe, then ``--rounds`` rounds of self-training on the frozen embeddings of
+  the same pool: each round the probe labels the pool, the most confident rows per class (a
+  growing share, as many per class) join the training rows with weight 0.5, and the probe is fitted
+  again (no dev set);
+- ``probe-spread``: scikit-learn's ``LabelSpreading`` (k-nearest neighbours, k = 10) over the
+  training rows and the pool's embeddings;
 - ``uda`` / ``fixmatch``: ``zhaug fit`` with those defaults and ``ssl`` set, on the same rows, dev
   set and pool (consistency training, ``--set`` changes apply to them too).
 
@@ -52,7 +58,7 @@ from zhaug.train.heads import E5_FORMAT, pooled_features, set_pooling, with_pref
 from zhaug.train.models.loading import load_classifier, load_tokenizer
 from zhaug.train.models.resolve import resolve_model
 
-METHODS = ("probe", "old", "new", "self", "uda", "fixmatch")
+METHODS = ("probe", "old", "new", "self", "uda", "fixmatch", "probe-self", "probe-spread")
 
 
 def read_csv(path: Path, text: str, label: str) -> list[Record]:
@@ -86,6 +92,31 @@ class Probe:
         probe = LogisticRegression(C=self.c, max_iter=2000).fit(self.embed([r.text for r in train]),
                                                                 [r.label for r in train])
         return float(np.mean(probe.predict(test_x) == np.array([r.label for r in test])))
+
+    def self_trained(self, train: list[Record], pool_x: np.ndarray, test: list[Record], test_x: np.ndarray,
+                     rounds: int, share: float = 0.1, weight: float = 0.5) -> dict:
+        x, y = self.embed([r.text for r in train]), np.array([r.label for r in train])
+        probe = LogisticRegression(C=self.c, max_iter=2000).fit(x, y)
+        for n in range(1, rounds + 1):
+            probs = probe.predict_proba(pool_x)
+            per_class = int(share * n * len(pool_x) / len(probe.classes_))
+            picked = [np.argsort(-probs[:, k] * (probs.argmax(1) == k))[:per_class] for k in range(len(probe.classes_))]
+            rows = np.concatenate(picked)
+            labels = np.repeat(probe.classes_, [len(p) for p in picked])
+            weights = np.r_[np.ones(len(y)), np.full(len(rows), weight)]
+            probe = LogisticRegression(C=self.c, max_iter=2000).fit(np.vstack([x, pool_x[rows]]), np.r_[y, labels],
+                                                                    sample_weight=weights)
+        return {"accuracy": float(np.mean(probe.predict(test_x) == np.array([r.label for r in test])))}
+
+    def spread(self, train: list[Record], pool_x: np.ndarray, test: list[Record], test_x: np.ndarray) -> dict:
+        from sklearn.semi_supervised import LabelSpreading
+
+        x, y = self.embed([r.text for r in train]), [r.label for r in train]
+        classes = sorted(set(y))
+        codes = np.r_[[classes.index(label) for label in y], -np.ones(len(pool_x), dtype=int)]
+        model = LabelSpreading(kernel="knn", n_neighbors=10, max_iter=100).fit(np.vstack([x, pool_x]), codes)
+        predicted = np.array(classes)[model.predict(test_x)]
+        return {"accuracy": float(np.mean(predicted == np.array([r.label for r in test])))}
 
 
 def trainer_accuracy(config: TrainConfig, train: list[Record], dev: list[Record], test: list[Record],
@@ -142,6 +173,15 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                         embedded[dataset, seed] = probe.embed([r.text for r in test])
                     if method == "probe":
                         result = {"accuracy": probe.accuracy(train, test, embedded[dataset, seed])}
+                    elif method in ("probe-self", "probe-spread"):
+                        if (dataset, seed, "pool") not in embedded:
+                            pool = unlabelled_pool(records, splits[seed], args.pool, seed)
+                            embedded[dataset, seed, "pool"] = probe.embed([r.text for r in pool])
+                        if (dataset, seed) not in embedded:
+                            embedded[dataset, seed] = probe.embed([r.text for r in test])
+                        pool_x, test_x = embedded[dataset, seed, "pool"], embedded[dataset, seed]
+                        result = (probe.self_trained(train, pool_x, test, test_x, args.rounds) if method == "probe-self"
+                                  else probe.spread(train, pool_x, test, test_x))
                     elif method == "self":
                         pool = unlabelled_pool(records, splits[seed], args.pool, seed)
                         result = self_training_accuracy(configs["new"], train, dev, test, pool, args.rounds)

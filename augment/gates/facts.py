@@ -6,8 +6,10 @@ rules gate is too strict for them (非常 → 很 changes its count of 非) and 
 the truth of a text: negations by polarity (their count, in words that negate) and scope (each
 negator with the word it governs, verbatim), denial words
 (否认 辟谣 谣言 不实 假 …) one by one, regex-detected numbers, dates and money both ways, and named
-entities as the default segmenter finds them. It also rejects a model's refusals, commentary
-and English leftovers ("Sure, here is…").
+entities as the default segmenter finds them, personal pronouns (who did what: 我微笑 → 你微笑),
+and content a rewrite silently dropped (就一个肉菜 → 一个肉菜, 十点多 → 十点, 菜也很好吃 → 菜很好吃:
+a deletion may only take punctuation and modal particles). It also rejects a model's refusals,
+commentary and English leftovers ("Sure, here is…").
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 
 from zhaug.augment.base import default_segmenter
 from zhaug.augment.gates.base import Candidate, Gate, register_gate
+from zhaug.augment.gates.fluency import edits
 from zhaug.augment.gates.rules import pattern_spans
 from zhaug.augment.text import ENTITY_TAGS, NEGATION_CHARS, dictionary_tags
 
@@ -36,6 +39,16 @@ NOT_DENIAL = ("假期", "放假", "请假", "假如", "假设", "暑假", "寒�
 
 LEFTOVERS = ("以下是", "改写", "译文", "原文", "翻译", "抱歉", "对不起", "作为一个", "人工智能", "我不能", "我无法", "输出")
 """A model talking about its task instead of doing it (rejected unless the original has the phrase)."""
+
+PRONOUNS = frozenset("我 你 您 他 她 它 我们 你们 您们 他们 她们 它们 咱 咱们 俺 俺们 本人 人家 大家".split())
+"""Personal pronouns: their multiset must survive (a rewrite that swaps 我 and 你 swaps who acted)."""
+
+DROPPABLE = frozenset("啊呀吧呢哦噢哈啦嘛呗咯喔哟了的地得么")
+"""Characters a rewrite may delete without a trace (modal particles, 了, 的): besides these only
+punctuation and spaces may go; dropping a word (就 也 又 多 这次) moves the facts."""
+
+QUANTITY_KINDS = frozenset({"number", "time", "date", "money", "percent"})
+PAIRED_MARKS = frozenset("【】《》〈〉“”‘’「」『』（）()[]")
 
 _LATIN = re.compile(r"[A-Za-z]{2,}")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -86,6 +99,32 @@ def entities(text: str) -> list[str]:
     ]
 
 
+def pronouns(text: str) -> Counter[str]:
+    """The personal pronouns of ``text`` as words (其他 and 他人 are not 他)."""
+    return Counter(token.text for token in default_segmenter()(text) if token.text in PRONOUNS)
+
+
+def quantities(text: str) -> Counter[str]:
+    """Numerals with their classifier or unit as the segmenter joins them (2个多小时, 十点多, 6个月):
+    the rubric counts a changed classifier or 多 as a changed number."""
+    return Counter(token.text for token in default_segmenter()(text) if token.kind in QUANTITY_KINDS)
+
+
+def brackets(text: str) -> Counter[str]:
+    """The paired marks of ``text`` (a rewrite that drops 【 leaves its 】 dangling)."""
+    return Counter(char for char in text if char in PAIRED_MARKS)
+
+
+def dropped_content(parent: str, text: str) -> str | None:
+    """What ``text`` deleted from ``parent`` besides punctuation, spaces and :data:`DROPPABLE`
+    characters (a replaced span is a rewrite, not a deletion), or ``None``."""
+    for edit in edits(parent, text, gap=1):
+        gone = parent[edit.start : edit.end]
+        if edit.deletion and any(char.isalnum() and char not in DROPPABLE for char in gone):
+            return gone.strip()
+    return None
+
+
 def leftover(parent: str, text: str) -> str | None:
     """Why ``text`` is not a clean Chinese rewrite of ``parent``, if it is not."""
     if not text.strip():
@@ -120,6 +159,16 @@ def fact_problem(parent: str, text: str, entities_too: bool = True) -> str | Non
     if spans != new_spans:
         return f"number changed ({'、'.join(sorted((spans - new_spans).elements())) or '∅'} → " \
                f"{'、'.join(sorted((new_spans - spans).elements())) or '∅'})"
+    for name, count in (("quantity", quantities), ("bracket", brackets)):
+        lost, gained = count(parent) - count(text), count(text) - count(parent)
+        if lost or gained:
+            return f"{name} changed ({'、'.join(sorted(lost.elements())) or '∅'} → {'、'.join(sorted(gained.elements())) or '∅'})"
+    lost, gained = pronouns(parent) - pronouns(text), pronouns(text) - pronouns(parent)
+    if lost or gained:
+        return f"person changed ({'、'.join(sorted(lost.elements())) or '∅'} → {'、'.join(sorted(gained.elements())) or '∅'})"
+    dropped = dropped_content(parent, text)
+    if dropped:
+        return f"content dropped ({dropped})"
     if entities_too:
         missing = [name for name, n in Counter(entities(parent)).items() if text.count(name) < n]
         if missing:
@@ -129,8 +178,8 @@ def fact_problem(parent: str, text: str, entities_too: bool = True) -> str | Non
 
 @register_gate
 class FactGate(Gate):
-    """Reject a copy whose negations, denials, numbers or named entities differ from its parent's,
-    or that holds a refusal, commentary or English the parent lacks.
+    """Reject a copy whose negations, denials, numbers, pronouns or named entities differ from its
+    parent's, that dropped content words, or that holds a refusal, commentary or English the parent lacks.
 
     Parameters
     ----------

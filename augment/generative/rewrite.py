@@ -1,8 +1,10 @@
 """Sentence rewriting with a chat model: paraphrase (zh → zh) and back-translation (zh → pivot → zh).
 
-Each sentence has its own seed; a rewrite that is unchanged or fails the fact check
-(:func:`zhaug.augment.gates.facts.fact_problem`) is tried again with a seed derived from it,
-up to ``tries`` times, and the sentence is kept as it was if no try passes.
+Each sentence has its own seed; a rewrite that is unchanged, fails the fact check
+(:func:`zhaug.augment.gates.facts.fact_problem`) or fails the operation's own gates (judged as a
+copy of its sentence: a fluency gate scored by a causal LM, say) is tried again with a seed
+derived from it, up to ``tries`` times, and the sentence is kept as it was if no try passes. A
+gate at the recipe level would drop the whole copy instead of asking for another try.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
+from zhaug.augment.gates.base import Gate, check_pairs
 from zhaug.augment.gates.facts import fact_problem
 from zhaug.augment.generative.backend import LlamaBackend
 from zhaug.augment.generative.models import DEFAULT_MODEL
@@ -29,25 +32,35 @@ def backend_for(model: str | None, n_ctx: int = 2048) -> LlamaBackend:
     return LlamaBackend(model if model is not None else DEFAULT_MODEL, n_ctx=n_ctx)
 
 
+def sentence_gates(specs: Sequence[str | dict]) -> list[Gate]:
+    """Gates from recipe specs, for :func:`first_passing`."""
+    from zhaug.augment.gates import build_gate  # the package registers every gate
+
+    return [build_gate(spec) for spec in specs]
+
+
 def sampling(temperature: float, max_tokens: int, seed: int) -> dict[str, Any]:
     """Request parameters: greedy at temperature 0, else nucleus sampling seeded by ``seed``."""
     top_p = TOP_P if temperature > 0 else 1.0
     return {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "seed": seed % 2**31}
 
 
-def first_passing(sources: Sequence[str], seeds: Sequence[int], attempt: Attempt, tries: int) -> list[str | None]:
-    """Per source, the first of ``tries`` attempts that changed it and kept its facts, else ``None``."""
+def first_passing(
+    sources: Sequence[str], seeds: Sequence[int], attempt: Attempt, tries: int, gates: Sequence[Gate] = ()
+) -> list[str | None]:
+    """Per source, the first of ``tries`` attempts that changed it, kept its facts and passed
+    ``gates``, else ``None``."""
     results: list[str | None] = [None] * len(sources)
     pending = list(range(len(sources)))
     for n in range(tries):
         outputs = attempt([sources[i] for i in pending], [derive_seed(seeds[i], "try", n) for i in pending])
-        failed = []
-        for i, output in zip(pending, outputs):
-            if output and output != sources[i] and fact_problem(sources[i], output) is None:
+        kept = [(i, out) for i, out in zip(pending, outputs)
+                if out and out != sources[i] and fact_problem(sources[i], out) is None]
+        verdicts = check_pairs([(sources[i], out) for i, out in kept], list(gates)) if gates else [None] * len(kept)
+        for (i, output), verdict in zip(kept, verdicts):
+            if verdict is None:
                 results[i] = output
-            else:
-                failed.append(i)
-        pending = failed
+        pending = [i for i in pending if results[i] is None]
         if not pending:
             break
     return results

@@ -66,6 +66,8 @@ class BackTranslate(Operation):
         For ``backend="llm"``: a packaged model name or GGUF path (``None``: Qwen2.5-Coder-1.5B-Instruct),
         the pivot language (``en`` or ``ja``), and attempts per sentence: with ``keep_protected``, a
         round trip that is unchanged or fails the fact gate's check is retried with another seed.
+    gates:
+        For ``backend="llm"``: gate specs each round trip must also pass (see :class:`Paraphrase`).
 
     Label risk: medium — a paraphrase can weaken or drop the words that carry the label
     (sentiment intensity, hedges); protected facts are kept by ``keep_protected``.
@@ -89,6 +91,7 @@ class BackTranslate(Operation):
         model: str | None = None,
         pivot: str = "en",
         tries: int = 3,
+        gates: Sequence[str | dict] = (),
     ):
         if backend not in BACKENDS:
             raise ValueError(f"back_translate: backend must be one of {BACKENDS}, got {backend!r}")
@@ -97,7 +100,7 @@ class BackTranslate(Operation):
         self.forward, self.backward, self.k, self.temperature = str(forward), str(backward), k, temperature
         self.num_beams, self.batch_size, self.max_tokens = num_beams, batch_size, max_tokens
         self.keep_protected, self.backend, self.device = keep_protected, backend, device
-        self.model, self.pivot, self.tries = model, pivot, tries
+        self.model, self.pivot, self.tries, self.gates = model, pivot, tries, gates
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         return self.apply_batch([tokens], [rng])[0]
@@ -118,11 +121,12 @@ class BackTranslate(Operation):
 
     def _round_trip_llm(self, sources: list[str], seeds: list[int]) -> list[str | None]:
         """zh → pivot → zh with a chat model; with ``keep_protected``, up to ``tries`` seeds per sentence."""
-        from zhaug.augment.generative.rewrite import back_translation_attempt, backend_for, first_passing
+        from zhaug.augment.generative.rewrite import back_translation_attempt, backend_for, first_passing, sentence_gates
 
         attempt = back_translation_attempt(backend_for(self.model), self.pivot, self.temperature, self.max_tokens)
         if self.keep_protected:
-            return first_passing(sources, seeds, attempt, self.tries if self.temperature > 0 else 1)
+            tries = self.tries if self.temperature > 0 else 1
+            return first_passing(sources, seeds, attempt, tries, sentence_gates(self.gates))
         return list(attempt(sources, seeds))
 
     def _translate(self, model: str, direction: str, texts: list[str], seeds: list[int]) -> list[str]:

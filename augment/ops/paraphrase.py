@@ -24,8 +24,12 @@ class Paraphrase(Operation):
     temperature, max_tokens:
         Sampling temperature (0: greedy) and reply length at most, in tokens.
     tries:
-        Attempts per sentence: a rewrite that is unchanged or drops a number, name or negation
-        (the fact gate's check) is retried with another seed; after ``tries`` the sentence stays.
+        Attempts per sentence: a rewrite that is unchanged, drops a number, name or negation
+        (the fact gate's check) or fails ``gates`` is retried with another seed; after ``tries``
+        the sentence stays.
+    gates:
+        Gate specs (as in a recipe) each rewritten sentence must also pass, judged against its
+        sentence, e.g. ``[{fluency: {model: qwen2.5-coder-1.5b-instruct}}]``.
 
     Label risk: medium — a fluent rewrite can soften or sharpen the words that carry sentiment;
     facts and negations are checked, intensity is not.
@@ -35,20 +39,23 @@ class Paraphrase(Operation):
     label_risk = "medium"
 
     def __init__(
-        self, model: str | None = None, k: int | None = 3, temperature: float = 0.7, max_tokens: int = 128, tries: int = 3
+        self, model: str | None = None, k: int | None = 3, temperature: float = 0.7, max_tokens: int = 128, tries: int = 3,
+        gates: Sequence[str | dict] = (),
     ):
         if temperature < 0 or (k is not None and k < 1) or tries < 1:
             raise ValueError("paraphrase: need temperature >= 0, k >= 1 (or None), tries >= 1")
         self.model, self.k, self.temperature, self.max_tokens, self.tries = model, k, temperature, max_tokens, tries
+        self.gates = gates
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         return self.apply_batch([tokens], [rng])[0]
 
     def apply_batch(self, batch: Sequence[list[Token]], rngs: Sequence[random.Random]) -> list[list[Token]]:
-        from zhaug.augment.generative.rewrite import backend_for, first_passing, paraphrase_attempt
+        from zhaug.augment.generative.rewrite import backend_for, first_passing, paraphrase_attempt, sentence_gates
 
         texts, jobs = sentence_jobs(batch, rngs, self.k)
         sources = [join(texts[t][i]).strip() for t, i, _ in jobs]
         attempt = paraphrase_attempt(backend_for(self.model), self.temperature, self.max_tokens)
-        results = first_passing(sources, [seed for _, _, seed in jobs], attempt, self.tries if self.temperature > 0 else 1)
+        tries = self.tries if self.temperature > 0 else 1
+        results = first_passing(sources, [seed for _, _, seed in jobs], attempt, tries, sentence_gates(self.gates))
         return replace_sentences(texts, jobs, results, default_segmenter())

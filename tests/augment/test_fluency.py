@@ -200,3 +200,23 @@ def test_cli_gate_names_a_missing_column(tmp_path):
     assert result.exit_code != 0
     assert "pairs.csv, line 2" in str(result.exception) and "no column 'text'" in str(result.exception)
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_causal_lm_scores_persist_and_follow_the_model_file(tmp_path, monkeypatch):
+    from zhaug.augment.causal_lm import CausalLMScore
+    from zhaug.augment.generative.backend import ReplyCache
+
+    model, store, calls = tmp_path / "m.gguf", ReplyCache(tmp_path / "scores.sqlite"), []
+    model.write_bytes(b"weights")
+
+    def fake_score(self, text):
+        calls.append(text)
+        return np.arange(len(text) + 1, dtype=float) / 3
+
+    monkeypatch.setattr(CausalLMScore, "_score", fake_score)
+    first = CausalLMScore(str(model), store=store)("快递很慢")
+    again = CausalLMScore(str(model), store=store)("快递很慢")
+    assert calls == ["快递很慢"] and np.array_equal(first, again), "a second process reads the stored score"
+    model.write_bytes(b"other weights")
+    CausalLMScore(str(model), store=store)("快递很慢")
+    assert calls == ["快递很慢"] * 2, "a rewritten model file is scored afresh"

@@ -17,18 +17,19 @@ from typer.testing import CliRunner
 
 from tests.tiny_gguf import CHARS, write_tiny_gguf
 from zhaug.augment.base import default_segmenter
-from zhaug.augment.gates import Candidate
+from zhaug.augment.gates import Candidate, Gate
 from zhaug.augment.gates.facts import FactGate, fact_problem
 from zhaug.augment.generative import models
 from zhaug.augment.generative.backend import LlamaBackend, ReplyCache, require_runtime
 from zhaug.augment.generative.prompts import clean_reply, messages
+from zhaug.augment.generative.rewrite import first_passing
 from zhaug.augment.ops.backtranslate import BackTranslate
 from zhaug.augment.ops.paraphrase import Paraphrase
 from zhaug.augment.text import join
 from zhaug.cli import app
 from zhaug.errors import MissingResourceError, ZhaugError
 from zhaug.io import Record
-from zhaug.rng import derive_rng
+from zhaug.rng import derive_rng, derive_seed
 
 RUNTIME = importlib.util.find_spec("xllamacpp") is not None and importlib.util.find_spec("gguf") is not None
 needs_runtime = pytest.mark.skipif(not RUNTIME, reason="needs xllamacpp and gguf: pip install 'zhaug[llm]'")
@@ -131,8 +132,33 @@ def test_back_translate_llm_runs_offline(tiny, home):
     assert all(text and set(text) <= set(CHARS) for text in out), "both sentences went round the tiny model"
 
 
+class NoSingleAh(Gate):
+    """Rejects a copy with exactly one 啊 (the first try of :func:`tries_with_ah`)."""
+
+    name = "no-single-ah"
+
+    def reasons(self, candidates):
+        return ["one 啊" if c.text.count("啊") == 1 else None for c in candidates]
+
+
+def tries_with_ah(sources, seeds):
+    """Try n (seeds differ per try) appends n + 1 × 啊; the seeds tell which try this is."""
+    return [source + "啊" * (1 + TRIES.index(seed)) if seed in TRIES else source for source, seed in zip(sources, seeds)]
+
+
+TRIES = [derive_seed(7, "try", n) for n in range(3)]
+
+
+def test_first_passing_retries_what_the_operation_gates_reject():
+    assert first_passing(["快递很慢"], [7], tries_with_ah, 3) == ["快递很慢啊"], "no gates: the first try"
+    assert first_passing(["快递很慢"], [7], tries_with_ah, 3, [NoSingleAh()]) == ["快递很慢啊啊"], "the gate asked again"
+    assert first_passing(["快递很慢"], [7], tries_with_ah, 1, [NoSingleAh()]) == [None], "no try left: kept as it was"
+
+
 def test_operations_clone_with_their_parameters():
-    for op in (Paraphrase(model="x.gguf", k=None, tries=2), BackTranslate(backend="llm", model="x.gguf", pivot="ja")):
+    gates = [{"fluency": {"model": "gemma3-270m"}}]
+    for op in (Paraphrase(model="x.gguf", k=None, tries=2, gates=gates),
+               BackTranslate(backend="llm", model="x.gguf", pivot="ja", gates=gates)):
         twin = clone(op)
         assert twin is not op and twin.get_params() == op.get_params()
     assert Paraphrase().model is None, "the default model is resolved where it is used"
@@ -229,17 +255,25 @@ def test_registry_entries_are_complete():
     ("外卖不及进店吃，不是新鲜的。", "外卖不及时送到店，不是新鲜的。", "negation scope changed (不及进店)"),
     ("隐翅虫在你身上时绝对不要打。", "不要在你身上触摸隐翅虫。", "negation scope changed (不要打)"),
     ("鸭汤有臭味，没敢喝。", "鸭汤有臭味，不敢喝。", "negation scope changed (没敢喝)"),
+    ("这次我也要勺子了，也没有给勺子。", "我也要勺子，但是我没有给勺子。", "person changed (∅ → 我)"),
+    ("我微笑时，如果你懂。", "你微笑时，如果你懂。", "person changed (我 → 你)"),
+    ("30块的饭，就一个肉菜，根本吃不饱。", "30块的饭，一个肉菜，根本吃不饱。", "content dropped (就)"),
+    ("送餐小哥真快，菜也很好吃。", "送餐小哥很快，菜很好吃。", "content dropped (也)"),
+    ("2个多小时，十点多下单。", "约2小时，十点点下单。", "quantity changed (2个多小时、十点多 → 2小时、十点点)"),
+    ("【你见证了奇迹吗？】今晚出场。", "你是否见证了奇迹呢？】今晚出场。", "bracket changed (【 → ∅)"),
 ])
 def test_fact_gate_rejects_with_reason(parent, copy, reason):
     assert reason in FactGate().reasons([Candidate(Record("1", parent), copy, "paraphrase", 0)])[0]
 
 
 @pytest.mark.parametrize("parent, copy", [
-    ("快递送得很慢，包装也破了。", "送货非常慢，包装破损。"),
+    ("快递送得很慢，包装也破了。", "送货非常慢，包装也破损了。"),
     ("味道不错，没有放香菜。", "味道挺好，没有放香菜。"),
     ("官方辟谣称消息不实。", "官方辟谣，称消息不实。"),
-    ("花了35元，非常好吃。", "35元，特别好吃。"),
-    ("我在北京吃的，不贵。", "在北京吃的，价格不贵。"),
+    ("花了35元，非常好吃。", "花了35元，特别好吃啊。"),
+    ("我在北京吃的，不贵。", "我在北京吃的，价格不贵。"),
+    ("对付疲惫：睡觉。", "面对疲惫：睡觉。"),
+    ("超级超级快，还会再来哦！", "超级超级迅速，还会再来！"),
 ])
 def test_fact_gate_accepts_faithful_rewrites(parent, copy):
     assert fact_problem(parent, copy) is None
