@@ -22,7 +22,7 @@ from zhaug.augment.gates.facts import FactGate, fact_problem
 from zhaug.augment.generative import models
 from zhaug.augment.generative.backend import LlamaBackend, ReplyCache, require_runtime
 from zhaug.augment.generative.prompts import clean_reply, messages
-from zhaug.augment.generative.rewrite import first_passing
+from zhaug.augment.generative.rewrite import edges, first_passing, keeping_edges
 from zhaug.augment.ops.backtranslate import BackTranslate
 from zhaug.augment.ops.paraphrase import Paraphrase
 from zhaug.augment.text import join
@@ -342,3 +342,25 @@ def test_translation_folders_with_the_llm_recipe_are_refused(tmp_path):
     table.write_text("id,text,label\n1,快递很慢。,0\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["augment", str(table), "-o", str(tmp_path / "o.csv"), "-r", "bt", "--bt-forward", "x"])
     assert result.exit_code != 0 and "bt-marian" in result.output
+
+
+@pytest.mark.parametrize("text, parts", [
+    ("#歌曲欣赏# 今天是他的生日。", ("#歌曲欣赏# ", "今天是他的生日。", "")),
+    ("温州都市报http://t.cn/8FBCmtC", ("", "温州都市报", "http://t.cn/8FBCmtC")),
+    ("好吃[嘻嘻]", ("", "好吃", "[嘻嘻]")),
+    ("快递很慢。", ("", "快递很慢。", "")),
+])
+def test_sentence_edges_are_set_aside(text, parts):
+    assert edges(text) == parts
+
+
+def test_the_model_sees_only_the_core_and_the_edges_come_back():
+    seen = []
+
+    def shout(sources, seeds):
+        seen.extend(sources)
+        return [source.replace("慢", "迟缓") for source in sources]
+
+    out = keeping_edges(shout)(["@某人 快递很慢。[怒]", "http://t.cn/x"], [1, 2])
+    assert seen == ["快递很慢。"], "edges never reach the model; a sentence of edges only is not asked"
+    assert out == ["@某人 快递很迟缓。[怒]", ""]
