@@ -120,7 +120,7 @@ def test_paraphrase_rewrites_k_sentences_and_keeps_failing_ones(tiny, home):
     kept = [s for s in ("快递很慢，包装破了。", "味道也一般。") if s in out[0]]
     assert len(kept) == 1, f"k=1 rewrites exactly one of the two sentences: {out[0]}"
     rewritten = out[0].replace(kept[0], "")
-    assert rewritten and set(rewritten) <= set(CHARS)
+    assert rewritten.endswith("。") and set(rewritten[:-1]) <= set(CHARS), "the model's words, the sentence's mark"
     assert (home / "llm-cache" / "replies.sqlite").is_file()
 
 
@@ -129,7 +129,7 @@ def test_back_translate_llm_runs_offline(tiny, home):
     op = BackTranslate(backend="llm", model=str(tiny), k=None, temperature=0.7, max_tokens=8)
     out = run(op, ["快递很慢。", "包装破了。"])
     assert out == run(op, ["快递很慢。", "包装破了。"])
-    assert all(text and set(text) <= set(CHARS) for text in out), "both sentences went round the tiny model"
+    assert all(text.endswith("。") and set(text[:-1]) <= set(CHARS) for text in out), "both went round the tiny model"
 
 
 class NoSingleAh(Gate):
@@ -345,10 +345,11 @@ def test_translation_folders_with_the_llm_recipe_are_refused(tmp_path):
 
 
 @pytest.mark.parametrize("text, parts", [
-    ("#歌曲欣赏# 今天是他的生日。", ("#歌曲欣赏# ", "今天是他的生日。", "")),
+    ("#歌曲欣赏# 今天是他的生日。", ("#歌曲欣赏# ", "今天是他的生日", "。")),
     ("温州都市报http://t.cn/8FBCmtC", ("", "温州都市报", "http://t.cn/8FBCmtC")),
     ("好吃[嘻嘻]", ("", "好吃", "[嘻嘻]")),
-    ("快递很慢。", ("", "快递很慢。", "")),
+    ("太慢了！！！", ("", "太慢了", "！！！")),
+    ("【标题】正文", ("", "【标题】正文", "")),
 ])
 def test_sentence_edges_are_set_aside(text, parts):
     assert edges(text) == parts
@@ -359,8 +360,8 @@ def test_the_model_sees_only_the_core_and_the_edges_come_back():
 
     def shout(sources, seeds):
         seen.extend(sources)
-        return [source.replace("慢", "迟缓") for source in sources]
+        return [source.replace("慢", "迟缓") + "。" for source in sources]
 
-    out = keeping_edges(shout)(["@某人 快递很慢。[怒]", "http://t.cn/x"], [1, 2])
-    assert seen == ["快递很慢。"], "edges never reach the model; a sentence of edges only is not asked"
-    assert out == ["@某人 快递很迟缓。[怒]", ""]
+    out = keeping_edges(shout)(["@某人 快递很慢！！[怒]", "http://t.cn/x"], [1, 2])
+    assert seen == ["快递很慢"], "edges never reach the model; a sentence of edges only is not asked"
+    assert out == ["@某人 快递很迟缓！！[怒]", ""], "the source's own marks end the copy, not the model's 。"
