@@ -220,3 +220,18 @@ def test_causal_lm_scores_persist_and_follow_the_model_file(tmp_path, monkeypatc
     model.write_bytes(b"other weights")
     CausalLMScore(str(model), store=store)("快递很慢")
     assert calls == ["快递很慢"] * 2, "a rewritten model file is scored afresh"
+
+
+def test_a_packaged_generative_model_scores_through_its_checked_file(tmp_path, monkeypatch):
+    from zhaug.augment.gates import fluency
+    from zhaug.augment.generative import models
+
+    checked = tmp_path / "qwen.gguf"
+    monkeypatch.setattr(models, "resolve_model", lambda name: (checked, "sha") if name in models.MODELS else None)
+    fluency.lm_score.cache_clear()
+    try:
+        score = fluency.lm_score("qwen2.5-coder-1.5b-instruct")
+    finally:
+        fluency.lm_score.cache_clear()
+    assert score.model == str(checked), "the registry's assembled, sha256-checked file"
+    assert FluencyGate(model="qwen2.5-coder-1.5b-instruct").settings() == CALIBRATED["qwen2.5-coder-1.5b-instruct"]
