@@ -138,7 +138,7 @@ def test_sigterm_stops_every_worker(tmp_path):
                                 "-o", str(tmp_path / "o.csv"), "-r", "eda", "-w", "2", "-n", "4", "--no-progress"],
                                stderr=subprocess.PIPE, start_new_session=True)
     children: set[int] = set()
-    for _ in range(900):  # wait until the pool is up (start-up took over 30 s on a loaded 2-core machine)
+    for _ in range(300):  # wait until the pool is up
         time.sleep(0.1)
         children = _descendants(process.pid)
         if len(children) >= 2:
