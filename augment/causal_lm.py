@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from zhaug.augment.generative.backend import ReplyCache, cache_path
 from zhaug.hashing import content_key, files_key
 from zhaug.io import file_lock
 from zhaug.resources import package_dir, zhaug_home
@@ -80,8 +81,6 @@ class CausalLMScore:
         return self._recent[text]
 
     def _stored_score(self, text: str) -> np.ndarray:
-        from zhaug.augment.generative.backend import ReplyCache, cache_path
-
         if getattr(self, "_store", None) is None:
             self._path = Path(self.model) if self.model else gemma_gguf()
             self._store = self.store if self.store is not None else ReplyCache(cache_path())

@@ -16,6 +16,7 @@ from functools import cache
 import numpy as np
 
 from zhaug.augment.gates.base import Candidate, Gate, register_gate
+from zhaug.augment.generative.models import MODELS, resolve_model
 
 Score = Callable[[str], np.ndarray]
 """``text -> len(text) + 1`` natural-log probabilities: each character given those before it, then
@@ -94,9 +95,9 @@ CALIBRATED = {None: (11.0, 5.0, 2), "gemma3-270m": (8.25, 4.25, 8), "qwen2.5-cod
 """Default (threshold, deletion_threshold, context) per model. The n-gram model's were chosen on
 all word-level pairs of ``../shared/judged``, after the rules and edits gates, keeping 85% of the
 fluent ones (``benchmarks/fluency_gate.py --calibrate-on all``), and checked on fresh judged pairs
-(docs/copies.md); Gemma's on the calibration half (``--lm gemma3-270m --context 8``); Qwen's on
-32 judged paraphrase copies (docs/generative.md): of those the fact gate passes, the fluent ones
-drop at most 5.8 nats, the two broken or awkward ones above that 11.3 and 17.3.
+(docs/copies.md); Gemma's on the calibration half (``--lm gemma3-270m --context 8``); Qwen's set by
+hand between the fluent and the broken copies of 32 judged paraphrases (docs/generative.md) and
+checked on fresh judged copies there.
 Any other model or score function gets the n-gram model's."""
 
 
@@ -109,7 +110,6 @@ def lm_score(model: str | None = None) -> Score:
 
     if model in CAUSAL_LMS or str(model).endswith(".gguf"):
         from zhaug.augment.causal_lm import CausalLMScore
-        from zhaug.augment.generative.models import MODELS, resolve_model
 
         target = CAUSAL_LMS.get(model, model)
         return CausalLMScore(str(resolve_model(target)[0]) if target in MODELS else target)

@@ -2,8 +2,8 @@
 
 Links, @mentions, #topics# and emoji at either end of a sentence, and the marks it ends with, are
 set aside and put back verbatim: the model only sees the words between them (asked to rewrite a
-microblog sentence whole, the 1.5B model dropped or altered them in about a quarter of its
-rejected tries, and ended exclamations with 。: 太慢了。！！！).
+microblog sentence whole, the 1.5B model often dropped or altered them, and ended exclamations
+with 。: 太慢了。！！！).
 
 Each sentence has its own seed; a rewrite that is unchanged, fails the fact check
 (:func:`zhaug.augment.gates.facts.fact_problem`) or fails the operation's own gates (judged as a
@@ -20,6 +20,7 @@ from functools import cache
 from typing import Any
 
 from zhaug.augment.base import default_segmenter
+from zhaug.augment.gates import build_gate
 from zhaug.augment.gates.base import Gate, check_pairs
 from zhaug.augment.gates.facts import fact_problem
 from zhaug.augment.generative.backend import LlamaBackend
@@ -42,8 +43,6 @@ def backend_for(model: str | None, n_ctx: int = 2048) -> LlamaBackend:
 
 def sentence_gates(specs: Sequence[str | dict]) -> list[Gate]:
     """Gates from recipe specs, for :func:`first_passing`."""
-    from zhaug.augment.gates import build_gate  # the package registers every gate
-
     return [build_gate(spec) for spec in specs]
 
 

@@ -227,7 +227,7 @@ def test_a_packaged_generative_model_scores_through_its_checked_file(tmp_path, m
     from zhaug.augment.generative import models
 
     checked = tmp_path / "qwen.gguf"
-    monkeypatch.setattr(models, "resolve_model", lambda name: (checked, "sha") if name in models.MODELS else None)
+    monkeypatch.setattr(fluency, "resolve_model", lambda name: (checked, "sha") if name in models.MODELS else None)
     fluency.lm_score.cache_clear()
     try:
         score = fluency.lm_score("qwen2.5-coder-1.5b-instruct")
