@@ -21,6 +21,10 @@ the same test rows:
   again (no dev set);
 - ``probe-spread``: scikit-learn's ``LabelSpreading`` (k-nearest neighbours, k = 10) over the
   training rows and the pool's embeddings;
+- ``setfit``: the new defaults with the contrastive stage (``contrastive: 20``, SetFit) and the
+  probe on its embeddings, no fine-tuning after (``head_only``); ``setfit-ft``: the same, then
+  fine-tuned as ``new`` (LP-FT); ``setfit-self``: ``setfit`` as the teacher and student of
+  ``self`` (the student's pairs include the pseudo-labelled pool rows);
 - ``uda`` / ``fixmatch``: ``zhaug fit`` with those defaults and ``ssl`` set, on the same rows, dev
   set and pool (consistency training, ``--set`` changes apply to them too).
 
@@ -58,7 +62,8 @@ from zhaug.train.heads import E5_FORMAT, pooled_features, set_pooling, with_pref
 from zhaug.train.models.loading import load_classifier, load_tokenizer
 from zhaug.train.models.resolve import resolve_model
 
-METHODS = ("probe", "old", "new", "self", "uda", "fixmatch", "probe-self", "probe-spread")
+METHODS = ("probe", "old", "new", "self", "uda", "fixmatch", "probe-self", "probe-spread", "setfit", "setfit-ft",
+           "setfit-self")
 
 
 def read_csv(path: Path, text: str, label: str) -> list[Record]:
@@ -149,7 +154,10 @@ def unlabelled_pool(records: list[Record], used: list[list[Record]], size: int, 
 def cell_configs(args: argparse.Namespace, seed: int) -> dict[str, TrainConfig]:
     common = {"max_length": args.max_length, "threads": args.threads, "seed": seed}
     changes = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
-    return {"old": TrainConfig(**common, **LEGACY), "new": TrainConfig(**common).replace(**changes)}
+    new = TrainConfig(**common).replace(**changes)
+    setfit = new.replace(contrastive=args.contrastive, head_only=True)
+    return {"old": TrainConfig(**common, **LEGACY), "new": new, "setfit": setfit,
+            "setfit-ft": new.replace(contrastive=args.contrastive)}
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -182,9 +190,10 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                         pool_x, test_x = embedded[dataset, seed, "pool"], embedded[dataset, seed]
                         result = (probe.self_trained(train, pool_x, test, test_x, args.rounds) if method == "probe-self"
                                   else probe.spread(train, pool_x, test, test_x))
-                    elif method == "self":
+                    elif method in ("self", "setfit-self"):
                         pool = unlabelled_pool(records, splits[seed], args.pool, seed)
-                        result = self_training_accuracy(configs["new"], train, dev, test, pool, args.rounds)
+                        config = configs["new" if method == "self" else "setfit"]
+                        result = self_training_accuracy(config, train, dev, test, pool, args.rounds)
                     elif method in ("uda", "fixmatch"):
                         pool = unlabelled_pool(records, splits[seed], args.pool, seed)
                         result = trainer_accuracy(configs["new"].replace(ssl=method), train, dev, test, pool)
@@ -231,6 +240,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="change the new config")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--pool", type=int, default=2000, help="unlabelled rows for the self method")
+    parser.add_argument("--contrastive", type=int, default=20, help="pairs per row of the setfit methods")
     parser.add_argument("--rounds", type=int, default=2, help="self-training rounds for the self method")
     parser.add_argument("--save", help="results JSON; cells already in it are skipped (resume)")
     parser.add_argument("--report-only", action="store_true", help="print the table of --save (A.json,B.json,...)")

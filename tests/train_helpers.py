@@ -13,8 +13,9 @@ NEUTRAL = "的了是在我有这个们来"
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
-def tiny_model(folder: Path) -> Path:
-    """A randomly initialised 2-layer ALBERT and a character tokenizer, saved with safetensors."""
+def tiny_model(folder: Path, groups: int = 1) -> Path:
+    """A randomly initialised 2-layer ALBERT (``groups`` = 2: a weight set per layer, as the
+    embedded models) and a character tokenizer, saved with safetensors."""
     import torch
     from transformers import AlbertConfig, AlbertForSequenceClassification, BertTokenizer
 
@@ -23,7 +24,7 @@ def tiny_model(folder: Path) -> Path:
     tokenizer = BertTokenizer(str(folder / "vocab.txt"))
     config = AlbertConfig(
         vocab_size=len(tokenizer), embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=64, pad_token_id=0,
+        intermediate_size=64, max_position_embeddings=64, pad_token_id=0, num_hidden_groups=groups,
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)

@@ -19,11 +19,14 @@ SCHEDULES = ("linear", "cosine")
 CLASS_WEIGHTS = ("none", "balanced")
 POOLINGS = ("cls", "mean")
 SSL_METHODS = ("uda", "fixmatch")
+CONTRASTIVE_FIELDS = ("contrastive", "contrastive_lr", "contrastive_layers")
 SSL_FIELDS = ("ssl", "unlabeled_ratio", "ssl_weight", "ssl_threshold", "ssl_temperature", "ssl_augment", "max_unlabeled",
               "ssl_align")
 HEAD_INITS = ("probe", "random")
+FEW_SHOT_PAIRS = 20
+"""Pairs per row of the contrastive stage when ``few_shot`` applies (SetFit's default iterations)."""
 KEEPS = ("best", "last")
-LEGACY = {"prefix": "", "pooling": "cls", "head_init": "random", "min_steps": 0, "keep": "best"}
+LEGACY = {"prefix": "", "pooling": "cls", "head_init": "random", "min_steps": 0, "keep": "best", "few_shot": 0}
 """The values of the options added by issue 21 that reproduce the trainer from before it (what a
 config pinning them gets; such configs keep their run fingerprints, see :meth:`TrainConfig.identity`)."""
 
@@ -51,6 +54,13 @@ class TrainConfig:
         model's pooler on the first token; ``mean``: the L2-normalised masked mean of the last
         layer); ``None``: the model's own (``"query: "`` and ``mean`` for the embedded e5 models,
         ``""`` and ``cls`` otherwise, :func:`zhaug.train.heads.encoder_format`), recorded in the run.
+    contrastive: a contrastive few-shot stage before the probe (SetFit,
+        :mod:`zhaug.train.contrastive`): pairs per labelled row; 0 = off. ``contrastive_lr`` /
+        ``contrastive_layers``: its learning rate and how many top layers it tunes.
+    few_shot: with at most this many training originals in the smallest class, and nothing that
+        needs fine-tuning (no step budget, augmentation or pool given; the probe head; no
+        contrastive setting), train as SetFit does: ``contrastive: 20`` and ``head_only`` — measured
+        ahead of LP-FT at 10 labels per class, level from 25 (docs/train.md). 0 = never.
     head_init / probe_c: ``probe`` sets the head to a logistic regression (inverse regularisation
         ``probe_c``) on the frozen pooled features of the training originals before fine-tuning
         (LP-FT), and evaluates it at step 0; ``random`` draws it from the seed.
@@ -99,6 +109,10 @@ class TrainConfig:
     head_only: bool = False
     prefix: str | None = None
     pooling: str | None = None
+    few_shot: int = 16
+    contrastive: int = 0
+    contrastive_lr: float = 1e-4
+    contrastive_layers: int = 4
     head_init: str = "probe"
     probe_c: float = 10.0
     class_weights: str = "none"
@@ -134,6 +148,8 @@ class TrainConfig:
             "min_steps": self.min_steps >= 0,
             "pooling": self.pooling is None or self.pooling in POOLINGS,
             "head_init": self.head_init in HEAD_INITS and self.probe_c > 0,
+            "contrastive": self.few_shot >= 0 and self.contrastive >= 0 and self.contrastive_lr > 0 and self.contrastive_layers >= 1
+            and (self.contrastive == 0 or self.head_init == "probe"),
             "keep": self.keep in KEEPS,
             "lr": (self.lr is None or self.lr > 0) and self.head_lr_multiplier > 0,
             "warmup_ratio": 0 <= self.warmup_ratio < 1,
@@ -154,9 +170,12 @@ class TrainConfig:
             raise ZhaugError(f"invalid training config value(s) for {', '.join(bad)}: see `zhaug train --help`")
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields; ``defence`` and the ``ssl`` settings only when set, so runs without them
-        keep the fingerprints (resume keys) they had before the fields existed."""
+        """The fields; ``defence``, the ``contrastive`` and the ``ssl`` settings only when set, so
+        runs without them keep the fingerprints (resume keys) they had before the fields existed."""
         values = dataclasses.asdict(self)
+        if not values["contrastive"]:
+            for key in CONTRASTIVE_FIELDS:
+                del values[key]
         if values["defence"] is None:
             del values["defence"]
         if values["ssl"] is None:
@@ -169,9 +188,19 @@ class TrainConfig:
         :data:`LEGACY` values, so a config pinning them keeps the fingerprint it had before they
         existed (and an interrupted old run can be resumed)."""
         values = {k: v for k, v in self.to_dict().items() if not (k in LEGACY and v == LEGACY[k])}
-        if self.head_init != "probe":
+        if self.head_init != "probe":  # neither the probe's C nor the few-label switch can apply
             del values["probe_c"]
+            values.pop("few_shot", None)
         return values
+
+    def for_few_labels(self, smallest_class: int, pooled: bool, children: bool) -> TrainConfig:
+        """This config, switched to the SetFit-style settings when ``few_shot`` applies (see the
+        class docstring) to a training set whose smallest class has ``smallest_class`` originals."""
+        untouched = (self.max_steps is None and not self.augment and not self.consistency_weight and not pooled
+                     and not children and self.head_init == "probe" and not self.contrastive and not self.head_only)
+        if untouched and smallest_class <= self.few_shot:
+            return self.replace(contrastive=FEW_SHOT_PAIRS, head_only=True)
+        return self
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes``; ``None`` values are ignored (unset CLI options)."""

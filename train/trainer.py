@@ -55,6 +55,7 @@ from zhaug.train.data import (
     split_by_parent,
 )
 from zhaug.train.distributed import Ranks, ranks_from_env
+from zhaug.train.contrastive import Contrastive, tune_contrastive
 from zhaug.train.heads import encoder_format, fit_probe, init_head, pooled_features, set_pooling, with_prefix
 from zhaug.train.metrics import classification_metrics
 from zhaug.train.models.catalog import fine_tuning_lr
@@ -248,6 +249,7 @@ class LoopState:
     done: bool = False
     fingerprint: str = ""
     best: dict[str, Any] | None = None
+    contrastive: dict[str, Any] | None = None
 
 
 def previous_state(out: Path, fingerprint: str, resume: bool) -> LoopState | None:
@@ -345,6 +347,8 @@ class Trainer:
             config = config.replace(lr=fine_tuning_lr(model_path))
         config = config.replace(**{k: v for k, v in encoder_format(model_path).items() if getattr(config, k) is None})
         data = prepare_data(config, train, eval, children, unlabeled)
+        config = config.for_few_labels(min(Counter(r.label for r in data.train).values()), bool(data.pool),
+                                       bool(data.offline))
         state = previous_state(out, data.fingerprint, resume)
         if state is not None and state.done:
             return json.loads((out / "metrics.json").read_text(encoding="utf-8"))
@@ -390,11 +394,21 @@ class Trainer:
         return run
 
     def _init_head_from_probe(self, run: Run) -> None:
-        """Set the head to a logistic regression on the frozen pooled features of the originals (LP-FT)."""
+        """Set the head to a logistic regression on the frozen pooled features of the originals
+        (LP-FT), after the contrastive stage when the config asks for it."""
         config, data = run.config, run.data
-        features = pooled_features(run.model, run.encode([r.text for r in data.train]), config.eval_batch_size,
-                                   run.pad_id)
-        weight, bias = fit_probe(features, [data.label_ids[r.label] for r in data.train], len(data.labels),
+        ids, labels = run.encode([r.text for r in data.train]), [data.label_ids[r.label] for r in data.train]
+        if config.contrastive:
+            seed_torch(config.seed, "contrastive")
+            settings = Contrastive(iterations=config.contrastive, lr=config.contrastive_lr,
+                                   layers=config.contrastive_layers)
+            started = time.perf_counter()
+            losses = tune_contrastive(getattr(run.model, run.model.base_model_prefix), ids, labels, settings,
+                                      config.seed, run.pad_id)
+            run.loop.contrastive = {"steps": len(losses), "first_loss": round(losses[0], 4),
+                                    "last_loss": round(losses[-1], 4), "seconds": round(time.perf_counter() - started, 1)}
+        features = pooled_features(run.model, ids, config.eval_batch_size, run.pad_id)
+        weight, bias = fit_probe(features, labels, len(data.labels),
                                  config.probe_c, balanced=config.class_weights == "balanced")
         init_head(run.model, weight, bias)
 
@@ -529,6 +543,8 @@ class Trainer:
         }
         if data.pool_info is not None:
             result["unlabeled"] = data.pool_info
+        if loop.contrastive is not None:
+            result["contrastive"] = loop.contrastive
         if run.ranks.main:
             run.writer.close()
             finish_last(run.out)

@@ -236,3 +236,15 @@ def test_a_worker_exits_once_its_parent_is_gone():
     watcher = exit_when_orphaned(os.getppid(), interval=0.01, exit=exits.append)
     watcher.join(timeout=0.2)
     assert watcher.is_alive() and exits == [1]  # the real parent is alive: keep working
+
+
+def test_an_arm_may_run_at_some_of_the_sizes_and_keeps_its_cell_keys():
+    few = Arm("setfit", train={"head_only": True, "contrastive": 20}, sizes=[20, 50])
+    config = AblationConfig(name="x", data={}, arms=[Arm("none"), few], sizes=[20, 50, 300], seeds=[0, 1])
+    cells = config.cells()
+    assert sorted((c.arm.name, c.size) for c in cells if c.seed == 0) == [
+        ("none", 20), ("none", 50), ("none", 300), ("setfit", 20), ("setfit", 50)]
+    everywhere = replace(config, arms=[Arm("none"), replace(few, sizes=None)])
+    assert cell_key(cells[1], config) == cell_key(replace(cells[1], arm=replace(few, sizes=None)), everywhere)
+    with pytest.raises(ZhaugError, match="among the study's sizes"):
+        AblationConfig(name="x", data={}, arms=[Arm("none"), replace(few, sizes=[100])], sizes=[20, 50], seeds=[0])

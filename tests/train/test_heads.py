@@ -114,10 +114,10 @@ def test_model_own_format_is_resolved_and_recorded(model, data, tmp_path):
 
 
 def test_legacy_options_keep_the_old_fingerprint():
-    old_fields = set(TrainConfig().to_dict()) - {"prefix", "pooling", "head_init", "probe_c", "min_steps", "keep"}
+    old_fields = set(TrainConfig().to_dict()) - {"prefix", "pooling", "head_init", "probe_c", "min_steps", "keep", "few_shot"}
     assert set(TrainConfig(**LEGACY).identity()) == old_fields
     assert set(TrainConfig(**LEGACY).replace(probe_c=1.0).identity()) == old_fields
-    assert set(TrainConfig(prefix="", pooling="cls").identity()) == old_fields | {"head_init", "probe_c"}
+    assert set(TrainConfig(prefix="", pooling="cls").identity()) == old_fields | {"head_init", "probe_c", "few_shot"}
 
 
 def test_budget_whole_epochs_up_to_min_steps():

@@ -38,6 +38,9 @@ def train_command(
     head_only: bool | None = typer.Option(
         None, "--head-only/--no-head-only", help="Never update the encoder; with the probe head: the linear probe."),
     head_init: str | None = typer.Option(None, "--head-init", help="probe (LP-FT, default) or random."),
+    contrastive: int | None = typer.Option(
+        None, "--contrastive", min=0, help="Contrastive few-shot stage (SetFit) before the probe: pairs per labelled "
+        "row (20 is SetFit's; 0 = off). With --head-only: SetFit itself."),
     pooling: str | None = typer.Option(None, "--pooling", help="mean or cls (default: the model's own)."),
     prefix: str | None = typer.Option(None, "--prefix", help="Text put before every input (default: the model's own)."),
     class_weights: str | None = typer.Option(None, "--class-weights", help="none or balanced."),
@@ -76,7 +79,7 @@ def train_command(
         config, model=model, augment=augment, n_aug=n_aug, max_length=max_length, batch_size=batch_size,
         epochs=epochs, max_steps=max_steps, min_steps=min_steps, lr=lr, head_lr_multiplier=head_lr_multiplier, schedule=schedule,
         freeze_embeddings=freeze_embeddings, freeze_layers=freeze_layers, head_only=head_only,
-        head_init=head_init, pooling=pooling, prefix=prefix,
+        head_init=head_init, contrastive=contrastive, pooling=pooling, prefix=prefix,
         class_weights=class_weights, eval_every=eval_every, patience=patience, aug_weight=aug_weight,
         consistency_weight=consistency_weight, seed=seed, threads=threads,
     ).replace(**defence_settings(defence))

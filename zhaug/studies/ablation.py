@@ -59,13 +59,15 @@ class Arm:
     seed, gates this arm's copies (the teacher gate drops a copy it confidently gives another
     label), and ``unlabeled``: how many rows of the study's pool outside the cell's subset the
     trainer gets as unlabelled text, their labels dropped (consistency training: the arm's
-    ``train`` sets ``ssl``)."""
+    ``train`` sets ``ssl``); ``sizes``: the study's sizes this arm runs at (``None``: all), for
+    methods meant for few labels or too slow for the largest sizes."""
 
     name: str
     recipe: str | None = None
     train: dict[str, Any] = field(default_factory=dict)
     teacher: str | None = None
     unlabeled: int = 0
+    sizes: list[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,9 @@ class AblationConfig:
             if (arm.unlabeled > 0) != bool({**self.train, **arm.train}.get("ssl")):
                 raise ZhaugError(f"ablation {self.name!r}, arm {arm.name!r}: an unlabelled pool ('unlabeled' > 0) "
                                  f"and a consistency method (train.ssl) go together")
+            if arm.sizes is not None and not set(arm.sizes) <= set(self.sizes):
+                raise ZhaugError(f"ablation {self.name!r}, arm {arm.name!r}: sizes {arm.sizes} must be among the "
+                                 f"study's sizes {self.sizes}")
             teacher = arms.get(arm.teacher) if arm.teacher is not None else None
             if arm.teacher is not None and (arm.recipe is None or teacher is None or teacher.teacher is not None):
                 raise ZhaugError(f"ablation {self.name!r}, arm {arm.name!r}: a teacher gates augmented copies, so "
@@ -135,6 +140,7 @@ class AblationConfig:
         return [
             Cell(arm, multiplier if arm.recipe else 0, size, seed)
             for seed in self.seeds for size in self.sizes for arm in self.arms
+            if arm.sizes is None or size in arm.sizes
             for multiplier in (self.multipliers if arm.recipe else [0])
         ]
 
@@ -180,7 +186,7 @@ def cell_key(cell: Cell, config: AblationConfig) -> str:
     train = {key: value for key, value in config.train.items()
              if key != "model" and not (key in LEGACY and value == LEGACY[key])}
     arm = {key: value for key, value in asdict(cell.arm).items()
-           if key != "teacher" and not (key == "unlabeled" and value == 0)}
+           if key not in ("teacher", "sizes") and not (key == "unlabeled" and value == 0)}
     teacher = config.teacher_cell(cell)
     if teacher is not None:
         arm["teacher"] = cell_key(teacher, config)
