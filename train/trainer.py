@@ -40,6 +40,7 @@ from zhaug.io import Record, atomic_write_text, comparable
 from zhaug.rng import derive_rng
 from zhaug.train.checkpoint import finish_last, last_state, load_last, save_best, save_last
 from zhaug.train.config import TrainConfig
+from zhaug.train.contrastive import Contrastive, tune_contrastive
 from zhaug.train.data import (
     Children,
     Row,
@@ -55,7 +56,6 @@ from zhaug.train.data import (
     split_by_parent,
 )
 from zhaug.train.distributed import Ranks, ranks_from_env
-from zhaug.train.contrastive import Contrastive, tune_contrastive
 from zhaug.train.heads import encoder_format, fit_probe, init_head, pooled_features, set_pooling, with_prefix
 from zhaug.train.metrics import classification_metrics
 from zhaug.train.models.catalog import fine_tuning_lr

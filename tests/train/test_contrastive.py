@@ -147,6 +147,10 @@ def test_cli_train_with_the_contrastive_stage(model_dir, tmp_path):
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["steps"] == 0 and metrics["contrastive"]["steps"] >= 1  # 21 training rows × 2 × 2 pairs / 16
+    few = CliRunner().invoke(app, ["train", "--train", str(tmp_path / "l.csv"), "--model", model_dir, "--threads", "1",
+                                   "--no-progress", "--out", str(tmp_path / "few")])  # defaults, 12 rows a class
+    assert few.exit_code == 0, few.output
+    assert "trained SetFit-style" in few.output and "trained SetFit-style" not in result.output
 
 
 def test_few_labels_switch_the_default_to_setfit_and_nothing_else_does(model_dir, tmp_path):

@@ -87,6 +87,9 @@ def train_command(
         check_max_length(settings.model, max_length)
     result = _fit(settings, train, eval, augmented, unlabeled, out, ssl, max_unlabeled, resume, progress)
     best = result["eval"]
+    if "contrastive" in result and not contrastive:
+        say(f"few labels ({result['train_rows']} training rows): trained SetFit-style, the contrastive stage "
+            f"({result['contrastive']['steps']} steps) and the probe, no fine-tuning; few_shot: 0 in --config to fine-tune")
     say(f"best step {result['best_step']}/{result['steps']}: accuracy {best['accuracy']:.4f}, "
                f"macro-F1 {best['macro_f1']:.4f}; model in {out / 'best'}, metrics in {out / 'metrics.json'}")
 
