@@ -56,7 +56,8 @@ def test_self_training_rounds_keep_the_best_dev_score(tmp_path):
 
 def _consistency_run(tmp_path, name: str, **changes):
     config = TrainConfig(model=str(tiny_model(tmp_path / "model")), epochs=2, lr=3e-3, batch_size=8, patience=None,
-                         threads=1, ssl_augment="noise", ssl_threshold=0.0).replace(**changes)
+                         threads=1, ssl_augment="noise", ssl_threshold=0.0,
+                         few_shot=0).replace(**changes)  # the plain run stays LP-FT, not SetFit-style
     train, dev = synthetic(16, seed=0), synthetic(20, seed=1, prefix="e")
     unlabeled = [Record(r.id, r.text) for r in synthetic(60, seed=2, prefix="u")] + [Record("dup", dev[0].text)]
     return fit(train, dev, out_dir=tmp_path / name, config=config, progress=False,
