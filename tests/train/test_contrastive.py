@@ -151,6 +151,8 @@ def test_cli_train_with_the_contrastive_stage(model_dir, tmp_path):
                                    "--no-progress", "--out", str(tmp_path / "few")])  # defaults, 12 rows a class
     assert few.exit_code == 0, few.output
     assert "trained SetFit-style" in few.output and "trained SetFit-style" not in result.output
+    held = metrics["eval_rows"]  # no --eval: a few training rows were held out to score the run
+    assert f"on {held} dev rows (too few to trust: pass --eval)" in " ".join(result.output.split())
 
 
 def test_few_labels_switch_the_default_to_setfit_and_nothing_else_does(model_dir, tmp_path):

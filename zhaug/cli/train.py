@@ -90,8 +90,10 @@ def train_command(
     if "contrastive" in result and not contrastive:
         say(f"few labels ({result['train_rows']} training rows): trained SetFit-style, the contrastive stage "
             f"({result['contrastive']['steps']} steps) and the probe, no fine-tuning; few_shot: 0 in --config to fine-tune")
+    rows = result.get("eval_rows")
+    scored = f" on {rows} dev rows" + (" (too few to trust: pass --eval)" if rows < 30 else "") if rows else ""
     say(f"best step {result['best_step']}/{result['steps']}: accuracy {best['accuracy']:.4f}, "
-               f"macro-F1 {best['macro_f1']:.4f}; model in {out / 'best'}, metrics in {out / 'metrics.json'}")
+        f"macro-F1 {best['macro_f1']:.4f}{scored}; model in {out / 'best'}, metrics in {out / 'metrics.json'}")
 
 
 def _fit(settings: Any, train: Path, eval: Path | None, augmented: Path | None, unlabeled: Path | None, out: Path,
