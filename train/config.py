@@ -13,6 +13,7 @@ from typing import Any
 
 from zhaug.augment.defences import DEFENCES
 from zhaug.errors import ZhaugError
+from zhaug.machine import usable_cpus
 from zhaug.specs import dataclass_from_mapping, read_yaml_mapping
 
 SCHEDULES = ("linear", "cosine")
@@ -26,7 +27,8 @@ HEAD_INITS = ("probe", "random")
 FEW_SHOT_PAIRS = 20
 """Pairs per row of the contrastive stage when ``few_shot`` applies (SetFit's default iterations)."""
 KEEPS = ("best", "last")
-LEGACY = {"prefix": "", "pooling": "cls", "head_init": "random", "min_steps": 0, "keep": "best", "few_shot": 0}
+LEGACY = {"prefix": "", "pooling": "cls", "head_init": "random", "min_steps": 0, "keep": "best", "few_shot": 0,
+          "cache_frozen": False}
 """The values of the options added by issue 21 that reproduce the trainer from before it (what a
 config pinning them gets; such configs keep their run fingerprints, see :meth:`TrainConfig.identity`)."""
 
@@ -50,6 +52,11 @@ class TrainConfig:
     freeze_embeddings / freeze_layers / head_only: keep the embeddings, the first k encoder
         layers, or everything but the classification head fixed. ``head_only`` with
         ``head_init: probe`` is the linear probe itself: no gradient step.
+    cache_frozen: when the embeddings and the first k layers are frozen (``freeze_embeddings``
+        with ``freeze_layers``, or ``head_only``), compute their outputs once per text and run only
+        the layers above on each step (:mod:`zhaug.train.frozen`); the frozen part then runs
+        without dropout (and an ALBERT's embedding projection is frozen with its embeddings).
+        ``false``: recompute it every step, with dropout, as before.
     prefix / pooling: the text put before every input and what the head reads (``cls``: the
         model's pooler on the first token; ``mean``: the L2-normalised masked mean of the last
         layer); ``None``: the model's own (``"query: "`` and ``mean`` for the embedded e5 models,
@@ -107,6 +114,7 @@ class TrainConfig:
     freeze_embeddings: bool = False
     freeze_layers: int = 0
     head_only: bool = False
+    cache_frozen: bool = True
     prefix: str | None = None
     pooling: str | None = None
     few_shot: int = 16
@@ -188,10 +196,17 @@ class TrainConfig:
         :data:`LEGACY` values, so a config pinning them keeps the fingerprint it had before they
         existed (and an interrupted old run can be resumed)."""
         values = {k: v for k, v in self.to_dict().items() if not (k in LEGACY and v == LEGACY[k])}
+        if not self.frozen_below:  # nothing to cache
+            values.pop("cache_frozen", None)
         if self.head_init != "probe":  # neither the probe's C nor the few-label switch can apply
             del values["probe_c"]
             values.pop("few_shot", None)
         return values
+
+    @property
+    def frozen_below(self) -> bool:
+        """Whether the embeddings and at least one layer above them stay fixed in fine-tuning."""
+        return self.head_only or (self.freeze_embeddings and self.freeze_layers > 0)
 
     def for_few_labels(self, smallest_class: int, pooled: bool, children: bool) -> TrainConfig:
         """This config, switched to the SetFit-style settings when ``few_shot`` applies (see the
@@ -208,9 +223,7 @@ class TrainConfig:
 
     @property
     def torch_threads(self) -> int:
-        if self.threads:
-            return self.threads
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return self.threads or usable_cpus()
 
 
 TRAINING_DEFENCES: dict[str, dict[str, Any]] = {

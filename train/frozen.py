@@ -2,9 +2,11 @@
 
 When the embeddings and the first k layers are frozen, their output for a text never changes, so
 a stage that sees the same texts many times (contrastive pairs of 20 labelled rows, every epoch
-of a small set) need not recompute them: :class:`SplitEncoder` keeps them per token sequence and
-runs only the trainable top layers on each step. The result equals the full encoder's (the
-lower part runs without gradient and in eval mode: no dropout below the cut).
+of a small set, the dev set at every evaluation) need not recompute them: :class:`SplitEncoder`
+keeps them per token sequence and runs only the trainable top layers on each step. The result
+equals the full encoder's (the lower part runs without gradient and in eval mode: no dropout
+below the cut). :class:`FrozenLowerClassifier` does the same for a whole sequence classifier,
+with the cut where the trainer's freezing options put it (:func:`frozen_depth`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from transformers.masking_utils import create_bidirectional_mask
 
 from zhaug.errors import ZhaugError
 from zhaug.train.data import pad
+from zhaug.train.heads import POOLER_HEADS, head_logits
 
 
 def _layer_stack(encoder: torch.nn.Module) -> tuple[torch.nn.Module | None, list[torch.nn.Module]]:
@@ -59,7 +62,7 @@ class SplitEncoder:
         missing = list(dict.fromkeys(tuple(s) for s in sequences if tuple(s) not in self.cache))
         training = self.encoder.training
         self.encoder.eval()
-        with torch.no_grad():
+        with torch.inference_mode(False), torch.no_grad():  # cached for training steps too: no inference tensors
             for start in range(0, len(missing), batch_size):
                 chunk = missing[start : start + batch_size]
                 batch = pad(chunk, self.pad_id)
@@ -79,3 +82,48 @@ class SplitEncoder:
         for row, lower in enumerate(lowers):
             hidden[row, : len(lower)], mask[row, : len(lower)] = lower, 1
         return self._run(hidden, mask, self.layers[self.frozen_layers :]), mask
+
+    def retain(self, sequences: Sequence[Sequence[int]]) -> None:
+        """Forget every cached sequence but ``sequences`` (fresh augmented copies each epoch would
+        otherwise pile up)."""
+        keep = {tuple(s) for s in sequences}
+        self.cache = {seq: hidden for seq, hidden in self.cache.items() if seq in keep}
+
+
+def frozen_depth(encoder: torch.nn.Module) -> int:
+    """How many bottom layers, with the embeddings below them, have no trainable parameter:
+    0 when the embeddings train or the architecture cannot be cut."""
+    try:
+        mapping, layers = _layer_stack(encoder)
+    except ZhaugError:
+        return 0
+    lower = [encoder.embeddings] + ([mapping] if mapping is not None else [])
+    if any(p.requires_grad for module in lower for p in module.parameters()):
+        return 0
+    depth = 0
+    while depth < len(layers) and not any(p.requires_grad for p in layers[depth].parameters()):
+        depth += 1
+    return depth
+
+
+class FrozenLowerClassifier:
+    """A sequence classifier's logits with its frozen lower part (:func:`frozen_depth`) computed
+    once per sequence; the upper layers, the pooling and the head run on every call, with
+    gradients and dropout as the model's mode says. ``None`` from :meth:`for_model` when nothing
+    below the head is frozen or the head is not one :func:`~zhaug.train.heads.head_logits` knows."""
+
+    def __init__(self, model: torch.nn.Module, depth: int, pad_id: int, pooling: str):
+        self.model, self.pooling = model, pooling
+        self.split = SplitEncoder(getattr(model, model.base_model_prefix), depth, pad_id)
+
+    @classmethod
+    def for_model(cls, model: torch.nn.Module, pad_id: int, pooling: str) -> FrozenLowerClassifier | None:
+        depth = frozen_depth(getattr(model, model.base_model_prefix))
+        return cls(model, depth, pad_id, pooling) if depth and model.config.model_type in POOLER_HEADS else None
+
+    @property
+    def depth(self) -> int:
+        return self.split.frozen_layers
+
+    def __call__(self, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
+        return head_logits(self.model, *self.split(sequences), self.pooling)

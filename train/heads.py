@@ -81,6 +81,20 @@ def _mean_pooler(_module: torch.nn.Module, args: tuple, kwargs: dict[str, Any], 
     return output
 
 
+def head_logits(model: torch.nn.Module, hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """The logits ``model`` (a :data:`POOLER_HEADS` classifier) gives for its encoder's last hidden
+    states: what its own forward computes after the encoder, for callers that ran the encoder
+    themselves (:class:`~zhaug.train.frozen.FrozenLowerClassifier`)."""
+    encoder = getattr(model, model.base_model_prefix)
+    if pooling == "mean":
+        pooled = F.normalize(mean_pool(hidden, mask), dim=-1)
+    elif model.config.model_type == "albert":
+        pooled = encoder.pooler_activation(encoder.pooler(hidden[:, 0]))
+    else:
+        pooled = encoder.pooler(hidden)
+    return model.classifier(model.dropout(pooled))
+
+
 def pooled_features(model: torch.nn.Module, sequences: Sequence[Sequence[int]], batch_size: int,
                     pad_id: int) -> np.ndarray:
     """What the head reads for each sequence (the pooler output, after :func:`set_pooling`), in

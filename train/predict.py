@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +25,17 @@ QUANTIZATIONS = ("int8",)
 CALIBRATION_SENTENCES = 1024
 
 
-def batched_logits(model: torch.nn.Module, sequences: Sequence[Sequence[int]], batch_size: int, pad_id: int) -> torch.Tensor:
-    """Logits for token-id sequences, batched by similar length; rows stay in input order."""
+def batched_logits(model: torch.nn.Module, sequences: Sequence[Sequence[int]], batch_size: int, pad_id: int,
+                   forward: Callable[[list[Sequence[int]]], torch.Tensor] | None = None) -> torch.Tensor:
+    """Logits for token-id sequences, batched by similar length; rows stay in input order.
+    ``forward``: what computes a batch's logits instead of ``model`` (a frozen-part cache)."""
+    forward = forward or (lambda batch: model(**pad(batch, pad_id)).logits)
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
     out = torch.empty((len(sequences), model.config.num_labels))
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             index = order[start : start + batch_size]
-            out[index] = model(**pad([sequences[i] for i in index], pad_id)).logits.float()
+            out[index] = forward([sequences[i] for i in index]).float()
     return out
 
 

@@ -56,6 +56,7 @@ from zhaug.train.data import (
     split_by_parent,
 )
 from zhaug.train.distributed import Ranks, ranks_from_env
+from zhaug.train.frozen import FrozenLowerClassifier
 from zhaug.train.heads import encoder_format, fit_probe, init_head, pooled_features, set_pooling, with_prefix
 from zhaug.train.metrics import classification_metrics
 from zhaug.train.models.catalog import fine_tuning_lr
@@ -113,6 +114,9 @@ def parameter_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict[s
         encoder.requires_grad_(False)
     if config.freeze_embeddings:
         encoder.embeddings.requires_grad_(False)
+        mapping = getattr(encoder.encoder, "embedding_hidden_mapping_in", None)  # ALBERT's projection
+        if config.cache_frozen and mapping is not None:
+            mapping.requires_grad_(False)
     if config.freeze_layers:
         layers = encoder_layers(encoder)
         if config.freeze_layers > len(layers):
@@ -291,10 +295,17 @@ class Run:
     seen: int = 0
     clock: float = 0.0
     views: list[str] = field(default_factory=list)
+    cached: FrozenLowerClassifier | None = None
 
     @property
     def pad_id(self) -> int:
         return self.tokenizer.pad_token_id
+
+    def logits(self, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
+        """The model's logits for token-id sequences (through the frozen-part cache when there is one)."""
+        if self.cached is not None:
+            return self.cached(sequences)
+        return self.model(**pad(sequences, self.pad_id)).logits
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of ``texts`` in the run's input format (prefix, max length)."""
@@ -386,6 +397,8 @@ class Trainer:
         elif ranks.main:
             atomic_write_text(out / "config.yaml", yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False))
         run.eval_ids = run.encode([r.text for r in data.eval])
+        if config.cache_frozen:
+            run.cached = FrozenLowerClassifier.for_model(model, run.pad_id, config.pooling)
         run.writer = SummaryWriter(str(out / "tb"), purge_step=run.loop.step or None) if ranks.main else None
         run.bar = tqdm(total=total, initial=run.loop.step, desc="train", unit="step",
                        disable=not self.progress or not ranks.main)
@@ -434,6 +447,8 @@ class Trainer:
         loop.epoch, loop.batch = loop.epoch + 1, 0
         run.rows = epoch_data(config, run.data, loop.epoch)[0]
         run.views = pool_views(config, run.data, loop.epoch)
+        if run.cached is not None:  # keep what later steps read again: eval rows, the pool, the next epoch's rows
+            run.cached.split.retain(run.eval_ids + run.encode([r.text for r in run.rows] + [r.text for r in run.data.pool]))
 
     def _step(self, run: Run, index: list[int], ids: list[list[int]], pair_ids: dict[int, list[int]]) -> None:
         """One optimiser step on the batch ``index`` (this rank computes its shard), logged."""
@@ -442,8 +457,8 @@ class Trainer:
         totals, mine = loss_totals([rows[i] for i in index], run.class_weight), run.ranks.shard(index)
         loss = torch.zeros(())
         if mine:
-            loss = self._loss(model, [rows[i] for i in mine], [ids[i] for i in mine],
-                              [pair_ids.get(i) for i in mine], run.pad_id, run.class_weight, totals)
+            loss = self._loss(run, [rows[i] for i in mine], [ids[i] for i in mine], [pair_ids.get(i) for i in mine],
+                              totals)
         if run.data.pool:
             loss = loss + self._unlabeled_loss(run)
         if loss.requires_grad:
@@ -465,19 +480,19 @@ class Trainer:
         """Consistency on this step's sample of the pool (``unlabeled_ratio`` × ``batch_size``
         rows, drawn from ``(seed, step)``; this rank's shard): the prediction on each row, without
         gradient, is the target for the prediction on its augmented copy, where it is confident."""
-        config, model, pool = run.config, run.model, run.data.pool
+        config, pool = run.config, run.data.pool
         count = min(len(pool), config.unlabeled_ratio * config.batch_size)
         drawn = derive_rng(config.seed, "unlabeled", run.loop.step).sample(range(len(pool)), count)
         picked = run.ranks.shard(drawn)
         if not picked:
             return torch.zeros(())
         with torch.no_grad():
-            probs = F.softmax(model(**pad(run.encode([pool[i].text for i in picked]), run.pad_id)).logits, dim=-1)
+            probs = F.softmax(run.logits(run.encode([pool[i].text for i in picked])), dim=-1)
             if config.ssl_align:
                 probs = align(probs, run.data.prior)
         confidence, hard = probs.max(dim=-1)
         mask = (confidence >= config.ssl_threshold).float()
-        log_probs = F.log_softmax(model(**pad(run.encode([run.views[i] for i in picked]), run.pad_id)).logits, dim=-1)
+        log_probs = F.log_softmax(run.logits(run.encode([run.views[i] for i in picked])), dim=-1)
         if config.ssl == "fixmatch":
             per_row = F.nll_loss(log_probs, hard, reduction="none")
         else:
@@ -493,7 +508,7 @@ class Trainer:
         config, loop, model = run.config, run.loop, run.model
         loop.seconds += time.perf_counter() - run.clock
         model.eval()
-        logits = batched_logits(model, run.eval_ids, config.eval_batch_size, run.pad_id)
+        logits = batched_logits(model, run.eval_ids, config.eval_batch_size, run.pad_id, run.logits)
         model.train()
         metrics = classification_metrics(run.data.eval_y, logits.argmax(-1).tolist(), run.data.labels)
         entry = {"step": loop.step, "epoch": loop.epoch, "lr": run.scheduler.get_last_lr()[0],
@@ -545,6 +560,8 @@ class Trainer:
             result["unlabeled"] = data.pool_info
         if loop.contrastive is not None:
             result["contrastive"] = loop.contrastive
+        if run.cached is not None:
+            result["cached_layers"] = run.cached.depth
         if run.ranks.main:
             run.writer.close()
             finish_last(run.out)
@@ -553,25 +570,23 @@ class Trainer:
 
     def _loss(
         self,
-        model: torch.nn.Module,
+        run: Run,
         rows: list[Row],
         ids: list[list[int]],
         pair_ids: list[list[int] | None],
-        pad_id: int,
-        class_weight: torch.Tensor | None,
         totals: tuple[torch.Tensor, int],
     ) -> torch.Tensor:
         """These rows' part of their batch's loss: weighted cross-entropy, plus the consistency term
         for rows that have a pair, each over the whole batch's :func:`loss_totals`."""
-        logits = model(**pad(ids, pad_id)).logits
+        logits = run.logits(ids)
         labels = torch.tensor([r.label for r in rows])
         weights = torch.tensor([r.weight for r in rows])
-        per_row = F.cross_entropy(logits, labels, weight=class_weight, reduction="none") * weights
+        per_row = F.cross_entropy(logits, labels, weight=run.class_weight, reduction="none") * weights
         scale, pairs = totals
         loss = per_row.sum() / scale
         paired = [i for i, p in enumerate(pair_ids) if p is not None]
         if paired:
-            pair_logits = model(**pad([pair_ids[i] for i in paired], pad_id)).logits
+            pair_logits = run.logits([pair_ids[i] for i in paired])
             target = F.softmax(logits[paired].detach(), dim=-1)
             kl = F.kl_div(F.log_softmax(pair_logits, dim=-1), target, reduction="sum") / pairs
             loss = loss + self.config.consistency_weight * kl

@@ -248,3 +248,14 @@ def test_an_arm_may_run_at_some_of_the_sizes_and_keeps_its_cell_keys():
     assert cell_key(cells[1], config) == cell_key(replace(cells[1], arm=replace(few, sizes=None)), everywhere)
     with pytest.raises(ZhaugError, match="among the study's sizes"):
         AblationConfig(name="x", data={}, arms=[Arm("none"), replace(few, sizes=[100])], sizes=[20, 50], seeds=[0])
+
+
+def test_frozen_part_cache_gives_new_cell_keys_unless_the_study_pins_it_off():
+    def key_of(train: dict) -> str:
+        config = AblationConfig(name="x", data={}, arms=[Arm("none")], sizes=[20], seeds=[0], train=train)
+        return cell_key(config.cells()[0], config)
+
+    top4 = {"freeze_embeddings": True, "freeze_layers": 8}
+    before = key_of({**top4, "cache_frozen": False})  # how the committed freeze-8 studies hash
+    assert before != key_of(top4)  # the frozen layers now run once, without dropout: other cells
+    assert key_of({}) == key_of({"cache_frozen": False})  # nothing frozen: the old key

@@ -1,4 +1,4 @@
-"""The contrastive few-shot stage (SetFit) and the encoder cut whose lower part is computed once per text."""
+"""The contrastive few-shot stage (SetFit)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ import torch
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from transformers import BertConfig, BertModel
 
 from tests.train_helpers import synthetic, tiny_model
 from zhaug.errors import ZhaugError
 from zhaug.train import TrainConfig, fit
 from zhaug.train.contrastive import Contrastive, contrastive_pairs, tune_contrastive
 from zhaug.train.data import encode, pad
-from zhaug.train.frozen import SplitEncoder
 from zhaug.train.models.loading import load_classifier, load_tokenizer
 from zhaug.train.models.pooling import mean_pool
 
@@ -30,54 +28,6 @@ def encoder_and_ids(model_dir: str, texts: list[str]):
     tokenizer = load_tokenizer(model_dir)
     encoder = load_classifier(model_dir, 2, {0: "neg", 1: "pos"}).albert.eval()
     return encoder, encode(tokenizer, texts, 24), tokenizer.pad_token_id
-
-
-def tiny_bert() -> BertModel:
-    config = BertConfig(vocab_size=40, hidden_size=16, num_hidden_layers=3, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=32, pad_token_id=0)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        return BertModel(config).eval()
-
-
-@pytest.mark.parametrize("frozen", [0, 1, 2])
-def test_split_albert_equals_the_full_encoder(model_dir, frozen):
-    encoder, ids, pad_id = encoder_and_ids(model_dir, [r.text for r in synthetic(7)])
-    full = encoder(**pad(ids, pad_id)).last_hidden_state
-    hidden, mask = SplitEncoder(encoder, frozen, pad_id)(ids)
-    assert torch.allclose(hidden[mask.bool()], full[mask.bool()], atol=1e-5)
-
-
-@pytest.mark.parametrize("frozen", [0, 2, 3])
-def test_split_bert_equals_the_full_encoder(frozen):
-    bert = tiny_bert()
-    ids = [[2, 5, 6, 7, 3], [2, 9, 3], [2, 11, 12, 13, 14, 15, 3]]
-    full = bert(**pad(ids, 0)).last_hidden_state
-    hidden, mask = SplitEncoder(bert, frozen, 0)(ids)
-    assert torch.allclose(hidden[mask.bool()], full[mask.bool()], atol=1e-5)
-
-
-def test_lower_part_is_computed_once_per_sequence_and_not_trained(model_dir):
-    encoder, ids, pad_id = encoder_and_ids(model_dir, [r.text for r in synthetic(5)])
-    split = SplitEncoder(encoder, 1, pad_id)
-    split(ids)
-    split(ids[:3] + ids)
-    assert len(split.cache) == len({tuple(s) for s in ids})
-    lower = {id(p) for p in encoder.encoder.albert_layer_groups[0].parameters()}
-    upper = {id(p) for p in encoder.encoder.albert_layer_groups[1].parameters()}
-    assert {id(p) for p in split.trainable()} == upper and not lower & upper
-
-
-def test_cut_refused_for_shared_layers_and_out_of_range(model_dir, tmp_path):
-    shared = load_classifier(str(tiny_model(tmp_path / "shared")), 2, {0: "neg", 1: "pos"}).albert
-    with pytest.raises(ZhaugError, match="share weights"):
-        SplitEncoder(shared, 1, 0)
-    ids = [[2, 5, 6, 3], [2, 7, 3]]
-    hidden, mask = SplitEncoder(shared, 0, 0)(ids)  # below the first layer: the whole shared stack above
-    assert torch.allclose(hidden[mask.bool()], shared.eval()(**pad(ids, 0)).last_hidden_state[mask.bool()], atol=1e-5)
-    encoder, _, pad_id = encoder_and_ids(model_dir, ["好"])
-    with pytest.raises(ZhaugError, match="frozen_layers=3"):
-        SplitEncoder(encoder, 3, pad_id)
 
 
 @settings(max_examples=40, deadline=None)

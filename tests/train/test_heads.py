@@ -114,10 +114,16 @@ def test_model_own_format_is_resolved_and_recorded(model, data, tmp_path):
 
 
 def test_legacy_options_keep_the_old_fingerprint():
-    old_fields = set(TrainConfig().to_dict()) - {"prefix", "pooling", "head_init", "probe_c", "min_steps", "keep", "few_shot"}
+    old_fields = set(TrainConfig().to_dict()) - {"prefix", "pooling", "head_init", "probe_c", "min_steps", "keep", "few_shot",
+                                                 "cache_frozen"}
     assert set(TrainConfig(**LEGACY).identity()) == old_fields
     assert set(TrainConfig(**LEGACY).replace(probe_c=1.0).identity()) == old_fields
     assert set(TrainConfig(prefix="", pooling="cls").identity()) == old_fields | {"head_init", "probe_c", "few_shot"}
+    # the frozen-part cache changes a run only when something below the head is frozen
+    top = TrainConfig(**LEGACY).replace(freeze_embeddings=True, freeze_layers=8)
+    assert set(top.identity()) == old_fields
+    assert set(top.replace(cache_frozen=True).identity()) == old_fields | {"cache_frozen"}
+    assert set(TrainConfig(**LEGACY).replace(cache_frozen=True, freeze_layers=8).identity()) == old_fields
 
 
 def test_budget_whole_epochs_up_to_min_steps():

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 from importlib.metadata import PackageNotFoundError, metadata
 from pathlib import Path
@@ -59,8 +60,13 @@ def full_sources() -> dict[str, dict[str, str]]:
     return sources
 
 
-def build_model(variant: str = "full", *, force: bool = False, progress: bool = True) -> Path:
-    """Build (or, when up to date, just find) an embedded model; returns its folder."""
+def build_model(variant: str = "full", *, force: bool = False, progress: bool | None = None) -> Path:
+    """Build (or, when up to date, just find) an embedded model; returns its folder.
+
+    ``progress=None`` shows a bar only on a terminal, so logs of batch jobs stay clean.
+    """
+    if progress is None:
+        progress = sys.stderr.isatty()
     name = variant_name(variant)
     out = models_dir() / name
     out.parent.mkdir(parents=True, exist_ok=True)

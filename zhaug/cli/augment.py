@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -42,6 +41,7 @@ from zhaug.io import (
     table_format,
     write_table,
 )
+from zhaug.machine import usable_cpus
 
 REJECTED_FIELDS = ["parent_id", "copy", "op", "reason", "text"]
 
@@ -134,7 +134,7 @@ def _run_resumable(augmenter: Augmenter, records: list, output: Path, rejected_p
 def cap_workers(workers: int) -> int:
     """``--workers`` on this machine, at most the CPUs this process may use (each worker may load
     a model: 64 workers on 2 cores exhaust the memory). Ray actors are placed by Ray."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cpus = usable_cpus()
     if workers > cpus:
         say(f"--workers {workers}: only {cpus} CPUs available; using {cpus} workers")
     return min(workers, cpus)

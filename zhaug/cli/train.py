@@ -35,6 +35,9 @@ def train_command(
     schedule: str | None = typer.Option(None, "--schedule", help="linear or cosine decay after warm-up."),
     freeze_embeddings: bool | None = typer.Option(None, "--freeze-embeddings/--no-freeze-embeddings"),
     freeze_layers: int | None = typer.Option(None, "--freeze-layers", min=0, help="Freeze the first k layers."),
+    cache_frozen: bool | None = typer.Option(
+        None, "--cache-frozen/--no-cache-frozen",
+        help="Run frozen embeddings and layers once per text (default; no dropout there)."),
     head_only: bool | None = typer.Option(
         None, "--head-only/--no-head-only", help="Never update the encoder; with the probe head: the linear probe."),
     head_init: str | None = typer.Option(None, "--head-init", help="probe (LP-FT, default) or random."),
@@ -78,7 +81,7 @@ def train_command(
     settings = load_config(
         config, model=model, augment=augment, n_aug=n_aug, max_length=max_length, batch_size=batch_size,
         epochs=epochs, max_steps=max_steps, min_steps=min_steps, lr=lr, head_lr_multiplier=head_lr_multiplier, schedule=schedule,
-        freeze_embeddings=freeze_embeddings, freeze_layers=freeze_layers, head_only=head_only,
+        freeze_embeddings=freeze_embeddings, freeze_layers=freeze_layers, cache_frozen=cache_frozen, head_only=head_only,
         head_init=head_init, contrastive=contrastive, pooling=pooling, prefix=prefix,
         class_weights=class_weights, eval_every=eval_every, patience=patience, aug_weight=aug_weight,
         consistency_weight=consistency_weight, seed=seed, threads=threads,

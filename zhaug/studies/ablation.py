@@ -40,6 +40,7 @@ from zhaug.io import (
     stratified_sample,
     write_table,
 )
+from zhaug.machine import usable_cpus
 from zhaug.rng import derive_rng
 from zhaug.robustness.audit import AuditConfig
 from zhaug.robustness.families import select_families
@@ -182,7 +183,8 @@ def cell_key(cell: Cell, config: AblationConfig) -> str:
     name or path it was given, so a copy of the same weights elsewhere resumes the same cells.
     A teacher enters as its cell's key; an arm without one (or without a pool) hashes as it did
     before teachers (pools) existed, and training options at their
-    :data:`~zhaug.train.config.LEGACY` values as before they existed."""
+    :data:`~zhaug.train.config.LEGACY` values as before they existed (a study that freezes the lower
+    layers hashes as before only when it pins ``cache_frozen: false``)."""
     train = {key: value for key, value in config.train.items()
              if key != "model" and not (key in LEGACY and value == LEGACY[key])}
     arm = {key: value for key, value in asdict(cell.arm).items()
@@ -191,8 +193,11 @@ def cell_key(cell: Cell, config: AblationConfig) -> str:
     if teacher is not None:
         arm["teacher"] = cell_key(teacher, config)
     identity = {**asdict(cell), "arm": arm}
-    if TrainConfig().replace(**{**config.train, **cell.arm.train}).head_init == "probe":
+    effective = TrainConfig().replace(**{**config.train, **cell.arm.train})
+    if effective.head_init == "probe":
         identity["keep"] = "last"  # LP-FT evaluates the probe at step 0 too; the end of the budget is kept
+    if effective.cache_frozen and effective.frozen_below:
+        identity["cache_frozen"] = True  # the frozen part runs without dropout: not the cells trained before
     return key(identity, config.data, train, config.steps(cell.size), config.audit)
 
 
@@ -367,7 +372,7 @@ def run_ablation(config: AblationConfig, out: str | os.PathLike[str], *, workers
 
     out = Path(out)
     workers = max(1, workers or config.workers)
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = max(1, usable_cpus() // workers)  # a study pinned to one core trains on one thread
     pool, eval_set = load_pool_and_eval(config.data)
     if not report_only or adopt is not None:
         record_model(config, out)
