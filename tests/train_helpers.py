@@ -42,3 +42,14 @@ def synthetic(n: int, seed: int = 0, prefix: str = "r") -> list[Record]:
         text = "".join(rng.choice(chars + NEUTRAL) for _ in range(rng.randint(4, 12))) + rng.choice(chars)
         records.append(Record(f"{prefix}{i}", text, label))
     return records
+
+
+def encoder_and_ids(model_dir: str, texts: list[str]):
+    """The encoder of the classifier in ``model_dir`` (eval mode), ``texts`` as token ids (at most
+    24), and the pad id."""
+    from zhaug.train.data import encode
+    from zhaug.train.models.loading import load_classifier, load_tokenizer
+
+    tokenizer = load_tokenizer(model_dir)
+    encoder = load_classifier(model_dir, 2, {0: "neg", 1: "pos"}).albert.eval()
+    return encoder, encode(tokenizer, texts, 24), tokenizer.pad_token_id

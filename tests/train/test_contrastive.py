@@ -10,24 +10,17 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.train_helpers import synthetic, tiny_model
+from tests.train_helpers import encoder_and_ids, synthetic, tiny_model
 from zhaug.errors import ZhaugError
 from zhaug.train import TrainConfig, fit
 from zhaug.train.contrastive import Contrastive, contrastive_pairs, tune_contrastive
-from zhaug.train.data import encode, pad
-from zhaug.train.models.loading import load_classifier, load_tokenizer
+from zhaug.train.data import pad
 from zhaug.train.models.pooling import mean_pool
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(tiny_model(tmp_path_factory.mktemp("model"), groups=2))
-
-
-def encoder_and_ids(model_dir: str, texts: list[str]):
-    tokenizer = load_tokenizer(model_dir)
-    encoder = load_classifier(model_dir, 2, {0: "neg", 1: "pos"}).albert.eval()
-    return encoder, encode(tokenizer, texts, 24), tokenizer.pad_token_id
 
 
 @settings(max_examples=40, deadline=None)

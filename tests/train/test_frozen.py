@@ -9,25 +9,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import BertConfig, BertForSequenceClassification, BertModel
 
-from tests.train_helpers import synthetic, tiny_model
+from tests.train_helpers import encoder_and_ids, synthetic, tiny_model
 from zhaug.errors import ZhaugError
 from zhaug.train import TrainConfig, fit
-from zhaug.train.data import encode, pad
+from zhaug.train.data import pad
 from zhaug.train.frozen import FrozenLowerClassifier, SplitEncoder, frozen_depth
 from zhaug.train.heads import set_pooling
-from zhaug.train.models.loading import load_classifier, load_tokenizer
+from zhaug.train.models.loading import load_classifier
 from zhaug.train.trainer import parameter_groups
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(tiny_model(tmp_path_factory.mktemp("model"), groups=2))
-
-
-def encoder_and_ids(model_dir: str, texts: list[str]):
-    tokenizer = load_tokenizer(model_dir)
-    encoder = load_classifier(model_dir, 2, {0: "neg", 1: "pos"}).albert.eval()
-    return encoder, encode(tokenizer, texts, 24), tokenizer.pad_token_id
 
 
 def tiny_bert() -> BertModel:
