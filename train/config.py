@@ -196,7 +196,7 @@ class TrainConfig:
         :data:`LEGACY` values, so a config pinning them keeps the fingerprint it had before they
         existed (and an interrupted old run can be resumed)."""
         values = {k: v for k, v in self.to_dict().items() if not (k in LEGACY and v == LEGACY[k])}
-        if not self.frozen_below:  # nothing to cache
+        if not self.steps_over_frozen:  # the cache changes nothing
             values.pop("cache_frozen", None)
         if self.head_init != "probe":  # neither the probe's C nor the few-label switch can apply
             del values["probe_c"]
@@ -204,9 +204,11 @@ class TrainConfig:
         return values
 
     @property
-    def frozen_below(self) -> bool:
-        """Whether the embeddings and at least one layer above them stay fixed in fine-tuning."""
-        return self.head_only or (self.freeze_embeddings and self.freeze_layers > 0)
+    def steps_over_frozen(self) -> bool:
+        """Whether gradient steps run over a frozen lower part (the embeddings and at least one
+        layer), which is what ``cache_frozen`` changes; the linear probe takes no step."""
+        frozen = self.head_only or (self.freeze_embeddings and self.freeze_layers > 0)
+        return frozen and not (self.head_only and self.head_init == "probe")
 
     def for_few_labels(self, smallest_class: int, pooled: bool, children: bool) -> TrainConfig:
         """This config, switched to the SetFit-style settings when ``few_shot`` applies (see the

@@ -5,6 +5,7 @@ import math
 import os
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,9 @@ from zhaug.studies.ablation import (
     unlabeled_pool,
 )
 from zhaug.studies.ablation_report import holm, paired, summarise
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS, RESULTS = ROOT / "configs", ROOT / "docs" / "results"
 
 
 def test_stratified_sample_keeps_proportions_and_is_seeded():
@@ -259,3 +263,29 @@ def test_frozen_part_cache_gives_new_cell_keys_unless_the_study_pins_it_off():
     before = key_of({**top4, "cache_frozen": False})  # how the committed freeze-8 studies hash
     assert before != key_of(top4)  # the frozen layers now run once, without dropout: other cells
     assert key_of({}) == key_of({"cache_frozen": False})  # nothing frozen: the old key
+
+
+
+def test_probe_and_setfit_arms_keep_their_keys_they_take_no_step_over_the_frozen_part():
+    def key_of(arm: Arm, train: dict) -> str:
+        config = AblationConfig(name="x", data={}, arms=[arm], sizes=[20], seeds=[0], train=train)
+        return cell_key(config.cells()[0], config)
+
+    for arm in (Arm("probe", train={"head_only": True}), Arm("setfit", train={"head_only": True, "contrastive": 20})):
+        assert key_of(arm, {}) == key_of(arm, {"cache_frozen": False})
+    trained_head = Arm("head", train={"head_only": True, "head_init": "random"})  # steps over a frozen encoder
+    assert key_of(trained_head, {}) != key_of(trained_head, {"cache_frozen": False})
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("ablation/*.yaml")), ids=lambda p: p.stem)
+def test_study_configs_still_find_their_committed_cells(path):
+    """``--adopt docs/results/<study>`` works only while the code hashes the committed cells as before."""
+    config = AblationConfig.load(path)
+    folders = [f for f in RESULTS.iterdir() if (f / "config.yaml").is_file() and (f / "results.json").is_file()
+               and AblationConfig.load(f / "config.yaml").name == config.name]
+    if not folders:
+        pytest.skip(f"no committed results for {config.name}")
+    keys = {cell_key(cell, config) for cell in config.cells()}
+    committed = json.loads((folders[0] / "results.json").read_text(encoding="utf-8"))
+    lost = [row["cell"] for row in committed if row["key"] not in keys]
+    assert not lost, f"{path.name}: {len(lost)} committed cells no longer match, e.g. {lost[:3]}"

@@ -196,7 +196,7 @@ def cell_key(cell: Cell, config: AblationConfig) -> str:
     effective = TrainConfig().replace(**{**config.train, **cell.arm.train})
     if effective.head_init == "probe":
         identity["keep"] = "last"  # LP-FT evaluates the probe at step 0 too; the end of the budget is kept
-    if effective.cache_frozen and effective.frozen_below:
+    if effective.cache_frozen and effective.steps_over_frozen:
         identity["cache_frozen"] = True  # the frozen part runs without dropout: not the cells trained before
     return key(identity, config.data, train, config.steps(cell.size), config.audit)
 
