@@ -24,7 +24,7 @@ from zhaug.studies.ablation import (
     stratified_sample,
     unlabeled_pool,
 )
-from zhaug.studies.ablation_report import holm, paired, summarise
+from zhaug.studies.ablation_report import holm, paired, summarise, write_report
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS, RESULTS = ROOT / "configs", ROOT / "docs" / "results"
@@ -69,6 +69,25 @@ def test_paired_statistics():
     pooled = [{**r, "arm": "uda", "accuracy": r["accuracy"] - 0.05} for r in results[:4]]  # no recipe either
     (difference,) = summarise(pooled + results[:4])["differences"]
     assert difference["arm"] == "uda" and difference["mean"] == pytest.approx(-0.05)
+
+
+def test_report_compares_with_another_arm_too(tmp_path):
+    results = [
+        {"arm": arm, "recipe": "none", "multiplier": 0, "size": 10, "seed": s, "accuracy": acc + s / 100,
+         "macro_f1": acc, "seconds": 1.0}
+        for s in range(4) for arm, acc in (("none", 0.5), ("setfit", 0.6), ("pool", 0.62 + (s % 2) / 100))
+    ]
+    (against,) = [d for d in summarise(results, baseline="setfit")["differences"] if d["arm"] == "pool"]
+    assert against["mean"] == pytest.approx(0.025)
+    config = AblationConfig(name="c", data={}, arms=[Arm("none"), Arm("setfit"), Arm("pool")], sizes=[10],
+                            seeds=[0, 1, 2, 3], compare_with=["setfit"])
+    write_report(results, config, tmp_path, seconds=None)
+    report = (tmp_path / "report.md").read_text("utf-8")
+    section = report.split("## Paired difference against setfit")[1]
+    assert "| pool | 0 | 10 | +2.50 |" in section and "| none | 0 | 10 | -10.00 |" in section
+    assert "accuracy_vs_setfit" in json.loads((tmp_path / "summary.json").read_text("utf-8"))
+    with pytest.raises(ZhaugError, match="not arms"):
+        AblationConfig(name="c", data={}, arms=[Arm("none")], sizes=[10], seeds=[0], compare_with=["setfit"])
 
 
 def test_holm_adjusts_for_the_number_of_comparisons():

@@ -98,6 +98,7 @@ class AblationConfig:
     train: dict[str, Any] = field(default_factory=dict)
     audit: dict[str, Any] | None = None
     workers: int = 1
+    compare_with: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if any("model" in arm.train for arm in self.arms):
@@ -117,6 +118,9 @@ class AblationConfig:
             if arm.teacher is not None and (arm.recipe is None or teacher is None or teacher.teacher is not None):
                 raise ZhaugError(f"ablation {self.name!r}, arm {arm.name!r}: a teacher gates augmented copies, so "
                                  f"the arm needs a recipe and 'teacher' must name another arm that has no teacher")
+        unknown = [name for name in self.compare_with if name not in arms]
+        if unknown:
+            raise ZhaugError(f"ablation {self.name!r}: compare_with names {unknown}, which are not arms")
         if self.audit:  # fail before hours of training, not after the first cell
             settings = {k: v for k, v in self.audit.items() if k != "rows"}
             try:

@@ -62,9 +62,10 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return adjusted
 
 
-def summarise(results: Sequence[dict[str, Any]], metric: str = "accuracy", *, lower_is_better: bool = False) -> dict[str, Any]:
-    """Per (arm, multiplier, size): the metric's interval; per arm other than the one named ``none``
-    (arms without a recipe too: a probe, a pool): paired differences against it and a verdict
+def summarise(results: Sequence[dict[str, Any]], metric: str = "accuracy", *, lower_is_better: bool = False,
+              baseline: str = "none") -> dict[str, Any]:
+    """Per (arm, multiplier, size): the metric's interval; per arm other than ``baseline`` (arms
+    without a recipe too: a probe, a pool): paired differences against it and a verdict
     (``lower_is_better`` for a metric such as the flip rate, where a fall helps)."""
     groups: dict[tuple[str, int, int], list[dict[str, Any]]] = defaultdict(list)
     for row in results:
@@ -73,12 +74,12 @@ def summarise(results: Sequence[dict[str, Any]], metric: str = "accuracy", *, lo
         {"arm": arm, "multiplier": mult, "size": size, **interval([r[metric] for r in rows])}
         for (arm, mult, size), rows in sorted(groups.items())
     ]
-    baseline = {(r["size"], r["seed"]): r[metric] for r in results if r["arm"] == "none"}
+    reference = {(r["size"], r["seed"]): r[metric] for r in results if r["arm"] == baseline}
     differences = []
     for (arm, mult, size), rows in sorted(groups.items()):
-        if arm == "none":
+        if arm == baseline:
             continue
-        diffs = [r[metric] - baseline[(size, r["seed"])] for r in rows if (size, r["seed"]) in baseline]
+        diffs = [r[metric] - reference[(size, r["seed"])] for r in rows if (size, r["seed"]) in reference]
         if diffs:
             differences.append({"arm": arm, "multiplier": mult, "size": size, **paired(diffs)})
     for d, adjusted in zip(differences, holm([d["p"] for d in differences]), strict=True):
@@ -222,6 +223,9 @@ def _markdown(config: AblationConfig, summaries: dict[str, dict[str, Any]], plot
           for c in acc["cells"]], "",
         *_differences(acc, "Paired difference against none (accuracy points)"),
     ]
+    for name in config.compare_with:
+        lines += _differences(summaries[f"accuracy_vs_{name}"], f"Paired difference against {name} (accuracy "
+                              f"points; Holm's correction over this table)")
     if "perturbed_accuracy" in summaries:
         lines += _differences(summaries["perturbed_accuracy"], "Robustness: accuracy under the audited families "
                               "(mean over families; paired Δ against none, points)")
@@ -241,6 +245,8 @@ def write_report(results: Sequence[dict[str, Any]], config: AblationConfig, out:
     write_table(out / "results.csv", results, columns)
     atomic_write_text(out / "results.json", json.dumps(results, ensure_ascii=False, indent=2))
     summaries = {metric: summarise(results, metric) for metric in METRICS}
+    for name in config.compare_with:  # e.g. the default below 17 rows a class, beside `none`
+        summaries[f"accuracy_vs_{name}"] = summarise(results, "accuracy", baseline=name)
     if results and "audit_clean_accuracy" in results[0]:
         families = audited_families(results[0])
         noisy = [{**r, "perturbed_accuracy": float(np.mean([r[f"{f}_accuracy"] for f in families])),
