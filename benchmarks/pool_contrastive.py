@@ -6,8 +6,8 @@
 Domain-adaptive contrastive tuning (SimCSE, Gao et al. 2021, with an augmented copy as the
 positive; AdaSent, Huang et al. 2023, adapts the sentence encoder to the domain before SetFit):
 one pass over ``--pool`` unlabelled rows of the data set in batches of ``--batch``, each row's
-mean-pooled embedding pulled towards its ``--view`` copy (a zhaug recipe, ungated, or ``same``:
-dropout is the only difference) and pushed from the other rows' copies in the batch (InfoNCE, both
+mean-pooled embedding pulled towards its ``--view`` copy (a zhaug recipe, ungated; ``same``:
+dropout is the only difference; ``crop``: a random contiguous half of the row) and pushed from the other rows' copies in the batch (InfoNCE, both
 directions, temperature ``--temp``), the top 4 layers tuned as in the contrastive stage. Then the
 ``setfit`` arm of the small-sets studies (``contrastive: 20``, ``head_only``) on the N labelled
 rows. ``setfit`` beside it is the same without the pool stage; splits, pool and test rows are
@@ -79,6 +79,22 @@ def tune_on_pool(
     return losses
 
 
+def positive_views(pool: list, view: str, seed: int) -> list[str]:
+    """Each pool row's positive: itself (``same``), a random contiguous half of it (``crop``), or
+    its copy by the recipe named ``view``."""
+    texts = [r.text for r in pool]
+    if view == "same":
+        return texts
+    if view == "crop":
+        spans = []
+        for r in pool:
+            width = max(4, len(r.text) // 2)
+            start = derive_rng(seed, "pool-crop", r.id).randrange(max(1, len(r.text) - width + 1))
+            spans.append(r.text[start : start + width])
+        return spans
+    return augment_records(pool, load_recipe(view), seed=seed)
+
+
 def with_pool_stage(rows: list[list[int]], views: list[list[int]], args: argparse.Namespace, log: dict):
     """The trainer's contrastive stage, preceded by :func:`tune_on_pool`."""
     labelled_stage = trainer.tune_contrastive
@@ -104,7 +120,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[20], choices=SIZES)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--pool", type=int, default=2000)
-    parser.add_argument("--view", default="mixed", help="the recipe of the positive copy, or 'same'")
+    parser.add_argument("--view", default="mixed", help="the recipe of the positive copy, 'same' or 'crop'")
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--temp", type=float, default=0.05)
@@ -128,9 +144,7 @@ def main() -> None:
                     started, log = time.perf_counter(), {}
                     if method == "pool-setfit":
                         texts = [r.text for r in pool]
-                        views = (
-                            texts if args.view == "same" else augment_records(pool, load_recipe(args.view), seed=seed)
-                        )
+                        views = positive_views(pool, args.view, seed)
                         rows, view_ids = (
                             encode(tokenizer, with_prefix(config.prefix, t), config.max_length) for t in (texts, views)
                         )
