@@ -284,7 +284,6 @@ def test_frozen_part_cache_gives_new_cell_keys_unless_the_study_pins_it_off():
     assert key_of({}) == key_of({"cache_frozen": False})  # nothing frozen: the old key
 
 
-
 def test_probe_and_setfit_arms_keep_their_keys_they_take_no_step_over_the_frozen_part():
     def key_of(arm: Arm, train: dict) -> str:
         config = AblationConfig(name="x", data={}, arms=[arm], sizes=[20], seeds=[0], train=train)
