@@ -31,6 +31,7 @@ from zhaug.augment.pipeline import augment_records
 from zhaug.augment.recipes import load_recipe
 from zhaug.rng import derive_rng
 from zhaug.train import TrainConfig, trainer
+from zhaug.train.contrastive import tuning_top_layers
 from zhaug.train.data import encode
 from zhaug.train.frozen import SplitEncoder
 from zhaug.train.heads import with_prefix
@@ -51,31 +52,19 @@ def tune_on_pool(
 ) -> list[float]:
     """One InfoNCE pass over (row, view) pairs, top 4 layers; returns the loss of each step."""
     split = SplitEncoder(encoder, encoder.config.num_hidden_layers - 4, pad_id)
-    trainable = split.trainable()
-    flags = [p.requires_grad for p in trainable]
-    for parameter in trainable:
-        parameter.requires_grad_(True)
     order = list(range(len(rows)))
     derive_rng(seed, "pool-contrastive").shuffle(order)
     steps = len(order) // args.batch
-    warmup = max(1, round(0.1 * steps))
-    optimizer = torch.optim.AdamW(trainable, lr=args.lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min((s + 1) / warmup, (steps - s) / steps))
-    encoder.train()
     losses = []
-    for step in range(steps):
-        batch = order[step * args.batch : (step + 1) * args.batch]
-        left = F.normalize(mean_pool(*split([rows[i] for i in batch])), dim=-1)
-        right = F.normalize(mean_pool(*split([views[i] for i in batch])), dim=-1)
-        logits, target = left @ right.T / args.temp, torch.arange(len(batch))
-        loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
-    for parameter, flag in zip(trainable, flags):
-        parameter.requires_grad_(flag)
+    with tuning_top_layers(split, args.lr, steps) as step:
+        for index in range(steps):
+            batch = order[index * args.batch : (index + 1) * args.batch]
+            left = F.normalize(mean_pool(*split([rows[i] for i in batch])), dim=-1)
+            right = F.normalize(mean_pool(*split([views[i] for i in batch])), dim=-1)
+            logits, target = left @ right.T / args.temp, torch.arange(len(batch))
+            loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+            step(loss)
+            losses.append(loss.item())
     return losses
 
 

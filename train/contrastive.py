@@ -12,7 +12,8 @@ a CPU that is what makes the stage affordable. Every random choice derives from 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -57,36 +58,52 @@ def contrastive_pairs(labels: Sequence[int], iterations: int, seed: int, max_pai
     return pairs[:max_pairs]
 
 
+@contextmanager
+def tuning_top_layers(split: SplitEncoder, lr: float, steps: int) -> Iterator[Callable[[torch.Tensor], None]]:
+    """Train ``split``'s upper layers for ``steps`` steps: yields a function that takes one step on
+    a loss (AdamW, linear warm-up over 10% of the steps, then linear decay, as SetFit's defaults).
+    The layers are made trainable even in a head-only run, and the flags and the encoder's mode are
+    restored after."""
+    encoder, trainable = split.encoder, split.trainable()
+    was_trainable = [p.requires_grad for p in trainable]
+    for parameter in trainable:
+        parameter.requires_grad_(True)
+    warmup = max(1, round(0.1 * steps))
+    optimizer = torch.optim.AdamW(trainable, lr=lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min((s + 1) / warmup, (steps - s) / steps))
+    training = encoder.training
+    encoder.train()
+
+    def step(loss: torch.Tensor) -> None:
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+
+    try:
+        yield step
+    finally:
+        encoder.train(training)
+        for parameter, flag in zip(trainable, was_trainable):
+            parameter.requires_grad_(flag)
+
+
 def tune_contrastive(encoder: torch.nn.Module, sequences: Sequence[Sequence[int]], labels: Sequence[int],
                      settings: Contrastive, seed: int, pad_id: int) -> list[float]:
     """Tune ``encoder`` (in place) on pairs of the labelled ``sequences``; returns the loss of
-    each step. Linear warm-up over 10% of the steps, then linear decay, as SetFit's defaults."""
+    each step."""
     config = encoder.config
     shared = getattr(config, "num_hidden_groups", config.num_hidden_layers) != config.num_hidden_layers
     split = SplitEncoder(encoder, 0 if shared else max(0, config.num_hidden_layers - settings.layers), pad_id)
     pairs = contrastive_pairs(labels, settings.iterations, seed, settings.max_pairs)
     steps = -(-len(pairs) // settings.batch_size)
-    warmup = max(1, round(0.1 * steps))
-    trainable = split.trainable()
-    was_trainable = [p.requires_grad for p in trainable]  # a head-only run has frozen the encoder
-    for parameter in trainable:
-        parameter.requires_grad_(True)
-    optimizer = torch.optim.AdamW(trainable, lr=settings.lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min((s + 1) / warmup, (steps - s) / steps))
-    training = encoder.training
-    encoder.train()
     losses = []
-    for step in range(steps):
-        batch = pairs[step * settings.batch_size : (step + 1) * settings.batch_size]
-        left = mean_pool(*split([sequences[i] for i, _, _ in batch]))
-        right = mean_pool(*split([sequences[j] for _, j, _ in batch]))
-        loss = F.mse_loss(F.cosine_similarity(left, right), torch.tensor([t for _, _, t in batch]))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
-    encoder.train(training)
-    for parameter, flag in zip(trainable, was_trainable):
-        parameter.requires_grad_(flag)
+    with tuning_top_layers(split, settings.lr, steps) as step:
+        for index in range(steps):
+            batch = pairs[index * settings.batch_size : (index + 1) * settings.batch_size]
+            left = mean_pool(*split([sequences[i] for i, _, _ in batch]))
+            right = mean_pool(*split([sequences[j] for _, j, _ in batch]))
+            loss = F.mse_loss(F.cosine_similarity(left, right), torch.tensor([t for _, _, t in batch]))
+            step(loss)
+            losses.append(loss.item())
     return losses
