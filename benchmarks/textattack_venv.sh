@@ -10,10 +10,13 @@
 # - the 0.3.11 wheel lacks textattack/shared/chinese_homophone_char.txt and looks for it under
 #   transformations/shared/: it is taken from a TextAttack checkout (TEXTATTACK_REPO, a clone or
 #   `git` mirror of github.com/QData/TextAttack).
+# - sdists (word2number, ...) build in isolation (--use-pep517): a legacy `setup.py egg_info` run
+#   in the venv loads every setuptools entry point it can see, including those of packages in the
+#   system site (e.g. `kernels`, which needs a newer huggingface-hub than the venv's), and fails.
 set -euo pipefail
 VENV=${1:-$(dirname "$0")/../../ta-venv}
 python -m venv --system-site-packages "$VENV"
-PIP="$VENV/bin/pip install -q --no-deps"
+PIP="$VENV/bin/pip install -q --no-deps --use-pep517"
 $PIP textattack==0.3.11 flair==0.15.0 transformers==4.46.3 tokenizers==0.20.3 huggingface-hub==0.26.5 \
     datasets==3.1.0 fsspec==2024.9.0
 $PIP editdistance lru-dict lemminflect word2number num2words docopt terminaltables pinyin OpenHowNet Levenshtein \
