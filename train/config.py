@@ -19,7 +19,8 @@ from zhaug.specs import dataclass_from_mapping, read_yaml_mapping
 SCHEDULES = ("linear", "cosine")
 CLASS_WEIGHTS = ("none", "balanced")
 POOLINGS = ("cls", "mean")
-SSL_METHODS = ("uda", "fixmatch")
+CONSISTENCY_METHODS = ("uda", "fixmatch")
+SSL_METHODS = (*CONSISTENCY_METHODS, "probe-self-training")
 CONTRASTIVE_FIELDS = ("contrastive", "contrastive_lr", "contrastive_layers")
 SSL_FIELDS = ("ssl", "unlabeled_ratio", "ssl_weight", "ssl_threshold", "ssl_temperature", "ssl_augment", "max_unlabeled",
               "ssl_align")
@@ -94,8 +95,10 @@ class TrainConfig:
         count. Each step adds ``unlabeled_ratio`` × ``batch_size`` pool rows, their loss weighed
         by ``ssl_weight`` (ramped up linearly over the first 30% of steps). ``max_unlabeled``: the
         pool's cap. ``ssl_align``: distribution alignment (ReMixMatch): the targets are rescaled so
-        that their mean over the step's pool rows matches the labelled class shares. ``None`` =
-        supervised only.
+        that their mean over the step's pool rows matches the labelled class shares. Or
+        ``probe-self-training``: the linear probe (``head_init: probe``) self-trains on the frozen
+        features of the pool before any step (:func:`~zhaug.train.heads.self_trained_probe`);
+        with ``head_only`` that is the whole method. ``None`` = supervised only.
     """
 
     model: str | None = None
@@ -170,6 +173,7 @@ class TrainConfig:
             "threads": self.threads is None or self.threads >= 1,
             "defence": self.defence is None or self.defence in DEFENCES,
             "ssl": (self.ssl is None or self.ssl in SSL_METHODS) and self.unlabeled_ratio >= 1
+            and (self.ssl != "probe-self-training" or self.head_init == "probe")
             and self.ssl_weight >= 0 and 0 <= self.ssl_threshold < 1 and self.ssl_temperature > 0
             and self.max_unlabeled >= 1,
         }
@@ -202,6 +206,11 @@ class TrainConfig:
             del values["probe_c"]
             values.pop("few_shot", None)
         return values
+
+    @property
+    def consistency(self) -> bool:
+        """Whether gradient steps read the unlabelled pool (consistency training)."""
+        return self.ssl in CONSISTENCY_METHODS
 
     @property
     def steps_over_frozen(self) -> bool:

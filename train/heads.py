@@ -110,15 +110,62 @@ def pooled_features(model: torch.nn.Module, sequences: Sequence[Sequence[int]], 
 
 
 def fit_probe(features: np.ndarray, y: Sequence[int], n_labels: int, c: float,
-              balanced: bool = False) -> tuple[np.ndarray, np.ndarray]:
+              balanced: bool = False, sample_weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A logistic regression on frozen features, as a ``(n_labels, dim)`` weight and a bias with
     the same softmax (two classes: ``±w/2``, ``±b/2``)."""
     probe = LogisticRegression(C=c, max_iter=2000, class_weight="balanced" if balanced else None)
-    probe.fit(features, np.asarray(y))
+    probe.fit(features, np.asarray(y), sample_weight=sample_weight)
     weight, bias = probe.coef_, probe.intercept_
     if n_labels == 2:
         weight, bias = np.concatenate([-weight, weight]) / 2, np.concatenate([-bias, bias]) / 2
     return weight, bias
+
+
+PROBE_ROUNDS = 5
+"""Rounds of the probe's self-training; round ``r`` pseudo-labels ``r / PROBE_ROUNDS`` of the pool."""
+
+
+def self_trained_probe(features: np.ndarray, y: Sequence[int], pool: np.ndarray, n_labels: int, c: float,
+                       balanced: bool = False) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """:func:`fit_probe` self-trained on the frozen features of an unlabelled ``pool``. Each round
+    the current probe labels the pool and its most confident rows join the labelled ones: a
+    growing share of the pool (a fifth, two fifths, ... all of it), split between the classes as
+    the labelled rows are (a pool of 2:1 reviews gets 2:1 pseudo-labels; forcing 1:1 there cost
+    7 points). A new probe is fitted on both, the labelled rows weighed up to a quarter of the
+    pseudo-labelled ones.
+
+    The class quotas and the curriculum keep one class from taking over (USB's lesson); on frozen
+    features a round costs one logistic regression, not a fine-tuning run. Returns the weight, the
+    bias and the pseudo-labelled rows per round."""
+    y = np.asarray(y)
+    shares = np.bincount(y, minlength=n_labels) / len(y)
+    weight, bias = fit_probe(features, y, n_labels, c, balanced)
+    taken = []
+    for r in range(1, PROBE_ROUNDS + 1):
+        rows, labels = _confident_rows(_softmax(pool @ weight.T + bias), shares * r / PROBE_ROUNDS)
+        labelled_weight = max(1.0, len(rows) / len(y) / 4)
+        weights = np.concatenate([np.full(len(y), labelled_weight), np.ones(len(rows))])
+        weight, bias = fit_probe(np.vstack([features, pool[rows]]), np.concatenate([y, labels]),
+                                 n_labels, c, balanced, weights)
+        taken.append(len(rows))
+    return weight, bias, taken
+
+
+def _confident_rows(probs: np.ndarray, quotas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each class ``k``, the ``quotas[k]`` share of the rows most probably in it; a row chosen
+    for several classes stays only with its most probable one."""
+    chosen = [np.argsort(-probs[:, k], kind="stable")[: int(q * len(probs))] for k, q in enumerate(quotas)]
+    rows = np.concatenate(chosen)
+    labels = np.concatenate([np.full(len(c), k) for k, c in enumerate(chosen)])
+    keep = probs[rows].argmax(axis=1) == labels
+    unique = np.bincount(rows, minlength=len(probs))[rows] == 1
+    keep |= unique
+    return rows[keep], labels[keep]
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
 
 
 def init_head(model: torch.nn.Module, weight: np.ndarray, bias: np.ndarray) -> None:

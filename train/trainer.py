@@ -39,7 +39,7 @@ from zhaug.hashing import derive_seed
 from zhaug.io import Record, atomic_write_text, comparable
 from zhaug.rng import derive_rng
 from zhaug.train.checkpoint import finish_last, last_state, load_last, save_best, save_last
-from zhaug.train.config import TrainConfig
+from zhaug.train.config import SSL_METHODS, TrainConfig
 from zhaug.train.contrastive import Contrastive, tune_contrastive
 from zhaug.train.data import (
     Children,
@@ -57,7 +57,15 @@ from zhaug.train.data import (
 )
 from zhaug.train.distributed import Ranks, ranks_from_env
 from zhaug.train.frozen import FrozenLowerClassifier
-from zhaug.train.heads import encoder_format, fit_probe, init_head, pooled_features, set_pooling, with_prefix
+from zhaug.train.heads import (
+    encoder_format,
+    fit_probe,
+    init_head,
+    pooled_features,
+    self_trained_probe,
+    set_pooling,
+    with_prefix,
+)
 from zhaug.train.metrics import classification_metrics
 from zhaug.train.models.catalog import fine_tuning_lr
 from zhaug.train.models.loading import load_classifier, load_tokenizer
@@ -180,7 +188,7 @@ def prepare_data(
     """Hold out an eval split when none is given, check the labels, guard the offline children,
     clean the unlabelled pool (eval texts, duplicates and rows over ``max_unlabeled`` removed)."""
     if (unlabeled is not None) != (config.ssl is not None):
-        raise ZhaugError("an unlabelled pool needs ssl: uda or fixmatch (or self-training), and ssl needs the pool")
+        raise ZhaugError(f"an unlabelled pool needs ssl: {', '.join(SSL_METHODS)} (or self-training), and ssl needs the pool")
     if eval is None:
         train, eval = split_by_parent(train, config.eval_fraction, config.seed)
     labels = label_names(train)
@@ -197,7 +205,7 @@ def prepare_data(
 
 def pool_views(config: TrainConfig, data: TrainData, epoch: int) -> list[str]:
     """Epoch ``epoch``'s augmented copy of each unlabelled row (the strong view of consistency training)."""
-    if not data.pool:
+    if not (data.pool and config.consistency):
         return []
     return augment_records(data.pool, load_recipe(config.ssl_augment), seed=config.seed, copy=epoch)
 
@@ -254,6 +262,7 @@ class LoopState:
     fingerprint: str = ""
     best: dict[str, Any] | None = None
     contrastive: dict[str, Any] | None = None
+    pseudo_labelled: list[int] | None = None
 
 
 def previous_state(out: Path, fingerprint: str, resume: bool) -> LoopState | None:
@@ -381,7 +390,7 @@ class Trainer:
         optimizer = torch.optim.AdamW(parameter_groups(model, config), fused=True)
         rows, online_dropped = epoch_data(config, data, 0)
         data.dropped.update(online_dropped)
-        epochs, total = budget(config, len(rows), len(data.pool))
+        epochs, total = budget(config, len(rows), len(data.pool) if config.consistency else 0)
         scheduler = get_scheduler(config.schedule, optimizer, num_warmup_steps=round(config.warmup_ratio * total),
                                   num_training_steps=total)
         run = Run(config, data, model_path, out, ranks, tokenizer, model, optimizer, scheduler, class_weights(config, data),
@@ -421,8 +430,13 @@ class Trainer:
             run.loop.contrastive = {"steps": len(losses), "first_loss": round(losses[0], 4),
                                     "last_loss": round(losses[-1], 4), "seconds": round(time.perf_counter() - started, 1)}
         features = pooled_features(run.model, ids, config.eval_batch_size, run.pad_id)
-        weight, bias = fit_probe(features, labels, len(data.labels),
-                                 config.probe_c, balanced=config.class_weights == "balanced")
+        balanced = config.class_weights == "balanced"
+        if config.ssl == "probe-self-training":
+            pool = pooled_features(run.model, run.encode([r.text for r in data.pool]), config.eval_batch_size, run.pad_id)
+            weight, bias, taken = self_trained_probe(features, labels, pool, len(data.labels), config.probe_c, balanced)
+            run.loop.pseudo_labelled = taken
+        else:
+            weight, bias = fit_probe(features, labels, len(data.labels), config.probe_c, balanced)
         init_head(run.model, weight, bias)
 
     def _train_epoch(self, run: Run) -> None:
@@ -438,7 +452,7 @@ class Trainer:
             self._step(run, index, ids, pair_ids)
             epoch_end = loop.batch == len(batches)
             last_epoch = epoch_end and config.max_steps is None and loop.epoch + 1 >= run.epochs
-            every = config.eval_every or (max(1, run.total // POOL_EVALUATIONS) if run.data.pool else None)
+            every = config.eval_every or (max(1, run.total // POOL_EVALUATIONS) if config.consistency else None)
             due = epoch_end if every is None else loop.step % every == 0
             if due or last_epoch or loop.step >= run.total:
                 self._evaluate(run, final=last_epoch)
@@ -448,7 +462,8 @@ class Trainer:
         run.rows = epoch_data(config, run.data, loop.epoch)[0]
         run.views = pool_views(config, run.data, loop.epoch)
         if run.cached is not None:  # keep what later steps read again: eval rows, the pool, the next epoch's rows
-            run.cached.split.retain(run.eval_ids + run.encode([r.text for r in run.rows] + [r.text for r in run.data.pool]))
+            pool = run.data.pool if config.consistency else []
+            run.cached.split.retain(run.eval_ids + run.encode([r.text for r in run.rows] + [r.text for r in pool]))
 
     def _step(self, run: Run, index: list[int], ids: list[list[int]], pair_ids: dict[int, list[int]]) -> None:
         """One optimiser step on the batch ``index`` (this rank computes its shard), logged."""
@@ -459,7 +474,7 @@ class Trainer:
         if mine:
             loss = self._loss(run, [rows[i] for i in mine], [ids[i] for i in mine], [pair_ids.get(i) for i in mine],
                               totals)
-        if run.data.pool:
+        if run.config.consistency:
             loss = loss + self._unlabeled_loss(run)
         if loss.requires_grad:
             loss.backward()
@@ -560,6 +575,8 @@ class Trainer:
             result["unlabeled"] = data.pool_info
         if loop.contrastive is not None:
             result["contrastive"] = loop.contrastive
+        if loop.pseudo_labelled is not None:
+            result["pseudo_labelled"] = loop.pseudo_labelled  # rows per round of the probe's self-training
         if run.cached is not None:
             result["cached_layers"] = run.cached.depth
         if run.ranks.main:

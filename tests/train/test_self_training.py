@@ -1,4 +1,5 @@
-"""Self-training on unlabelled rows: pool hygiene, balanced confident pseudo-labels, the dev check."""
+"""Self-training on unlabelled rows: pool hygiene, balanced confident pseudo-labels, the dev check;
+consistency training; the probe self-trained on frozen features."""
 
 import json
 
@@ -13,6 +14,7 @@ from zhaug.errors import ZhaugError
 from zhaug.io import Record
 from zhaug.train.config import TrainConfig
 from zhaug.train.data import clean_pool
+from zhaug.train.heads import PROBE_ROUNDS, _confident_rows, fit_probe, self_trained_probe
 from zhaug.train.predict import Predictor
 from zhaug.train.self_training import SelfTraining, pseudo_labels, self_train
 from zhaug.train.trainer import align, fit
@@ -104,3 +106,52 @@ def test_consistency_training_needs_both_the_method_and_the_pool(tmp_path):
             unlabeled=[Record("u", "好")])
     with pytest.raises(ZhaugError):
         TrainConfig(ssl="mixmatch")
+
+
+def _clusters(counts: tuple[int, ...], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``counts[k]`` points around class ``k``'s centre in 64 dimensions, most of them noise: a few
+    labelled points cannot find the direction that separates the clusters; a pool can."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(len(counts)), counts)
+    return np.eye(len(counts), 64)[y] * 3.0 + rng.normal(size=(len(y), 64)), y
+
+
+def test_self_trained_probe_learns_from_the_pool_in_the_labelled_class_shares():
+    x, y = _clusters((6, 3), seed=0)
+    pool, _ = _clusters((400, 200), seed=1)
+    test, test_y = _clusters((1000, 500), seed=2)
+    probe_w, probe_b = fit_probe(x, y, 2, 10.0)
+    weight, bias, taken = self_trained_probe(x, y, pool, 2, 10.0)
+    accuracy = [float((np.argmax(test @ w.T + b, axis=1) == test_y).mean()) for w, b in ((probe_w, probe_b), (weight, bias))]
+    assert accuracy[1] >= accuracy[0] + 0.03
+    assert taken == [120, 240, 360, 480, 600], "a fifth more of the pool each round"
+    probs = np.array([[0.9, 0.1], [0.3, 0.7], [0.8, 0.2], [0.6, 0.4], [0.1, 0.9], [0.4, 0.6]])
+    rows, labels = _confident_rows(probs, np.array([2 / 3, 1 / 3]))
+    assert dict(zip(rows.tolist(), labels.tolist())) == {0: 0, 2: 0, 3: 0, 5: 0, 4: 1, 1: 1}  # 2:1, as labelled
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.lists(st.floats(0.01, 1.0), min_size=3, max_size=3), min_size=1, max_size=30),
+       st.lists(st.floats(0.0, 1.0), min_size=3, max_size=3))
+def test_confident_rows_take_each_row_once_and_within_quota(rows, quotas):
+    probs = np.array(rows) / np.array(rows).sum(axis=1, keepdims=True)
+    chosen, labels = _confident_rows(probs, np.array(quotas))
+    assert len(set(chosen.tolist())) == len(chosen), "a row gets one pseudo-label"
+    for k, quota in enumerate(quotas):
+        assert (labels == k).sum() <= int(quota * len(probs))
+
+
+def test_probe_self_training_run_takes_no_step_and_records_the_rounds(tmp_path):
+    plain_config = TrainConfig(model=str(tiny_model(tmp_path / "model")), head_only=True, threads=1, few_shot=0)
+    config = plain_config.replace(ssl="probe-self-training")
+    train, dev = synthetic(16, seed=0), synthetic(20, seed=1, prefix="e")
+    unlabeled = [Record(r.id, r.text) for r in synthetic(60, seed=2, prefix="u")]
+    result = fit(train, dev, out_dir=tmp_path / "run", config=config, progress=False, unlabeled=unlabeled)
+    fit(train, dev, out_dir=tmp_path / "again", config=config, progress=False, unlabeled=unlabeled)
+    fit(train, dev, out_dir=tmp_path / "plain", config=plain_config, progress=False)
+    assert result["steps"] == 0 and len(result["pseudo_labelled"]) == PROBE_ROUNDS and result["unlabeled"]["rows"] == 60
+    probs = [Predictor(tmp_path / name).predict_proba(["好棒赞", "差坏烂"]) for name in ("run", "again", "plain")]
+    assert np.array_equal(probs[0], probs[1]), "the same pool and seed: the same head"
+    assert not np.allclose(probs[0], probs[2]), "the pool changes the probe"
+    with pytest.raises(ZhaugError):
+        TrainConfig(ssl="probe-self-training", head_init="random")

@@ -232,5 +232,9 @@ def test_cli_train_with_an_unlabelled_table_and_consistency_training(model, tmp_
     assert metrics["unlabeled"]["rows"] == 40 and metrics["unlabeled"]["removed"]["over_cap"] == 10
     config = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text(encoding="utf-8"))
     assert config["ssl"] == "fixmatch" and config["max_unlabeled"] == 40
+    probe = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "probe"), "--ssl", "probe-self-training"])
+    assert probe.exit_code == 0, probe.output
+    metrics = json.loads((tmp_path / "probe" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["steps"] == 0 and metrics["unlabeled"]["rows"] == 40 and len(metrics["pseudo_labelled"]) == 5
     wrong = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "run2"), "--ssl", "mixmatch"])
     assert wrong.exit_code != 0 and "mixmatch" in wrong.output

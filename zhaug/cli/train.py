@@ -56,7 +56,9 @@ def train_command(
     unlabeled: Path | None = typer.Option(
         None, "--unlabeled", help="Unlabelled table (id,text) for semi-supervised training (see --ssl)."),
     ssl: str = typer.Option("self-training", "--ssl", help="Semi-supervised method with --unlabeled: self-training "
-                            "(pseudo-label rounds), uda or fixmatch (consistency on augmented copies; see docs/train.md)."),
+                            "(pseudo-label rounds of fine-tuning), probe-self-training (the linear probe self-trained "
+                            "on the pool's frozen features; no fine-tuning), uda or fixmatch (consistency on augmented "
+                            "copies; see docs/train.md)."),
     max_unlabeled: int = typer.Option(5000, "--max-unlabeled", min=1, help="Unlabelled rows used at most."),
     defence: str | None = typer.Option(
         None, "--defence", help="A defence against character noise, recorded in the run and re-applied by predict "
@@ -130,7 +132,8 @@ def _semi_supervised(records: list, unlabeled: Path, eval_records: list | None, 
         raise typer.BadParameter(f"{method!r}: choose self-training, {', '.join(SSL_METHODS)}", param_hint="--ssl")
     pool = read_records(unlabeled, require_label=False)
     if method in SSL_METHODS:
-        config = settings.replace(ssl=method, max_unlabeled=max_unlabeled)
+        config = settings.replace(ssl=method, max_unlabeled=max_unlabeled,
+                                  head_only=True if method == "probe-self-training" else None)
         result = Trainer(config, progress=progress).fit(records, eval_records, out_dir=out, unlabeled=pool)
         say(f"{method}: {result['unlabeled']['rows']} unlabelled rows")
         return result
