@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tests.train_helpers import synthetic, tiny_model
 from zhaug.errors import ZhaugError
 from zhaug.io import Record
-from zhaug.train.config import TrainConfig
+from zhaug.train.config import POOL_PAYS_UP_TO, TrainConfig
 from zhaug.train.data import clean_pool
 from zhaug.train.heads import PROBE_ROUNDS, _confident_rows, fit_probe, self_trained_probe
 from zhaug.train.predict import Predictor
@@ -155,3 +155,9 @@ def test_probe_self_training_run_takes_no_step_and_records_the_rounds(tmp_path):
     assert not np.allclose(probs[0], probs[2]), "the pool changes the probe"
     with pytest.raises(ZhaugError):
         TrainConfig(ssl="probe-self-training", head_init="random")
+
+
+def test_the_pool_is_used_by_default_only_where_it_paid():
+    small = TrainConfig().with_pool(POOL_PAYS_UP_TO)
+    assert small.ssl == "probe-self-training" and small.head_only
+    assert TrainConfig().with_pool(POOL_PAYS_UP_TO + 1) is None

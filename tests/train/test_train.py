@@ -236,5 +236,8 @@ def test_cli_train_with_an_unlabelled_table_and_consistency_training(model, tmp_
     assert probe.exit_code == 0, probe.output
     metrics = json.loads((tmp_path / "probe" / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["steps"] == 0 and metrics["unlabeled"]["rows"] == 40 and len(metrics["pseudo_labelled"]) == 5
+    default = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "default")])  # 12 rows a class: the probe self-trains
+    assert default.exit_code == 0, default.output
+    assert json.loads((tmp_path / "default" / "metrics.json").read_text(encoding="utf-8"))["pseudo_labelled"]
     wrong = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "run2"), "--ssl", "mixmatch"])
     assert wrong.exit_code != 0 and "mixmatch" in wrong.output

@@ -4,6 +4,7 @@ and transformers take seconds), so ``zhaug --help`` stays fast."""
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +56,12 @@ def train_command(
     threads: int | None = typer.Option(None, "--threads", min=1),
     unlabeled: Path | None = typer.Option(
         None, "--unlabeled", help="Unlabelled table (id,text) for semi-supervised training (see --ssl)."),
-    ssl: str = typer.Option("self-training", "--ssl", help="Semi-supervised method with --unlabeled: self-training "
-                            "(pseudo-label rounds of fine-tuning), probe-self-training (the linear probe self-trained "
-                            "on the pool's frozen features; no fine-tuning), uda or fixmatch (consistency on augmented "
-                            "copies; see docs/train.md)."),
+    ssl: str = typer.Option("auto", "--ssl", help="Semi-supervised method with --unlabeled: auto (the measured "
+                            "default: probe-self-training up to 50 labelled rows in the smallest class, the supervised "
+                            "default without the pool above, where the pool cost points), probe-self-training (the "
+                            "linear probe self-trained on the pool's frozen features; no fine-tuning), self-training "
+                            "(pseudo-label rounds of fine-tuning), uda or fixmatch (consistency on augmented copies; "
+                            "see docs/train.md)."),
     max_unlabeled: int = typer.Option(5000, "--max-unlabeled", min=1, help="Unlabelled rows used at most."),
     defence: str | None = typer.Option(
         None, "--defence", help="A defence against character noise, recorded in the run and re-applied by predict "
@@ -124,13 +127,21 @@ def _fit(settings: Any, train: Path, eval: Path | None, augmented: Path | None, 
 def _semi_supervised(records: list, unlabeled: Path, eval_records: list | None, out: Path, settings: Any,
                      method: str, max_unlabeled: int, progress: bool) -> dict:
     """Train with the unlabelled table; the result in the shape ``Trainer.fit`` returns it."""
-    from zhaug.train.config import SSL_METHODS
+    from zhaug.train.config import POOL_PAYS_UP_TO, SSL_METHODS
     from zhaug.train.self_training import SelfTraining, self_train  # torch: imported when the command runs
     from zhaug.train.trainer import Trainer
 
-    if method not in ("self-training", *SSL_METHODS):
-        raise typer.BadParameter(f"{method!r}: choose self-training, {', '.join(SSL_METHODS)}", param_hint="--ssl")
+    if method not in ("auto", "self-training", *SSL_METHODS):
+        raise typer.BadParameter(f"{method!r}: choose auto, self-training, {', '.join(SSL_METHODS)}", param_hint="--ssl")
     pool = read_records(unlabeled, require_label=False)
+    if method == "auto":
+        smallest = min(Counter(r.label for r in records).values())
+        chosen = settings.with_pool(smallest)
+        if chosen is None:
+            say(f"{unlabeled}: not used — with {smallest} labelled rows in the smallest class (over {POOL_PAYS_UP_TO}) "
+                f"an unlabelled pool cost accuracy in zhaug's studies (docs/train.md); pass --ssl to use it anyway")
+            return Trainer(settings, progress=progress).fit(records, eval_records, out_dir=out)
+        method, settings = chosen.ssl, chosen
     if method in SSL_METHODS:
         config = settings.replace(ssl=method, max_unlabeled=max_unlabeled,
                                   head_only=True if method == "probe-self-training" else None)
