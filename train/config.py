@@ -26,7 +26,7 @@ SSL_FIELDS = ("ssl", "unlabeled_ratio", "ssl_weight", "ssl_threshold", "ssl_temp
               "ssl_align")
 POOL_PAYS_UP_TO = 50
 """The smallest class's labelled rows up to which an unlabelled pool pays: the probe self-trained on
-it beat the supervised default by 0.3–10.4 points at 10–50 rows a class on three data sets and lost
+it beat the supervised default by 0.4–6.1 points at 10–50 rows a class on three data sets and lost
 0.6–1.2 points at 150 (docs/train.md); above, ``zhaug train --unlabeled`` trains without it."""
 HEAD_INITS = ("probe", "random")
 FEW_SHOT_PAIRS = 20

@@ -131,7 +131,7 @@ def self_trained_probe(features: np.ndarray, y: Sequence[int], pool: np.ndarray,
     the current probe labels the pool and its most confident rows join the labelled ones: a
     growing share of the pool (a fifth, two fifths, ... all of it), split between the classes as
     the labelled rows are (a pool of 2:1 reviews gets 2:1 pseudo-labels; forcing 1:1 there cost
-    7 points). A new probe is fitted on both, the labelled rows weighed up to a quarter of the
+    8–9 points). A new probe is fitted on both, the labelled rows weighed up to a quarter of the
     pseudo-labelled ones.
 
     The class quotas and the curriculum keep one class from taking over (USB's lesson); on frozen
