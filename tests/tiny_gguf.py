@@ -29,7 +29,7 @@ def write_tiny_gguf(path: Path, seed: int = 0, n_embd: int = 32, n_ff: int = 64,
     types += [gguf.TokenType.BYTE] * 256 + [gguf.TokenType.NORMAL] * len(CHARS)
     n_vocab = len(tokens)
     writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_context_length(512)
+    writer.add_context_length(4096)
     writer.add_embedding_length(n_embd)
     writer.add_block_count(1)
     writer.add_feed_forward_length(n_ff)

