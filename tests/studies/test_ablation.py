@@ -273,6 +273,21 @@ def test_an_arm_may_run_at_some_of_the_sizes_and_keeps_its_cell_keys():
         AblationConfig(name="x", data={}, arms=[Arm("none"), replace(few, sizes=[100])], sizes=[20, 50], seeds=[0])
 
 
+def test_an_arm_may_make_fewer_copies_and_keeps_the_keys_of_the_study_multiplier():
+    slow = Arm("paraphrase", recipe="paraphrase", sizes=[100], multipliers=[1])
+    config = AblationConfig(name="x", data={}, arms=[Arm("none"), Arm("eda", recipe="eda"), slow],
+                            sizes=[100, 300], seeds=[0], multipliers=[4])
+    assert sorted((c.arm.name, c.multiplier, c.size) for c in config.cells()) == [
+        ("eda", 4, 100), ("eda", 4, 300), ("none", 0, 100), ("none", 0, 300), ("paraphrase", 1, 100)]
+    cell = next(c for c in config.cells() if c.arm is slow)
+    as_study = replace(config, arms=[Arm("none"), Arm("eda", recipe="eda"), replace(slow, multipliers=None)],
+                       multipliers=[1])
+    assert cell_key(cell, config) == cell_key(replace(cell, arm=replace(slow, multipliers=None)), as_study)
+    for bad in (Arm("plain", multipliers=[1]), replace(slow, multipliers=[0]), replace(slow, multipliers=[])):
+        with pytest.raises(ZhaugError, match="copies per row"):
+            AblationConfig(name="x", data={}, arms=[Arm("none"), bad], sizes=[100], seeds=[0])
+
+
 def test_frozen_part_cache_gives_new_cell_keys_unless_the_study_pins_it_off():
     def key_of(train: dict) -> str:
         config = AblationConfig(name="x", data={}, arms=[Arm("none")], sizes=[20], seeds=[0], train=train)

@@ -61,7 +61,8 @@ class Arm:
     label), and ``unlabeled``: how many rows of the study's pool outside the cell's subset the
     trainer gets as unlabelled text, their labels dropped (consistency training: the arm's
     ``train`` sets ``ssl``); ``sizes``: the study's sizes this arm runs at (``None``: all), for
-    methods meant for few labels or too slow for the largest sizes."""
+    methods meant for few labels or too slow for the largest sizes; ``multipliers``: its copies
+    per row (``None``: the study's), for recipes too slow for the study's multipliers."""
 
     name: str
     recipe: str | None = None
@@ -69,6 +70,7 @@ class Arm:
     teacher: str | None = None
     unlabeled: int = 0
     sizes: list[int] | None = None
+    multipliers: list[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,10 @@ class AblationConfig:
             if (arm.unlabeled > 0) != bool({**self.train, **arm.train}.get("ssl")):
                 raise ZhaugError(f"ablation {self.name!r}, arm {arm.name!r}: an unlabelled pool ('unlabeled' > 0) "
                                  f"and a consistency method (train.ssl) go together")
+            if arm.multipliers is not None and (arm.recipe is None or not arm.multipliers
+                                                or min(arm.multipliers) < 1):
+                raise ZhaugError(f"ablation {self.name!r}, arm {arm.name!r}: 'multipliers' (copies per row, >= 1) "
+                                 f"needs a recipe")
             if arm.sizes is not None and not set(arm.sizes) <= set(self.sizes):
                 raise ZhaugError(f"ablation {self.name!r}, arm {arm.name!r}: sizes {arm.sizes} must be among the "
                                  f"study's sizes {self.sizes}")
@@ -146,7 +152,7 @@ class AblationConfig:
             Cell(arm, multiplier if arm.recipe else 0, size, seed)
             for seed in self.seeds for size in self.sizes for arm in self.arms
             if arm.sizes is None or size in arm.sizes
-            for multiplier in (self.multipliers if arm.recipe else [0])
+            for multiplier in ((arm.multipliers or self.multipliers) if arm.recipe else [0])
         ]
 
     def teacher_cell(self, cell: Cell) -> Cell | None:
@@ -192,7 +198,7 @@ def cell_key(cell: Cell, config: AblationConfig) -> str:
     train = {key: value for key, value in config.train.items()
              if key != "model" and not (key in LEGACY and value == LEGACY[key])}
     arm = {key: value for key, value in asdict(cell.arm).items()
-           if key not in ("teacher", "sizes") and not (key == "unlabeled" and value == 0)}
+           if key not in ("teacher", "sizes", "multipliers") and not (key == "unlabeled" and value == 0)}
     teacher = config.teacher_cell(cell)
     if teacher is not None:
         arm["teacher"] = cell_key(teacher, config)
