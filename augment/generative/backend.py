@@ -144,7 +144,6 @@ class InstructionSlots:
     def __init__(self, n_slots: int):
         self.n_slots = n_slots
         self.held: dict[str, int] = {}  # instruction key → slot, least recently used first
-        self.used: set[int] = set()
 
     def prime(self, server: Any, messages: Messages) -> int:
         """The slot for ``messages``' instruction, left holding only that instruction."""
@@ -154,10 +153,9 @@ class InstructionSlots:
         if slot is None:
             free = sorted(set(range(self.n_slots)) - set(self.held.values()))
             slot = free[0] if free else self.held.pop(next(iter(self.held)))
-            if slot in self.used:  # it shares its first tokens with this instruction: empty it, so the
-                # instruction is evaluated from its first token, as in a fresh slot
-                server.handle_completions({"prompt": "0", "id_slot": slot, "cache_prompt": True, "max_tokens": 0})
-            self.used.add(slot)
+            # empty the slot (an old instruction would share its first tokens with this one), fresh
+            # ones too: a model that starts every prompt with a BOS token keeps it, in every slot alike
+            server.handle_completions({"prompt": "0", "id_slot": slot, "cache_prompt": True, "max_tokens": 0})
         self.held[key] = slot
         server.handle_chat_completions({"messages": turns, "id_slot": slot, "cache_prompt": True, "max_tokens": 0})
         return slot

@@ -136,7 +136,7 @@ def test_instruction_is_the_prompt_up_to_the_text():
     assert messages("paraphrase", "快递很慢。")[1]["content"].startswith(turns[1]["content"])
 
 
-def test_slots_go_to_the_least_recently_used_instruction_and_are_emptied_first():
+def test_slots_go_to_the_least_recently_used_instruction_and_are_emptied_for_a_new_one():
     calls = []
 
     class Fake:
@@ -150,7 +150,8 @@ def test_slots_go_to_the_least_recently_used_instruction_and_are_emptied_first()
     ask = {task: messages(task, "快递很慢。") for task in ("paraphrase", "to_pivot", "from_pivot")}
     got = [slots.prime(server, ask[task]) for task in ("paraphrase", "to_pivot", "paraphrase", "from_pivot", "to_pivot")]
     assert got == [0, 1, 0, 1, 0]
-    assert [c for c in calls if c[0] == "reset"] == [("reset", 1), ("reset", 0)], "a slot given up is emptied before reuse"
+    resets = [c for c in calls if c[0] == "reset"]
+    assert resets == [("reset", 0), ("reset", 1), ("reset", 1), ("reset", 0)], "a slot is emptied for each new instruction"
     primed = [c[0] for c in calls if c[0] != "reset"]
     assert primed == [instruction(ask[task])[1]["content"][:4]
                       for task in ("paraphrase", "to_pivot", "paraphrase", "from_pivot", "to_pivot")]
