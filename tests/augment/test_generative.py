@@ -64,6 +64,8 @@ class Refusing:
     def handle_chat_completions(self, body):
         raise AssertionError("the model was asked although the reply is cached")
 
+    handle_completions = handle_chat_completions
+
 
 # --- the backend on the tiny model --------------------------------------------------------------
 
@@ -164,6 +166,8 @@ def test_backend_reports_a_bad_reply(tmp_path):
     class Broken:
         def handle_chat_completions(self, body):
             return {"error": "boom"}
+
+        handle_completions = handle_chat_completions
 
     with pytest.raises(ZhaugError, match="unexpected reply"):
         LlamaBackend(str(model), server=Broken(), cache=ReplyCache(tmp_path / "c.sqlite")).generate([request("好", 1)])
