@@ -238,7 +238,12 @@ class TrainConfig:
         ``None`` where the pool did not pay (above :data:`POOL_PAYS_UP_TO`)."""
         if smallest_class > POOL_PAYS_UP_TO:
             return None
-        return self.replace(ssl="probe-self-training", head_only=True)
+        return self.with_ssl("probe-self-training")
+
+    def with_ssl(self, method: str) -> TrainConfig:
+        """This config training with the semi-supervised ``method`` (one of :data:`SSL_METHODS`);
+        ``probe-self-training`` trains the head only, since it self-trains the linear probe."""
+        return self.replace(ssl=method, head_only=True if method == "probe-self-training" else None)
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes``; ``None`` values are ignored (unset CLI options)."""

@@ -161,3 +161,5 @@ def test_the_pool_is_used_by_default_only_where_it_paid():
     small = TrainConfig().with_pool(POOL_PAYS_UP_TO)
     assert small.ssl == "probe-self-training" and small.head_only
     assert TrainConfig().with_pool(POOL_PAYS_UP_TO + 1) is None
+    assert TrainConfig().with_ssl("probe-self-training") == small  # --ssl probe-self-training: the same head-only run
+    assert not TrainConfig().with_ssl("fixmatch").head_only  # consistency methods fine-tune

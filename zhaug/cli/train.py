@@ -143,8 +143,7 @@ def _semi_supervised(records: list, unlabeled: Path, eval_records: list | None, 
             return Trainer(settings, progress=progress).fit(records, eval_records, out_dir=out)
         method, settings = chosen.ssl, chosen
     if method in SSL_METHODS:
-        config = settings.replace(ssl=method, max_unlabeled=max_unlabeled,
-                                  head_only=True if method == "probe-self-training" else None)
+        config = settings.with_ssl(method).replace(max_unlabeled=max_unlabeled)
         result = Trainer(config, progress=progress).fit(records, eval_records, out_dir=out, unlabeled=pool)
         say(f"{method}: {result['unlabeled']['rows']} unlabelled rows")
         return result
