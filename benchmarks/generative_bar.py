@@ -60,11 +60,13 @@ def survives(parent: str, copy: str) -> bool:
 
 
 def measure(recipe: str, table: Path, out: Path, rows: int) -> None:
-    env = {**os.environ, "ZHAUG_LLM_CACHE": str(out / f"{recipe}.replies.sqlite")}
+    """``recipe``: a shipped name or a YAML file; files in ``out`` are named after its stem."""
+    name = Path(recipe).stem
+    env = {**os.environ, "ZHAUG_LLM_CACHE": str(out / f"{name}.replies.sqlite")}
     Path(env["ZHAUG_LLM_CACHE"]).unlink(missing_ok=True)
     zhaug = [str(Path(sys.executable).with_name("zhaug"))]
     command = [*zhaug, "augment", str(table), "--recipe", recipe, "--n-aug", "1", "--seed", "3", "--no-progress"]
-    first_out, second_out = out / f"{recipe}.first.csv", out / f"{recipe}.second.csv"
+    first_out, second_out = out / f"{name}.first.csv", out / f"{name}.second.csv"
     first = run([*command, "-o", str(first_out)], env)
     second = run([*command, "-o", str(second_out)], env)
     with open(first_out, encoding="utf-8") as handle:
@@ -74,11 +76,11 @@ def measure(recipe: str, table: Path, out: Path, rows: int) -> None:
     changed = sum(copy != parent and len(CJK.findall(copy)) >= 0.5 * len(CJK.findall(parent)) for parent, copy, *_ in copies)
     kept = sum(survives(parent, copy) for parent, copy, *_ in copies)
     identical = first_out.read_bytes() == second_out.read_bytes()
-    print(f"{recipe}: {len(copies)} copies accepted of {rows} rows; changed Chinese copies {changed}/{rows} "
+    print(f"{name}: {len(copies)} copies accepted of {rows} rows; changed Chinese copies {changed}/{rows} "
           f"({changed / rows:.0%}); negations and denials surviving {kept}/{len(copies)}; first run {first:.1f} s, "
           f"rerun {second:.1f} s (×{first / second:.1f}); byte-identical {identical}; "
           f"{len(copies) / first:.3f} accepted copies/s")
-    with open(out / f"{recipe}.pairs.tsv", "w", encoding="utf-8") as handle:
+    with open(out / f"{name}.pairs.tsv", "w", encoding="utf-8") as handle:
         handle.write("parent_id\tlabel\toriginal\tcopy\n")
         for parent, copy, label, parent_id in copies:
             handle.write(f"{parent_id}\t{label}\t{parent}\t{copy}\n")
@@ -89,7 +91,7 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, required=True)
     parser.add_argument("--rows", type=int, default=20)
     parser.add_argument("--row-seed", type=int, default=20, help="another seed draws a fresh sample")
-    parser.add_argument("--recipes", nargs="+", default=["paraphrase", "bt"])
+    parser.add_argument("--recipes", nargs="+", default=["paraphrase", "bt"], help="shipped names or YAML files")
     parser.add_argument("--out", type=Path, default=Path("runs/generative_bar"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

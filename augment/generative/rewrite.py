@@ -46,10 +46,13 @@ def sentence_gates(specs: Sequence[str | dict]) -> list[Gate]:
     return [build_gate(spec) for spec in specs]
 
 
-def sampling(temperature: float, max_tokens: int, seed: int) -> dict[str, Any]:
-    """Request parameters: greedy at temperature 0, else nucleus sampling seeded by ``seed``."""
+def sampling(temperature: float, max_tokens: int, seed: int, min_p: float | None = None) -> dict[str, Any]:
+    """Request parameters: greedy at temperature 0, else nucleus sampling seeded by ``seed``;
+    ``min_p``: also drop tokens less probable than ``min_p`` times the likeliest (Nguyen et al.
+    2024; ``None`` leaves llama.cpp's default, 0.05, and the cache keys of replies made before)."""
     top_p = TOP_P if temperature > 0 else 1.0
-    return {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "seed": seed % 2**31}
+    params = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "seed": seed % 2**31}
+    return params if min_p is None else {**params, "min_p": min_p}
 
 
 def first_passing(
@@ -111,11 +114,13 @@ def keeping_edges(attempt: Attempt) -> Attempt:
     return wrapped
 
 
-def paraphrase_attempt(backend: LlamaBackend, temperature: float, max_tokens: int) -> Attempt:
+def paraphrase_attempt(backend: LlamaBackend, temperature: float, max_tokens: int,
+                       min_p: float | None = None) -> Attempt:
     """One zh → zh rewrite per source."""
 
     def attempt(sources: list[str], seeds: list[int]) -> list[str]:
-        requests = [(messages("paraphrase", s), sampling(temperature, max_tokens, seed)) for s, seed in zip(sources, seeds)]
+        requests = [(messages("paraphrase", s), sampling(temperature, max_tokens, seed, min_p))
+                    for s, seed in zip(sources, seeds)]
         return [clean_reply(reply) for reply in backend.generate(requests)]
 
     return keeping_edges(attempt)

@@ -23,6 +23,9 @@ class Paraphrase(Operation):
         Sentences rewritten per text (chosen at random among those with Chinese); ``None`` rewrites all.
     temperature, max_tokens:
         Sampling temperature (0: greedy) and reply length at most, in tokens.
+    min_p:
+        Min-p truncation: tokens less probable than ``min_p`` times the likeliest are never
+        sampled (``None``: llama.cpp's default, 0.05).
     tries:
         Attempts per sentence: a rewrite that is unchanged, drops a number, name or negation
         (the fact gate's check) or fails ``gates`` is retried with another seed; after ``tries``
@@ -40,12 +43,12 @@ class Paraphrase(Operation):
 
     def __init__(
         self, model: str | None = None, k: int | None = 3, temperature: float = 0.7, max_tokens: int = 128, tries: int = 3,
-        gates: Sequence[str | dict] = (),
+        gates: Sequence[str | dict] = (), min_p: float | None = None,
     ):
-        if temperature < 0 or (k is not None and k < 1) or tries < 1:
-            raise ValueError("paraphrase: need temperature >= 0, k >= 1 (or None), tries >= 1")
+        if temperature < 0 or (k is not None and k < 1) or tries < 1 or not (min_p is None or 0 <= min_p < 1):
+            raise ValueError("paraphrase: need temperature >= 0, k >= 1 (or None), tries >= 1, 0 <= min_p < 1")
         self.model, self.k, self.temperature, self.max_tokens, self.tries = model, k, temperature, max_tokens, tries
-        self.gates = gates
+        self.gates, self.min_p = gates, min_p
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         return self.apply_batch([tokens], [rng])[0]
@@ -55,7 +58,7 @@ class Paraphrase(Operation):
 
         texts, jobs = sentence_jobs(batch, rngs, self.k)
         sources = [join(texts[t][i]).strip() for t, i, _ in jobs]
-        attempt = paraphrase_attempt(backend_for(self.model), self.temperature, self.max_tokens)
+        attempt = paraphrase_attempt(backend_for(self.model), self.temperature, self.max_tokens, self.min_p)
         tries = self.tries if self.temperature > 0 else 1
         results = first_passing(sources, [seed for _, _, seed in jobs], attempt, tries, sentence_gates(self.gates))
         return replace_sentences(texts, jobs, results, default_segmenter())

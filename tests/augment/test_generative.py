@@ -29,7 +29,7 @@ from zhaug.augment.generative.backend import (
     require_runtime,
 )
 from zhaug.augment.generative.prompts import clean_reply, messages
-from zhaug.augment.generative.rewrite import edges, first_passing, keeping_edges
+from zhaug.augment.generative.rewrite import edges, first_passing, keeping_edges, sampling
 from zhaug.augment.ops.backtranslate import BackTranslate
 from zhaug.augment.ops.paraphrase import Paraphrase
 from zhaug.augment.text import join
@@ -92,6 +92,19 @@ def test_cache_key_holds_parameters_and_model(tiny, tmp_path):
     other = write_tiny_gguf(tmp_path / "other.gguf", seed=1)
     with pytest.raises(AssertionError, match="cached"):
         LlamaBackend(str(other), server=Refusing(), cache=store).generate([request("快递很慢。", 5)])
+
+
+@needs_runtime
+def test_min_p_keeps_only_the_likeliest_tokens(tiny, tmp_path):
+    backend = LlamaBackend(str(tiny), cache=ReplyCache(tmp_path / "m.sqlite"))
+    ask = messages("paraphrase", "快递很慢。")
+    greedy = backend.generate([(ask, sampling(0.0, 8, 1))])[0]
+    truncated = backend.generate([(ask, sampling(0.8, 8, seed, min_p=0.99)) for seed in (1, 2, 3)])
+    assert truncated == [greedy] * 3, "min_p near 1 leaves only the likeliest token at each step"
+    assert len(set(backend.generate([(ask, sampling(0.8, 8, seed)) for seed in (1, 2, 3)]))) > 1
+    assert "min_p" not in sampling(0.7, 8, 1), "unset: the requests (and cache keys) of replies made before"
+    with pytest.raises(ValueError, match="min_p"):
+        Paraphrase(min_p=1.0)
 
 
 class Recording:
