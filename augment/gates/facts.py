@@ -7,7 +7,7 @@ the truth of a text: negations by polarity (their count, in words that negate) a
 negator with the word it governs, verbatim), denial words
 (否认 辟谣 谣言 不实 假 …) one by one, regex-detected numbers, dates and money both ways, named
 entities and quantities (2个多小时) as the default segmenter finds them, paired marks (【】),
-personal pronouns (who did what: 我微笑 → 你微笑), and content a rewrite silently dropped
+words in Latin letters (brands, pinyin), personal pronouns (who did what: 我微笑 → 你微笑), and content a rewrite silently dropped
 (就一个肉菜 → 一个肉菜, 菜也很好吃 → 菜很好吃: a deletion may only take punctuation and modal
 particles). It also rejects a model's refusals, commentary and English leftovers ("Sure, here is…").
 """
@@ -110,6 +110,12 @@ def quantities(text: str) -> Counter[str]:
     return Counter(token.text for token in default_segmenter()(text) if token.kind in QUANTITY_KINDS)
 
 
+def latin_words(text: str) -> Counter[str]:
+    """Words in Latin letters (two or more): brands, pinyin, handles, English (iPhone, baby, qiao).
+    A rewrite of Chinese has no reason to touch them (地壳qiao改为地壳ke → 地壳ke改为地壳ke)."""
+    return Counter(_LATIN.findall(text))
+
+
 def brackets(text: str) -> Counter[str]:
     """The paired marks of ``text`` (a rewrite that drops 【 leaves its 】 dangling)."""
     return Counter(char for char in text if char in PAIRED_MARKS)
@@ -159,7 +165,7 @@ def fact_problem(parent: str, text: str, entities_too: bool = True) -> str | Non
     if spans != new_spans:
         return f"number changed ({'、'.join(sorted((spans - new_spans).elements())) or '∅'} → " \
                f"{'、'.join(sorted((new_spans - spans).elements())) or '∅'})"
-    for name, count in (("quantity", quantities), ("bracket", brackets)):
+    for name, count in (("quantity", quantities), ("bracket", brackets), ("Latin word", latin_words)):
         lost, gained = count(parent) - count(text), count(text) - count(parent)
         if lost or gained:
             return f"{name} changed ({'、'.join(sorted(lost.elements())) or '∅'} → {'、'.join(sorted(gained.elements())) or '∅'})"
@@ -178,8 +184,8 @@ def fact_problem(parent: str, text: str, entities_too: bool = True) -> str | Non
 
 @register_gate
 class FactGate(Gate):
-    """Reject a copy whose negations, denials, numbers or quantities, paired marks, pronouns or named
-    entities differ from its parent's, that dropped content words, or that holds a refusal,
+    """Reject a copy whose negations, denials, numbers or quantities, paired marks, Latin words,
+    pronouns or named entities differ from its parent's, that dropped content words, or that holds a refusal,
     commentary or English the parent lacks.
 
     Parameters
