@@ -7,9 +7,9 @@ the truth of a text: negations by polarity (their count, in words that negate) a
 negator with the word it governs, verbatim), denial words
 (否认 辟谣 谣言 不实 假 …) one by one, regex-detected numbers, dates and money both ways, named
 entities and quantities (2个多小时) as the default segmenter finds them, paired marks (【】),
-words in Latin letters (brands, pinyin), personal pronouns (who did what: 我微笑 → 你微笑), and content a rewrite silently dropped
-(就一个肉菜 → 一个肉菜, 菜也很好吃 → 菜很好吃: a deletion may only take punctuation and modal
-particles). It also rejects a model's refusals, commentary and English leftovers ("Sure, here is…").
+words in Latin letters (brands, pinyin), personal pronouns (who did what: 我微笑 → 你微笑), and
+content a rewrite silently dropped (就一个肉菜 → 一个肉菜, 菜也很好吃 → 菜很好吃: a deletion may
+only take punctuation and modal particles). It also rejects a model's refusals, commentary and English leftovers ("Sure, here is…").
 """
 
 from __future__ import annotations
@@ -185,8 +185,8 @@ def fact_problem(parent: str, text: str, entities_too: bool = True) -> str | Non
 @register_gate
 class FactGate(Gate):
     """Reject a copy whose negations, denials, numbers or quantities, paired marks, Latin words,
-    pronouns or named entities differ from its parent's, that dropped content words, or that holds a refusal,
-    commentary or English the parent lacks.
+    pronouns or named entities differ from its parent's, that dropped content words, or that holds
+    a refusal, commentary or English the parent lacks.
 
     Parameters
     ----------
