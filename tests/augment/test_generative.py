@@ -350,8 +350,8 @@ def test_registry_entries_are_complete():
     ("送餐小哥真快，菜也很好吃。", "送餐小哥很快，菜很好吃。", "content dropped (也)"),
     ("2个多小时，十点多下单。", "约2小时，十点点下单。", "quantity changed (2个多小时、十点多 → 2小时、十点点)"),
     ("【你见证了奇迹吗？】今晚出场。", "你是否见证了奇迹呢？】今晚出场。", "bracket changed (【 → ∅)"),
-    ("地壳qiao改为地壳ke，心宽体胖pan改为心宽体胖pang。", "地壳.ke改为地壳.ke，心宽体胖.pang改为心宽体胖.pang。",
-     "Latin word changed (pan、qiao → ke、pang)"),  # a judged copy (2026-12-05): every old reading overwritten
+    ("字典把bo改为bai，把ju改为jue。", "字典把.bai改为bai，把.jue改为jue。",
+     "Latin word changed (bo、ju → bai、jue)"),  # as a judged copy did (2026-12-05): every old reading overwritten
     ("新买的iPhone很好用。", "新买的手机很好用。", "Latin word changed (iPhone → ∅)"),
 ])
 def test_fact_gate_rejects_with_reason(parent, copy, reason):
