@@ -24,8 +24,7 @@ import numpy as np
 
 from zhaug.io import Record, stratified_sample
 from zhaug.rng import derive_rng
-from zhaug.studies.ablation import AblationConfig, Cell, load_pool_and_eval, unlabeled_pool
-from zhaug.train.config import TrainConfig
+from zhaug.studies.ablation import AblationConfig, Arm, Cell, cell_train_config, load_pool_and_eval, unlabeled_pool
 from zhaug.train.predict import Predictor
 from zhaug.train.trainer import Trainer
 
@@ -44,18 +43,17 @@ def cell(config: AblationConfig, pool: list[Record], eval_set: list[Record], siz
     arm = next(a for a in config.arms if a.name == "probe-st")
     subset = stratified_sample(pool, size, derive_rng(seed, size, "ablation-subset"))
     unlabeled = unlabeled_pool(pool, subset, Cell(arm, 0, size, seed))
-    out, steps = args.out / f"n{size}-s{seed}", config.steps(size)
-    common = {**config.train, "seed": seed, "patience": None, "keep": "last", "threads": 1}
-    teacher_config = TrainConfig().replace(**{**common, **arm.train, "max_steps": steps, "eval_every": steps})
+    out = args.out / f"n{size}-s{seed}"
+    teacher_config = cell_train_config(Cell(arm, 0, size, seed), config, threads=1)
     teacher = Trainer(teacher_config, progress=False).fit(subset, eval_set, out_dir=out / "teacher", resume=True,
                                                           unlabeled=unlabeled)
     predictor = Predictor(out / "teacher")
     guess = predictor.predict_proba([r.text for r in unlabeled]).argmax(axis=1)
     pseudo = [Record(f"pseudo-{r.id}", r.text, predictor.labels[k]) for r, k in zip(unlabeled, guess)]
     truth = {r.id: r.label for r in pool}
-    student_config = TrainConfig().replace(**{**common, "max_steps": args.steps, "eval_every": args.steps,
-                                              "freeze_embeddings": args.freeze_layers > 0,
-                                              "freeze_layers": args.freeze_layers})
+    student_config = cell_train_config(Cell(Arm("student"), 0, size, seed), config, threads=1).replace(
+        max_steps=args.steps, eval_every=args.steps, freeze_embeddings=args.freeze_layers > 0,
+        freeze_layers=args.freeze_layers)
     student = Trainer(student_config, progress=False).fit([*subset, *pseudo], eval_set, out_dir=out / "student",
                                                           resume=True)
     return {"teacher": teacher["eval"]["accuracy"], "student": student["eval"]["accuracy"],

@@ -260,10 +260,7 @@ def train_cell(cell: Cell, config: AblationConfig, pool: list[Record], eval_set:
         rejected_by_teacher = sum(n for (_, reason), n in stats.rejected.items()
                                   if reason.startswith(f"{TeacherGate.name}:"))
     steps = config.steps(cell.size)
-    train_config = TrainConfig().replace(**{
-        **config.train, **cell.arm.train, "seed": cell.seed, "max_steps": steps, "eval_every": steps,
-        "patience": None, "keep": "last", "threads": threads,
-    })
+    train_config = cell_train_config(cell, config, threads)
     unlabeled = unlabeled_pool(pool, subset, cell) if cell.arm.unlabeled else None
     metrics = Trainer(train_config, progress=False).fit(
         subset, eval_set, out_dir=folder / "run", children=children, resume=True, unlabeled=unlabeled)
@@ -281,6 +278,16 @@ def train_cell(cell: Cell, config: AblationConfig, pool: list[Record], eval_set:
         result.update(audit_cell(folder, eval_set, config.audit))
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
+
+
+def cell_train_config(cell: Cell, config: AblationConfig, threads: int | None) -> TrainConfig:
+    """A cell's training settings: the study's, the arm's, its seed and the size's step budget, the
+    end of the budget kept (the eval set is the study's test set)."""
+    steps = config.steps(cell.size)
+    return TrainConfig().replace(**{
+        **config.train, **cell.arm.train, "seed": cell.seed, "max_steps": steps, "eval_every": steps,
+        "patience": None, "keep": "last", "threads": threads,
+    })
 
 
 def unlabeled_pool(pool: list[Record], subset: list[Record], cell: Cell) -> list[Record]:
