@@ -145,17 +145,43 @@ def split_token_sentences(tokens: Sequence[Token]) -> list[list[Token]]:
     return [sentence for sentence in sentences if sentence]
 
 
+CLAUSE_END = frozenset("，,")
+"""Marks a long sentence is cut after (not 、 inside a list, not ： before what it introduces)."""
+
+
+def split_long_sentence(sentence: list[Token], max_chars: int) -> list[list[Token]]:
+    """``sentence`` in pieces of at most ``max_chars`` characters where it can be, cut only after
+    a comma and filled greedily; a clause longer than ``max_chars`` stays whole."""
+    clauses: list[list[Token]] = [[]]
+    for token in sentence:
+        clauses[-1].append(token)
+        if token.kind == "punct" and token.text and token.text[-1] in CLAUSE_END:
+            clauses.append([])
+    pieces: list[list[Token]] = []
+    for clause in filter(None, clauses):
+        if pieces and len(join(pieces[-1])) + len(join(clause)) <= max_chars:
+            pieces[-1].extend(clause)
+        else:
+            pieces.append(list(clause))
+    return pieces
+
+
 SentenceJob = tuple[int, int, int]
 """(text index, sentence index, seed) of a sentence to rewrite."""
 
 
 def sentence_jobs(
-    batch: Sequence[list[Token]], rngs: Sequence[random.Random], k: int | None
+    batch: Sequence[list[Token]], rngs: Sequence[random.Random], k: int | None, max_chars: int | None = None
 ) -> tuple[list[list[list[Token]]], list[SentenceJob]]:
     """Split each text into sentences and choose ``k`` of those with Chinese to rewrite (all if
     ``k`` is ``None``), each with a seed of its own: sentence models (back-translation,
-    paraphrase) rewrite long texts a few sentences at a time."""
+    paraphrase) rewrite long texts a few sentences at a time. ``max_chars``: a longer sentence
+    is cut at its commas into pieces, which count as sentences (a rewrite of a 140-character
+    sentence nearly always breaks one of its facts)."""
     texts = [split_token_sentences(tokens) for tokens in batch]
+    if max_chars is not None:
+        texts = [[piece for sentence in sentences for piece in split_long_sentence(sentence, max_chars)]
+                 for sentences in texts]
     jobs: list[SentenceJob] = []
     for t, (sentences, rng) in enumerate(zip(texts, rngs)):
         chinese = [i for i, s in enumerate(sentences) if any(is_cjk(char) for char in join(s))]

@@ -89,13 +89,33 @@ def edges(text: str) -> tuple[str, str, str]:
         start += 1
     while end > start and (tokens[end - 1].kind in EDGE_KINDS or tokens[end - 1].kind == "punct"):
         end -= 1
-    return join(tokens[:start]), join(tokens[start:end]), join(tokens[end:])
+    head, core, tail = join(tokens[:start]), join(tokens[start:end]), join(tokens[end:])
+    while tail and closes_open_mark(core, tail[0]):
+        core, tail = core + tail[0], tail[1:]
+    return head, core, tail
+
+
+CLOSING_MARKS = {"”": "“", "’": "‘", "」": "「", "』": "『", "》": "《", "〉": "〈", "】": "【", "）": "（", ")": "(", "]": "[", '"': '"'}
+"""Closing paired marks and their openers (the ASCII quote is both)."""
+
+
+def closes_open_mark(text: str, char: str) -> bool:
+    """Whether ``char`` closes a mark left open in ``text`` (so it belongs to ``text``'s words)."""
+    opener = CLOSING_MARKS.get(char)
+    if opener is None:
+        return False
+    if opener == char:
+        return text.count(char) % 2 == 1
+    return text.count(opener) > text.count(char)
 
 
 def without_final_marks(text: str) -> str:
-    """``text`` without the punctuation and spaces it ends with."""
+    """``text`` without the punctuation and spaces it ends with, but for marks that close one it
+    opened (走出“枪门”？ keeps its ”)."""
     end = len(text)
     while end and (text[end - 1].isspace() or unicodedata.category(text[end - 1]).startswith("P")):
+        if closes_open_mark(text[: end - 1], text[end - 1]):
+            break
         end -= 1
     return text[:end]
 

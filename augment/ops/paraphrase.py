@@ -21,6 +21,10 @@ class Paraphrase(Operation):
         (``pip install 'zhaug[llm]'``). Replies are cached on disk, so a rerun costs nothing.
     k:
         Sentences rewritten per text (chosen at random among those with Chinese); ``None`` rewrites all.
+    max_chars:
+        A sentence longer than this is cut at its commas into pieces of about this length, which
+        count as sentences (``None``: sentences stay whole). The model rewrites fewer facts at a
+        time, so fewer tries break one.
     temperature, max_tokens:
         Sampling temperature (0: greedy) and reply length at most, in tokens.
     min_p:
@@ -43,12 +47,13 @@ class Paraphrase(Operation):
 
     def __init__(
         self, model: str | None = None, k: int | None = 3, temperature: float = 0.7, max_tokens: int = 128, tries: int = 3,
-        gates: Sequence[str | dict] = (), min_p: float | None = None,
+        gates: Sequence[str | dict] = (), min_p: float | None = None, max_chars: int | None = None,
     ):
-        if temperature < 0 or (k is not None and k < 1) or tries < 1 or not (min_p is None or 0 <= min_p < 1):
-            raise ValueError("paraphrase: need temperature >= 0, k >= 1 (or None), tries >= 1, 0 <= min_p < 1")
+        if temperature < 0 or (k is not None and k < 1) or tries < 1 or not (min_p is None or 0 <= min_p < 1) \
+                or (max_chars is not None and max_chars < 1):
+            raise ValueError("paraphrase: need temperature >= 0, k >= 1 (or None), tries >= 1, 0 <= min_p < 1, max_chars >= 1")
         self.model, self.k, self.temperature, self.max_tokens, self.tries = model, k, temperature, max_tokens, tries
-        self.gates, self.min_p = gates, min_p
+        self.gates, self.min_p, self.max_chars = gates, min_p, max_chars
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         return self.apply_batch([tokens], [rng])[0]
@@ -56,7 +61,7 @@ class Paraphrase(Operation):
     def apply_batch(self, batch: Sequence[list[Token]], rngs: Sequence[random.Random]) -> list[list[Token]]:
         from zhaug.augment.generative.rewrite import backend_for, first_passing, paraphrase_attempt, sentence_gates
 
-        texts, jobs = sentence_jobs(batch, rngs, self.k)
+        texts, jobs = sentence_jobs(batch, rngs, self.k, self.max_chars)
         sources = [join(texts[t][i]).strip() for t, i, _ in jobs]
         attempt = paraphrase_attempt(backend_for(self.model), self.temperature, self.max_tokens, self.min_p)
         tries = self.tries if self.temperature > 0 else 1

@@ -29,7 +29,14 @@ from zhaug.augment.generative.backend import (
     require_runtime,
 )
 from zhaug.augment.generative.prompts import clean_reply, messages
-from zhaug.augment.generative.rewrite import edges, first_passing, keeping_edges, sampling
+from zhaug.augment.generative.rewrite import (
+    CLOSING_MARKS,
+    edges,
+    first_passing,
+    keeping_edges,
+    sampling,
+    without_final_marks,
+)
 from zhaug.augment.ops.backtranslate import BackTranslate
 from zhaug.augment.ops.paraphrase import Paraphrase
 from zhaug.augment.text import join
@@ -344,6 +351,7 @@ def test_registry_entries_are_complete():
     ("外卖不及进店吃，不是新鲜的。", "外卖不及时送到店，不是新鲜的。", "negation scope changed (不及进店)"),
     ("隐翅虫在你身上时绝对不要打。", "不要在你身上触摸隐翅虫。", "negation scope changed (不要打)"),
     ("鸭汤有臭味，没敢喝。", "鸭汤有臭味，不敢喝。", "negation scope changed (没敢喝)"),
+    ("鸭汤有臭味，没有敢喝。", "鸭汤有臭味，不敢喝。", "negation scope changed (没敢喝)"),
     ("这次我也要勺子了，也没有给勺子。", "我也要勺子，但是我没有给勺子。", "person changed (∅ → 我)"),
     ("我微笑时，如果你懂。", "你微笑时，如果你懂。", "person changed (我 → 你)"),
     ("30块的饭，就一个肉菜，根本吃不饱。", "30块的饭，一个肉菜，根本吃不饱。", "content dropped (就)"),
@@ -367,6 +375,8 @@ def test_fact_gate_rejects_with_reason(parent, copy, reason):
     ("对付疲惫：睡觉。", "面对疲惫：睡觉。"),
     ("超级超级快，还会再来哦！", "超级超级迅速，还会再来！"),
     ("新买的iPhone很好用。", "刚买的iPhone非常好用。"),
+    ("饼没完全熟，还很难吃。", "饼没有完全熟，还很难吃。"),  # 没有 is 没: neither a new scope nor a dropped 有
+    ("因为没有办法给零星。", "因为没办法给零星。"),
 ])
 def test_fact_gate_accepts_faithful_rewrites(parent, copy):
     assert fact_problem(parent, copy) is None
@@ -454,6 +464,8 @@ def test_translation_folders_with_the_llm_recipe_are_refused(tmp_path):
     ("好吃[嘻嘻]", ("", "好吃", "[嘻嘻]")),
     ("太慢了！！！", ("", "太慢了", "！！！")),
     ("【标题】正文", ("", "【标题】正文", "")),
+    ("要走出“枪门”？", ("", "要走出“枪门”", "？")),
+    ("北京下雪了（图）", ("", "北京下雪了（图）", "")),
 ])
 def test_sentence_edges_are_set_aside(text, parts):
     assert edges(text) == parts
@@ -469,3 +481,37 @@ def test_the_model_sees_only_the_core_and_the_edges_come_back():
     out = keeping_edges(shout)(["@某人 快递很慢！！[怒]", "http://t.cn/x"], [1, 2])
     assert seen == ["快递很慢"], "edges never reach the model; a sentence of edges only is not asked"
     assert out == ["@某人 快递很迟缓！！[怒]", ""], "the source's own marks end the copy, not the model's 。"
+
+
+def test_a_closing_mark_the_reply_opened_is_kept():
+    def echo(sources, seeds):
+        return [source + "。" for source in sources]
+
+    out = keeping_edges(echo)(["你真的要走出“枪门”？", "北京下雪了（图）", '他说"好的"！'], [1, 2, 3])
+    assert out == ["你真的要走出“枪门”？", "北京下雪了（图）", '他说"好的"！'], "a quote's ” is the words', not a final mark"
+
+
+def _balanced(text: str) -> bool:
+    """Every paired mark of ``text`` closed, and none closed before it opened."""
+    for closer, opener in CLOSING_MARKS.items():
+        if opener == closer:
+            if text.count(closer) % 2:
+                return False
+            continue
+        depth = 0
+        for char in text:
+            depth += (char == opener) - (char == closer)
+            if depth < 0:
+                return False
+        if depth:
+            return False
+    return True
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=list("好吃“”（）\"。！？ ，"), max_size=12))
+def test_final_marks_go_but_paired_marks_stay_balanced(text):
+    kept = without_final_marks(text)
+    assert text.startswith(kept) and not any(c.isalnum() for c in text[len(kept):])
+    if _balanced(text):
+        assert _balanced(kept), "a closing mark of the words is never taken for a final mark"

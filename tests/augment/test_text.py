@@ -2,6 +2,7 @@
 
 import multiprocessing
 import pickle
+import random
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zhaug.augment.base import default_segmenter
-from zhaug.augment.compose import split_token_sentences
+from zhaug.augment.compose import CLAUSE_END, sentence_jobs, split_long_sentence, split_token_sentences
 from zhaug.augment.text import BACKENDS, Segmenter, join, protected_spans, split_sentences
 
 SAMPLE = "李明在北京大学说，华为2023年营收增长了12%，这不是假新闻。请看《人民日报》http://t.cn/abc @张三 #热点# 😀"
@@ -50,6 +51,28 @@ def test_segmentation_rejoins_exactly(text):
     assert join(tokens) == text
     assert "".join(split_sentences(text)) == text
     assert join(t for s in split_token_sentences(tokens) for t in s) == text
+
+
+@settings(max_examples=150, deadline=None)
+@given(cjk_text, st.integers(1, 30))
+def test_long_sentences_are_cut_after_commas_only(text, max_chars):
+    for sentence in split_token_sentences(default_segmenter()(text)):
+        pieces = split_long_sentence(sentence, max_chars)
+        assert join(t for piece in pieces for t in piece) == join(sentence)
+        for piece in pieces[:-1]:
+            assert piece[-1].text[-1] in CLAUSE_END, "a cut falls after a comma"
+        for piece in pieces:
+            inner_commas = sum(t.kind == "punct" and t.text[-1] in CLAUSE_END for t in piece[:-1])
+            assert len(join(piece)) <= max_chars or inner_commas == 0, "an over-long piece is one clause"
+
+
+def test_a_long_one_sentence_post_gives_several_jobs():
+    post = "帮忙转发一下，一位叫徐敬的女孩，二十一岁，请速回县人民医院，妈妈伤的很严重，想见她最后一面。"
+    _, jobs = sentence_jobs([default_segmenter()(post)], [random.Random(0)], None)
+    cut, cut_jobs = sentence_jobs([default_segmenter()(post)], [random.Random(0)], None, max_chars=20)
+    assert len(jobs) == 1 and len(cut_jobs) == len(cut[0]) >= 3
+    assert all(len(join(piece)) <= 20 for piece in cut[0])
+    assert join(t for piece in cut[0] for t in piece) == post
 
 
 PLAIN = [SAMPLE, "这家酒店的服务非常差，不推荐大家入住。", "房间干净整洁，早餐种类丰富，前台小姐态度热情。"]
