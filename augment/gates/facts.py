@@ -67,9 +67,9 @@ def negation_scopes(text: str) -> Counter[str]:
     """Each negating word with the word it governs (the next word, if any): 不要打, 要不是看, 没敢喝.
 
     The judging rubric counts a replaced negator (没 → 不) or a changed negated word (不要打 →
-    不要触摸, 不及进店 → 不及时) as a negation change, so both must survive verbatim; 没有 counts
-    as 没 (没有完全熟 and 没完全熟 say the same)."""
-    tokens = [token for token in default_segmenter()(text.replace("没有", "没")) if token.kind != "space"]
+    不要触摸, 不及进店 → 不及时) as a negation change, so both must survive verbatim (没 → 没有
+    too: two readers flagged 饼没完全熟 → 饼还没有完全熟 as one)."""
+    tokens = [token for token in default_segmenter()(text) if token.kind != "space"]
     scopes: Counter[str] = Counter()
     for token, following in zip(tokens, [*tokens[1:], None]):
         if token.kind == "negation" and token.text not in NOT_NEGATING:
@@ -124,8 +124,7 @@ def brackets(text: str) -> Counter[str]:
 
 def dropped_content(parent: str, text: str) -> str | None:
     """What ``text`` deleted from ``parent`` besides punctuation, spaces and :data:`DROPPABLE`
-    characters (a replaced span is a rewrite, not a deletion), or ``None``; 没有 → 没 drops nothing."""
-    parent, text = parent.replace("没有", "没"), text.replace("没有", "没")
+    characters (a replaced span is a rewrite, not a deletion), or ``None``."""
     for edit in edits(parent, text, gap=1):
         gone = parent[edit.start : edit.end]
         if edit.deletion and any(char.isalnum() and char not in DROPPABLE for char in gone):

@@ -351,7 +351,7 @@ def test_registry_entries_are_complete():
     ("外卖不及进店吃，不是新鲜的。", "外卖不及时送到店，不是新鲜的。", "negation scope changed (不及进店)"),
     ("隐翅虫在你身上时绝对不要打。", "不要在你身上触摸隐翅虫。", "negation scope changed (不要打)"),
     ("鸭汤有臭味，没敢喝。", "鸭汤有臭味，不敢喝。", "negation scope changed (没敢喝)"),
-    ("鸭汤有臭味，没有敢喝。", "鸭汤有臭味，不敢喝。", "negation scope changed (没敢喝)"),
+    ("饼没完全熟，还很难吃。", "饼还没有完全熟，还很难吃。", "negation scope changed (没完全熟)"),  # the rubric: a replaced negator
     ("这次我也要勺子了，也没有给勺子。", "我也要勺子，但是我没有给勺子。", "person changed (∅ → 我)"),
     ("我微笑时，如果你懂。", "你微笑时，如果你懂。", "person changed (我 → 你)"),
     ("30块的饭，就一个肉菜，根本吃不饱。", "30块的饭，一个肉菜，根本吃不饱。", "content dropped (就)"),
@@ -375,8 +375,6 @@ def test_fact_gate_rejects_with_reason(parent, copy, reason):
     ("对付疲惫：睡觉。", "面对疲惫：睡觉。"),
     ("超级超级快，还会再来哦！", "超级超级迅速，还会再来！"),
     ("新买的iPhone很好用。", "刚买的iPhone非常好用。"),
-    ("饼没完全熟，还很难吃。", "饼没有完全熟，还很难吃。"),  # 没有 is 没: neither a new scope nor a dropped 有
-    ("因为没有办法给零星。", "因为没办法给零星。"),
 ])
 def test_fact_gate_accepts_faithful_rewrites(parent, copy):
     assert fact_problem(parent, copy) is None
