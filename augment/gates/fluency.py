@@ -165,15 +165,25 @@ class FluencyGate(Gate):
     def reasons(self, candidates: Sequence[Candidate]) -> list[str | None]:
         out: list[str | None] = []
         for candidate in candidates:
-            drops = self.edit_drops(candidate.parent.text, candidate.text)
-            excess, drop, worst = max(((drop - self._limit(edit), drop, edit) for edit, drop in drops),
-                                      key=lambda item: item[0], default=(0.0, 0.0, None))
+            excess, drop, worst = self._worst(candidate.parent.text, candidate.text)
             if worst is None or excess <= 0:
                 out.append(None)
             else:
                 kind = "deletion" if worst.deletion else "edit"
                 out.append(f"disfluent {kind} (−{drop:.1f} nats at {worst.where()})")
         return out
+
+    def excess(self, original: str, copy: str) -> float:
+        """How far the worst edit's drop lies above its threshold (≤ 0: accepted; lower is more
+        fluent), to rank copies that all pass; ``-inf`` for a copy without edits."""
+        excess, _, worst = self._worst(original, copy)
+        return excess if worst is not None else float("-inf")
+
+    def _worst(self, original: str, copy: str) -> tuple[float, float, Edit | None]:
+        """(drop − threshold, drop, edit) of the edit furthest over its threshold."""
+        drops = self.edit_drops(original, copy)
+        return max(((drop - self._limit(edit), drop, edit) for edit, drop in drops),
+                   key=lambda item: item[0], default=(0.0, 0.0, None))
 
     def settings(self) -> tuple[float, float, int]:
         """(threshold, deletion_threshold, context): as given, else calibrated for the model."""

@@ -23,6 +23,7 @@ from zhaug.augment.base import default_segmenter
 from zhaug.augment.gates import build_gate
 from zhaug.augment.gates.base import Gate, check_pairs
 from zhaug.augment.gates.facts import fact_problem
+from zhaug.augment.gates.fluency import FluencyGate
 from zhaug.augment.generative.backend import LlamaBackend
 from zhaug.augment.generative.models import DEFAULT_MODEL
 from zhaug.augment.generative.prompts import clean_reply, messages
@@ -56,11 +57,13 @@ def sampling(temperature: float, max_tokens: int, seed: int, min_p: float | None
 
 
 def first_passing(
-    sources: Sequence[str], seeds: Sequence[int], attempt: Attempt, tries: int, gates: Sequence[Gate] = ()
+    sources: Sequence[str], seeds: Sequence[int], attempt: Attempt, tries: int, gates: Sequence[Gate] = (),
+    pick: int = 1, rank: Rank | None = None,
 ) -> list[str | None]:
     """Per source, the first of ``tries`` attempts that changed it, kept its facts and passed
-    ``gates``, else ``None``."""
-    results: list[str | None] = [None] * len(sources)
+    ``gates``, else ``None``. With ``pick`` > 1, attempts go on until ``pick`` have passed (or the
+    tries run out) and the passing one ``rank`` puts lowest is taken (ties: the earliest)."""
+    passed: list[list[str]] = [[] for _ in sources]
     pending = list(range(len(sources)))
     for n in range(tries):
         outputs = attempt([sources[i] for i in pending], [derive_seed(seeds[i], "try", n) for i in pending])
@@ -69,11 +72,22 @@ def first_passing(
         verdicts = check_pairs([(sources[i], out) for i, out in kept], list(gates)) if gates else [None] * len(kept)
         for (i, output), verdict in zip(kept, verdicts):
             if verdict is None:
-                results[i] = output
-        pending = [i for i in pending if results[i] is None]
+                passed[i].append(output)
+        pending = [i for i in pending if len(passed[i]) < pick]
         if not pending:
             break
-    return results
+    if rank is None:
+        return [found[0] if found else None for found in passed]
+    return [min(found, key=lambda out: rank(source, out)) if found else None for source, found in zip(sources, passed)]
+
+
+Rank = Callable[[str, str], float]
+"""How bad a rewrite of a source is (lower is better): :meth:`FluencyGate.excess`, say."""
+
+
+def fluency_rank(gates: Sequence[Gate]) -> Rank | None:
+    """The first fluency gate's :meth:`~zhaug.augment.gates.fluency.FluencyGate.excess`, if any."""
+    return next((gate.excess for gate in gates if isinstance(gate, FluencyGate)), None)
 
 
 EDGE_KINDS = frozenset({"url", "mention", "hashtag", "emoji", "space"})

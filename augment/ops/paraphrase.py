@@ -37,6 +37,10 @@ class Paraphrase(Operation):
     gates:
         Gate specs (as in a recipe) each rewritten sentence must also pass, judged against its
         sentence, e.g. ``[{fluency: {model: qwen2.5-coder-1.5b-instruct}}]``.
+    best_of:
+        Rewrites of a sentence that must pass before one is chosen: the one whose worst edit the
+        fluency gate among ``gates`` finds least disfluent (without one, the first). 1: the
+        first that passes, as before; more costs up to that many times the replies.
 
     Label risk: medium — a fluent rewrite can soften or sharpen the words that carry sentiment;
     facts and negations are checked, intensity is not.
@@ -47,23 +51,32 @@ class Paraphrase(Operation):
 
     def __init__(
         self, model: str | None = None, k: int | None = 3, temperature: float = 0.7, max_tokens: int = 128, tries: int = 3,
-        gates: Sequence[str | dict] = (), min_p: float | None = None, max_chars: int | None = None,
+        gates: Sequence[str | dict] = (), min_p: float | None = None, max_chars: int | None = None, best_of: int = 1,
     ):
         if temperature < 0 or (k is not None and k < 1) or tries < 1 or not (min_p is None or 0 <= min_p < 1) \
-                or (max_chars is not None and max_chars < 1):
-            raise ValueError("paraphrase: need temperature >= 0, k >= 1 (or None), tries >= 1, 0 <= min_p < 1, max_chars >= 1")
+                or (max_chars is not None and max_chars < 1) or best_of < 1:
+            raise ValueError("paraphrase: need temperature >= 0, k >= 1 (or None), tries >= 1, 0 <= min_p < 1, "
+                             "max_chars >= 1, best_of >= 1")
         self.model, self.k, self.temperature, self.max_tokens, self.tries = model, k, temperature, max_tokens, tries
-        self.gates, self.min_p, self.max_chars = gates, min_p, max_chars
+        self.gates, self.min_p, self.max_chars, self.best_of = gates, min_p, max_chars, best_of
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         return self.apply_batch([tokens], [rng])[0]
 
     def apply_batch(self, batch: Sequence[list[Token]], rngs: Sequence[random.Random]) -> list[list[Token]]:
-        from zhaug.augment.generative.rewrite import backend_for, first_passing, paraphrase_attempt, sentence_gates
+        from zhaug.augment.generative.rewrite import (
+            backend_for,
+            first_passing,
+            fluency_rank,
+            paraphrase_attempt,
+            sentence_gates,
+        )
 
         texts, jobs = sentence_jobs(batch, rngs, self.k, self.max_chars)
         sources = [join(texts[t][i]).strip() for t, i, _ in jobs]
         attempt = paraphrase_attempt(backend_for(self.model), self.temperature, self.max_tokens, self.min_p)
         tries = self.tries if self.temperature > 0 else 1
-        results = first_passing(sources, [seed for _, _, seed in jobs], attempt, tries, sentence_gates(self.gates))
+        gates = sentence_gates(self.gates)
+        results = first_passing(sources, [seed for _, _, seed in jobs], attempt, tries, gates,
+                                pick=self.best_of, rank=fluency_rank(gates))
         return replace_sentences(texts, jobs, results, default_segmenter())

@@ -136,6 +136,15 @@ def test_a_deletion_is_judged_by_what_follows(lm):
         None, f"disfluent deletion (−{cut:.1f} nats at 11)"]
 
 
+def test_excess_ranks_what_the_gate_accepts(lm):
+    gate = FluencyGate(threshold=1e9, score=lm.char_logprobs)
+    original = "这家酒店的服务非常好，下次还来。"
+    fitting, scrambled = "这家饭店的服务非常好，下次还来。", "这家酒店的好非常服务，下次还来。"
+    assert gate.reasons(candidates(original, fitting, scrambled)) == [None, None], "both pass a lax threshold"
+    assert gate.excess(original, fitting) < gate.excess(original, scrambled), "but the scramble ranks worse"
+    assert gate.excess(original, original) == float("-inf")
+
+
 def test_threshold_decides(lm):
     pair = candidates("这家酒店的服务非常好，下次还来。", "这家酒店的好非常服务，下次还来。")
     assert FluencyGate(threshold=1e9, score=lm.char_logprobs).reasons(pair) == [None]

@@ -251,6 +251,24 @@ def test_first_passing_retries_what_the_operation_gates_reject():
     assert first_passing(["快递很慢"], [7], tries_with_ah, 1, [NoSingleAh()]) == [None], "no try left: kept as it was"
 
 
+def test_best_of_takes_the_best_ranked_of_the_passing_tries():
+    def fewer_ah(source, out):
+        return out.count("啊")
+
+    def more_ah(source, out):
+        return -out.count("啊")
+
+    assert first_passing(["快递很慢"], [7], tries_with_ah, 3, pick=3, rank=more_ah) == ["快递很慢啊啊啊"]
+    assert first_passing(["快递很慢"], [7], tries_with_ah, 3, pick=3, rank=fewer_ah) == ["快递很慢啊"]
+    assert first_passing(["快递很慢"], [7], tries_with_ah, 3, [NoSingleAh()], pick=3, rank=fewer_ah) == ["快递很慢啊啊"], \
+        "only passing tries are ranked"
+    assert first_passing(["快递很慢"], [7], tries_with_ah, 2, pick=3, rank=more_ah) == ["快递很慢啊啊"], \
+        "the tries run out first: the best of those that passed"
+    seen = []
+    first_passing(["快递很慢"], [7], lambda s, seeds: seen.extend(seeds) or tries_with_ah(s, seeds), 3, pick=2)
+    assert seen == TRIES[:2], "no reply is asked for once pick rewrites have passed"
+
+
 def test_operations_clone_with_their_parameters():
     gates = [{"fluency": {"model": "gemma3-270m"}}]
     for op in (Paraphrase(model="x.gguf", k=None, tries=2, gates=gates),
