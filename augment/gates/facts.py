@@ -48,7 +48,10 @@ DROPPABLE = frozenset("啊呀吧呢哦噢哈啦嘛呗咯喔哟了的地得么")
 punctuation and spaces may go; dropping a word (就 也 又 多 这次) moves the facts."""
 
 QUANTITY_KINDS = frozenset({"number", "time", "date", "money", "percent"})
-PAIRED_MARKS = frozenset("【】《》〈〉“”‘’「」『』（）()[]")
+MARK_PAIRS = ("【】", "《》", "〈〉", "“”", "‘’", "「」", "『』", "（）", "()", "[]")
+PAIRED_MARKS = frozenset("".join(MARK_PAIRS))
+CLOSING_MARKS = {pair[1]: pair[0] for pair in MARK_PAIRS} | {'"': '"'}
+"""Closing marks and their openers (the ASCII quote is both; it is not counted by :func:`brackets`)."""
 
 _LATIN = re.compile(r"[A-Za-z]{2,}")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")

@@ -22,7 +22,7 @@ from typing import Any
 from zhaug.augment.base import default_segmenter
 from zhaug.augment.gates import build_gate
 from zhaug.augment.gates.base import Gate, check_pairs
-from zhaug.augment.gates.facts import fact_problem
+from zhaug.augment.gates.facts import CLOSING_MARKS, fact_problem
 from zhaug.augment.gates.fluency import FluencyGate
 from zhaug.augment.generative.backend import LlamaBackend
 from zhaug.augment.generative.models import DEFAULT_MODEL
@@ -107,10 +107,6 @@ def edges(text: str) -> tuple[str, str, str]:
     while tail and closes_open_mark(core, tail[0]):
         core, tail = core + tail[0], tail[1:]
     return head, core, tail
-
-
-CLOSING_MARKS = {"”": "“", "’": "‘", "」": "「", "』": "『", "》": "《", "〉": "〈", "】": "【", "）": "（", ")": "(", "]": "[", '"': '"'}
-"""Closing paired marks and their openers (the ASCII quote is both)."""
 
 
 def closes_open_mark(text: str, char: str) -> bool:

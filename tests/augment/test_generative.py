@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from tests.tiny_gguf import CHARS, write_tiny_gguf
 from zhaug.augment.base import default_segmenter
 from zhaug.augment.gates import Candidate, Gate
-from zhaug.augment.gates.facts import FactGate, fact_problem
+from zhaug.augment.gates.facts import CLOSING_MARKS, FactGate, fact_problem
 from zhaug.augment.generative import models
 from zhaug.augment.generative.backend import (
     InstructionSlots,
@@ -30,7 +30,6 @@ from zhaug.augment.generative.backend import (
 )
 from zhaug.augment.generative.prompts import clean_reply, messages
 from zhaug.augment.generative.rewrite import (
-    CLOSING_MARKS,
     edges,
     first_passing,
     keeping_edges,
