@@ -29,13 +29,7 @@ from zhaug.augment.generative.backend import (
     require_runtime,
 )
 from zhaug.augment.generative.prompts import clean_reply, messages
-from zhaug.augment.generative.rewrite import (
-    edges,
-    first_passing,
-    keeping_edges,
-    sampling,
-    without_final_marks,
-)
+from zhaug.augment.generative.rewrite import edges, first_passing, keeping_edges, sampling, without_final_marks
 from zhaug.augment.ops.backtranslate import BackTranslate
 from zhaug.augment.ops.paraphrase import Paraphrase
 from zhaug.augment.text import join
