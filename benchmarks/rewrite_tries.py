@@ -20,11 +20,11 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-import zhaug.augment.generative.rewrite as rewrite
 from zhaug.augment.base import default_segmenter
 from zhaug.augment.compose import split_token_sentences
 from zhaug.augment.gates.base import check_pairs
 from zhaug.augment.gates.facts import fact_problem
+from zhaug.augment.generative import rewrite
 from zhaug.augment.text import is_cjk, join
 from zhaug.cli import app
 
