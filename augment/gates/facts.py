@@ -125,17 +125,6 @@ def brackets(text: str) -> Counter[str]:
     return Counter(char for char in text if char in PAIRED_MARKS)
 
 
-def checked_words(text: str) -> list[str]:
-    """The words of ``text`` this gate holds a rewrite to, in order of first occurrence, once
-    each: negations with the word they govern, denials, numbers, quantities, names, Latin words
-    (what a prompt can ask the model to keep verbatim)."""
-    words = [*negation_scopes(text), *denials(text), *pattern_spans(text), *quantities(text), *entities(text),
-             *latin_words(text)]
-    found = {word: text.find(word) for word in words if word and word in text}
-    whole = [w for w in found if not any(w != other and w in other for other in found)]  # 6 inside 6分
-    return sorted(whole, key=lambda w: found[w])
-
-
 def dropped_content(parent: str, text: str) -> str | None:
     """What ``text`` deleted from ``parent`` besides punctuation, spaces and :data:`DROPPABLE`
     characters (a replaced span is a rewrite, not a deletion), or ``None``."""

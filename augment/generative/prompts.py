@@ -10,7 +10,6 @@ faithful.)
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 from zhaug.augment.generative.backend import Messages
 
@@ -36,16 +35,9 @@ TEMPLATES: dict[str, tuple[str, str]] = {
 """task → (system message, user message with ``{text}`` and, for translation, ``{pivot_en}``)."""
 
 
-KEEP_LINE = "以下词语必须一字不改地保留：{words}"
-"""Put between the instruction and the text when the caller names the words to keep."""
-
-
-def messages(task: str, text: str, pivot: str = "en", keep: Sequence[str] = ()) -> Messages:
-    """The chat messages asking for ``task`` on ``text``; ``keep``: words named in the prompt as
-    ones to copy verbatim (after the instruction's line, so the instruction's slot is shared)."""
+def messages(task: str, text: str, pivot: str = "en") -> Messages:
+    """The chat messages asking for ``task`` on ``text``."""
     system, user = TEMPLATES[task]
-    if keep:
-        text = KEEP_LINE.format(words="、".join(keep)) + "\n" + text
     return [
         {"role": "system", "content": system},
         {"role": "user", "content": user.format(text=text, pivot_en=PIVOTS[pivot][1])},

@@ -22,7 +22,7 @@ from typing import Any
 from zhaug.augment.base import default_segmenter
 from zhaug.augment.gates import build_gate
 from zhaug.augment.gates.base import Gate, check_pairs
-from zhaug.augment.gates.facts import CLOSING_MARKS, checked_words, fact_problem
+from zhaug.augment.gates.facts import CLOSING_MARKS, fact_problem
 from zhaug.augment.gates.fluency import FluencyGate
 from zhaug.augment.generative.backend import LlamaBackend
 from zhaug.augment.generative.models import DEFAULT_MODEL
@@ -145,13 +145,12 @@ def keeping_edges(attempt: Attempt) -> Attempt:
 
 
 def paraphrase_attempt(backend: LlamaBackend, temperature: float, max_tokens: int,
-                       min_p: float | None = None, name_kept: bool = False) -> Attempt:
-    """One zh → zh rewrite per source; ``name_kept``: the prompt lists the source's
-    :func:`~zhaug.augment.gates.facts.checked_words`."""
+                       min_p: float | None = None) -> Attempt:
+    """One zh → zh rewrite per source."""
 
     def attempt(sources: list[str], seeds: list[int]) -> list[str]:
-        requests = [(messages("paraphrase", s, keep=checked_words(s) if name_kept else ()),
-                     sampling(temperature, max_tokens, seed, min_p)) for s, seed in zip(sources, seeds)]
+        requests = [(messages("paraphrase", s), sampling(temperature, max_tokens, seed, min_p))
+                    for s, seed in zip(sources, seeds)]
         return [clean_reply(reply) for reply in backend.generate(requests)]
 
     return keeping_edges(attempt)

@@ -37,9 +37,6 @@ class Paraphrase(Operation):
     gates:
         Gate specs (as in a recipe) each rewritten sentence must also pass, judged against its
         sentence, e.g. ``[{fluency: {model: qwen2.5-coder-1.5b-instruct}}]``.
-    name_kept:
-        List the sentence's protected words (negations with the word they govern, numbers,
-        quantities, names, quotes) in the prompt as words to keep verbatim.
     best_of:
         Rewrites of a sentence that must pass before one is chosen: the one whose worst edit the
         fluency gate among ``gates`` finds least disfluent (without one, the first). 1: the
@@ -55,7 +52,6 @@ class Paraphrase(Operation):
     def __init__(
         self, model: str | None = None, k: int | None = 3, temperature: float = 0.7, max_tokens: int = 128, tries: int = 3,
         gates: Sequence[str | dict] = (), min_p: float | None = None, max_chars: int | None = None, best_of: int = 1,
-        name_kept: bool = False,
     ):
         if temperature < 0 or (k is not None and k < 1) or tries < 1 or not (min_p is None or 0 <= min_p < 1) \
                 or (max_chars is not None and max_chars < 1) or best_of < 1:
@@ -63,7 +59,6 @@ class Paraphrase(Operation):
                              "max_chars >= 1, best_of >= 1")
         self.model, self.k, self.temperature, self.max_tokens, self.tries = model, k, temperature, max_tokens, tries
         self.gates, self.min_p, self.max_chars, self.best_of = gates, min_p, max_chars, best_of
-        self.name_kept = name_kept
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         return self.apply_batch([tokens], [rng])[0]
@@ -79,8 +74,7 @@ class Paraphrase(Operation):
 
         texts, jobs = sentence_jobs(batch, rngs, self.k, self.max_chars)
         sources = [join(texts[t][i]).strip() for t, i, _ in jobs]
-        attempt = paraphrase_attempt(backend_for(self.model), self.temperature, self.max_tokens, self.min_p,
-                                     self.name_kept)
+        attempt = paraphrase_attempt(backend_for(self.model), self.temperature, self.max_tokens, self.min_p)
         tries = self.tries if self.temperature > 0 else 1
         gates = sentence_gates(self.gates)
         results = first_passing(sources, [seed for _, _, seed in jobs], attempt, tries, gates,

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from tests.tiny_gguf import CHARS, write_tiny_gguf
 from zhaug.augment.base import default_segmenter
 from zhaug.augment.gates import Candidate, Gate
-from zhaug.augment.gates.facts import CLOSING_MARKS, FactGate, checked_words, fact_problem
+from zhaug.augment.gates.facts import CLOSING_MARKS, FactGate, fact_problem
 from zhaug.augment.generative import models
 from zhaug.augment.generative.backend import (
     InstructionSlots,
@@ -29,14 +29,7 @@ from zhaug.augment.generative.backend import (
     require_runtime,
 )
 from zhaug.augment.generative.prompts import clean_reply, messages
-from zhaug.augment.generative.rewrite import (
-    edges,
-    first_passing,
-    keeping_edges,
-    paraphrase_attempt,
-    sampling,
-    without_final_marks,
-)
+from zhaug.augment.generative.rewrite import edges, first_passing, keeping_edges, sampling, without_final_marks
 from zhaug.augment.ops.backtranslate import BackTranslate
 from zhaug.augment.ops.paraphrase import Paraphrase
 from zhaug.augment.text import join
@@ -156,49 +149,6 @@ def test_instruction_is_the_prompt_up_to_the_text():
     assert turns[0] == messages("paraphrase", "x")[0]
     assert turns[1]["content"].endswith("\n") and "快递" not in turns[1]["content"]
     assert messages("paraphrase", "快递很慢。")[1]["content"].startswith(turns[1]["content"])
-
-
-def test_named_words_follow_the_shared_instruction():
-    plain, named = messages("paraphrase", "送餐的不给送上楼。"), messages("paraphrase", "送餐的不给送上楼。", keep=["不给送上楼"])
-    assert instruction(named) == instruction(plain), "the same instruction slot serves both"
-    assert named[1]["content"].endswith("以下词语必须一字不改地保留：不给送上楼\n送餐的不给送上楼。")
-
-
-@pytest.mark.parametrize("text, words", [
-    ("官方辟谣称消息不实，iPhone卖了3000元", ["辟谣", "不实", "iPhone", "3000元"]),
-    ("送餐的不给送上楼，让自己下楼取", ["不给送上楼"]),
-    ("闯红灯，6分，罚100。", ["6分", "100"]),  # 6 is inside 6分: named once
-    ("快递很慢", []),
-])
-def test_checked_words_are_what_the_fact_gate_compares(text, words):
-    assert checked_words(text) == words
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.text(alphabet=list("我不没无别好吃快递慢北京35元。，否认辟谣假的iPhone "), max_size=30))
-def test_checked_words_occur_in_order_and_none_inside_another(text):
-    words = checked_words(text)
-    assert all(word in text for word in words)
-    assert [text.find(w) for w in words] == sorted(text.find(w) for w in words)
-    assert not any(a != b and a in b for a in words for b in words)
-
-
-def test_the_prompt_names_the_kept_words_only_when_asked(tmp_path):
-    asked = []
-
-    class Echo:
-        def handle_completions(self, body):
-            pass
-
-        def handle_chat_completions(self, body):
-            if body.get("max_tokens") != 0:  # not the instruction slot's priming
-                asked.append(body["messages"][-1]["content"])
-            return {"choices": [{"message": {"content": "送餐员不给送上楼"}}]}
-
-    backend = LlamaBackend(str(write_tiny_gguf(tmp_path / "t.gguf")), server=Echo(), cache=ReplyCache(tmp_path / "c.sqlite"))
-    for name_kept in (False, True):
-        paraphrase_attempt(backend, 0.7, 32, name_kept=name_kept)(["送餐的不给送上楼"], [1])
-    assert "以下词语" not in asked[0] and asked[1].endswith("以下词语必须一字不改地保留：不给送上楼\n送餐的不给送上楼")
 
 
 def test_slots_go_to_the_least_recently_used_instruction_and_are_emptied_for_a_new_one():
