@@ -22,9 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from zhaug.io import Record, stratified_sample
-from zhaug.rng import derive_rng
-from zhaug.studies.ablation import AblationConfig, Arm, Cell, cell_train_config, load_pool_and_eval, unlabeled_pool
+from zhaug.io import Record
+from zhaug.studies.ablation import (
+    AblationConfig,
+    Arm,
+    Cell,
+    cell_subset,
+    cell_train_config,
+    load_pool_and_eval,
+    unlabeled_pool,
+)
 from zhaug.train.predict import Predictor
 from zhaug.train.trainer import Trainer
 
@@ -41,7 +48,7 @@ def cell(config: AblationConfig, pool: list[Record], eval_set: list[Record], siz
          args: argparse.Namespace) -> dict[str, float]:
     """Teacher (probe-st, the study's budget), pseudo-label accuracy and student of one cell."""
     arm = next(a for a in config.arms if a.name == "probe-st")
-    subset = stratified_sample(pool, size, derive_rng(seed, size, "ablation-subset"))
+    subset = cell_subset(Cell(arm, 0, size, seed), pool)
     unlabeled = unlabeled_pool(pool, subset, Cell(arm, 0, size, seed))
     out = args.out / f"n{size}-s{seed}"
     teacher_config = cell_train_config(Cell(arm, 0, size, seed), config, threads=1)

@@ -243,12 +243,18 @@ def run_cell(cell: Cell, config: AblationConfig, pool: list[Record], eval_set: l
         return result
 
 
+def cell_subset(cell: Cell, pool: list[Record]) -> list[Record]:
+    """The labelled rows of a cell: a stratified sample of the pool drawn from its size and seed
+    only, so every arm of a size and seed trains on the same rows."""
+    return stratified_sample(pool, cell.size, derive_rng(cell.seed, cell.size, "ablation-subset"))
+
+
 def train_cell(cell: Cell, config: AblationConfig, pool: list[Record], eval_set: list[Record],
                out: Path, threads: int) -> dict[str, Any]:
     """Augment (gated by the teacher cell's model, trained first if need be), train and audit a cell."""
     folder = cell_folder(cell, config, out)
     started = time.perf_counter()
-    subset = stratified_sample(pool, cell.size, derive_rng(cell.seed, cell.size, "ablation-subset"))
+    subset = cell_subset(cell, pool)
     children, rejected_by_teacher = None, 0
     if cell.arm.recipe:
         recipe = bind_models(load_recipe(cell.arm.recipe))
