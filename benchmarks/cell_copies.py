@@ -13,7 +13,6 @@ are refused (the teacher's model would have to be found first). Writes ``id``, `
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 from zhaug.augment.recipes import load_recipe
@@ -48,7 +47,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     pairs = cell_pairs(AblationConfig.load(args.config), args.arm, args.size, args.seed, args.multiplier)
-    lines = ["\t".join(("id", "original", "copy"))]
+    lines = ["id\toriginal\tcopy"]
     lines += ["\t".join(field.replace("\t", " ").replace("\n", " ") for field in pair) for pair in pairs]
     atomic_write_text(args.out, "\n".join(lines) + "\n")
     print(f"{args.out}: {len(pairs)} copies of {len({p[0] for p in pairs})} rows "

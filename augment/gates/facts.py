@@ -5,7 +5,7 @@ rules gate is too strict for them (非常 → 很 changes its count of 非) and 
 → 否认消息是假的 keeps two markers but reverses the claim). This gate compares what carries
 the truth of a text: negations by polarity (their count, in words that negate) and scope (each
 negator with the word it governs, verbatim), denial words
-(否认 辟谣 谣言 不实 假 …) one by one, regex-detected numbers, dates and money both ways, named
+(否认 辟谣 谣言 不实 假 …) one by one, words swapped for their opposites (收费 → 免费), regex-detected numbers, dates and money both ways, named
 entities and quantities (2个多小时) as the default segmenter finds them, paired marks (【】),
 words in Latin letters (brands, pinyin), personal pronouns (who did what: 我微笑 → 你微笑), and
 content a rewrite silently dropped (就一个肉菜 → 一个肉菜, 菜也很好吃 → 菜很好吃: a deletion may
@@ -23,6 +23,20 @@ from zhaug.augment.gates.base import Candidate, Gate, register_gate
 from zhaug.augment.gates.fluency import edits
 from zhaug.augment.gates.rules import pattern_spans
 from zhaug.augment.text import ENTITY_TAGS, NEGATION_CHARS, dictionary_tags
+
+ANTONYMS = tuple(tuple(pair.split("/")) for pair in (
+    "收费/免费", "贵/便宜", "快/慢", "高/低", "新/旧", "干净/脏", "安静/吵", "热/冷", "好/差", "好/坏", "满意/失望", "喜欢/讨厌", "长/短",
+    "厚/薄", "方便/麻烦", "舒服/难受", "清晰/模糊", "简单/复杂", "容易/难", "增加/减少", "上涨/下跌", "涨/跌", "支持/反对", "成功/失败", "赢/输",
+    "优点/缺点", "好评/差评", "提前/推迟", "准时/迟到", "热情/冷淡", "香/臭", "正常/异常", "安全/危险", "男/女",
+))
+"""Word pairs of opposite sense in reviews and news: a rewrite that loses one and gains the other
+reversed a claim without a negator (停车竟然要收费 → 停车是免费的, a back-translation the facts
+gate let through until 2026-12-05). Negated forms (不合格) and 真 / 假 are the negation and denial
+checks' business; 多 / 少 and 对 / 错 end too many words of other senses (差不多, 至少, 不错)."""
+
+NOT_OPPOSITE = ("差不多", "好像", "只好", "正好", "刚好", "好几", "好多", "快递", "快乐", "赶快", "尽快",
+                "长期", "长大", "成长", "新闻", "重新", "难道", "难怪", "高兴")
+"""Words holding a character of :data:`ANTONYMS` in another sense (好像 is not 好, 快递 not 快)."""
 
 DENIAL_WORDS = ("否认", "辟谣", "谣言", "造谣", "不实", "虚假", "假")
 """Words that deny a claim; each must survive (a longer word is counted before its parts)."""
@@ -90,6 +104,25 @@ def denials(text: str) -> Counter[str]:
         found[word] = text.count(word)
         text = text.replace(word, "　")
     return +found
+
+
+def antonym_flip(parent: str, text: str) -> str | None:
+    """``"a → b"`` when ``text`` has fewer of the word ``a`` and more of its opposite ``b`` (one of
+    :data:`ANTONYMS`) than ``parent``, else ``None``."""
+    before, after = _antonym_counts(parent), _antonym_counts(text)
+    for pair in ANTONYMS:
+        for lost, gained in (pair, pair[::-1]):
+            if after[lost] < before[lost] and after[gained] > before[gained]:
+                return f"{lost} → {gained}"
+    return None
+
+
+def _antonym_counts(text: str) -> Counter[str]:
+    """How often each word of :data:`ANTONYMS` occurs in ``text``, inside longer words too (the
+    segmenter joins 价格便宜 and 太差劲), words of other senses (:data:`NOT_OPPOSITE`) left out."""
+    for word in NOT_OPPOSITE:
+        text = text.replace(word, "　")
+    return Counter({word: text.count(word) for pair in ANTONYMS for word in pair})
 
 
 def entities(text: str) -> list[str]:
@@ -165,6 +198,9 @@ def fact_problem(parent: str, text: str, entities_too: bool = True) -> str | Non
     lost, gained = denials(parent) - denials(text), denials(text) - denials(parent)
     if lost or gained:
         return f"denial changed ({'、'.join(sorted(lost.elements())) or '∅'} → {'、'.join(sorted(gained.elements())) or '∅'})"
+    flip = antonym_flip(parent, text)
+    if flip:
+        return f"opposite word ({flip})"
     spans, new_spans = pattern_spans(parent), pattern_spans(text)
     if spans != new_spans:
         return f"number changed ({'、'.join(sorted((spans - new_spans).elements())) or '∅'} → " \
@@ -188,7 +224,7 @@ def fact_problem(parent: str, text: str, entities_too: bool = True) -> str | Non
 
 @register_gate
 class FactGate(Gate):
-    """Reject a copy whose negations, denials, numbers or quantities, paired marks, Latin words,
+    """Reject a copy whose negations, denials, opposite-sense words, numbers or quantities, paired marks, Latin words,
     pronouns or named entities differ from its parent's, that dropped content words, or that holds
     a refusal, commentary or English the parent lacks.
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from tests.tiny_gguf import CHARS, write_tiny_gguf
 from zhaug.augment.base import default_segmenter
 from zhaug.augment.gates import Candidate, Gate
-from zhaug.augment.gates.facts import CLOSING_MARKS, FactGate, fact_problem
+from zhaug.augment.gates.facts import CLOSING_MARKS, FactGate, antonym_flip, fact_problem
 from zhaug.augment.generative import models
 from zhaug.augment.generative.backend import (
     InstructionSlots,
@@ -372,6 +372,8 @@ def test_registry_entries_are_complete():
     ("字典把bo改为bai，把ju改为jue。", "字典把.bai改为bai，把.jue改为jue。",
      "Latin word changed (bo、ju → bai、jue)"),  # as a judged copy did (2026-12-05): every old reading overwritten
     ("新买的iPhone很好用。", "新买的手机很好用。", "Latin word changed (iPhone → ∅)"),
+    ("入住酒店停车竟然要收费。", "在酒店停车是免费的。", "opposite word (收费 → 免费)"),  # a judged bt copy
+    ("价格便宜，送得快。", "价格便宜，送得慢。", "opposite word (快 → 慢)"),
 ])
 def test_fact_gate_rejects_with_reason(parent, copy, reason):
     assert reason in FactGate().reasons([Candidate(Record("1", parent), copy, "paraphrase", 0)])[0]
@@ -386,9 +388,18 @@ def test_fact_gate_rejects_with_reason(parent, copy, reason):
     ("对付疲惫：睡觉。", "面对疲惫：睡觉。"),
     ("超级超级快，还会再来哦！", "超级超级迅速，还会再来！"),
     ("新买的iPhone很好用。", "刚买的iPhone非常好用。"),
+    ("房间很好，早餐差。", "房间非常好，早餐很差。"),  # both words of a pair kept (快递 is not 快)
+    ("快递很快，包装新。", "送货很快，包装是新的。"),
 ])
 def test_fact_gate_accepts_faithful_rewrites(parent, copy):
     assert fact_problem(parent, copy) is None
+
+
+def test_opposite_words_are_words_not_characters():
+    assert antonym_flip("快递很快。", "快递很慢。") == "快 → 慢"
+    assert antonym_flip("价格便宜。", "价格太贵了。") == "便宜 → 贵"
+    assert antonym_flip("好像要下雨。", "差不多要下雨。") is None  # neither is 好 nor 差
+    assert antonym_flip("快递到了。", "快递很慢。") is None  # 快递 holds no 快 to lose
 
 
 @settings(max_examples=60, deadline=None)
