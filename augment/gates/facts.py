@@ -61,6 +61,11 @@ DROPPABLE = frozenset("啊呀吧呢哦噢哈啦嘛呗咯喔哟了的地得么")
 """Characters a rewrite may delete without a trace (modal particles, 了, 的): besides these only
 punctuation and spaces may go; dropping a word (就 也 又 多 这次) moves the facts."""
 
+COLLAPSED = 5
+"""Letters (not :data:`DROPPABLE`) a replaced span needs before its shrinking to a third counts as
+dropped content: on the 126 judged generative pairs of 2026-12-05 this flags 3, two judged meaning
+changed by both readers (公司受雇于三星 → 工作) and one shifted (一看这些给 → 看了: whose posts)."""
+
 QUANTITY_KINDS = frozenset({"number", "time", "date", "money", "percent"})
 MARK_PAIRS = ("【】", "《》", "〈〉", "“”", "‘’", "「」", "『』", "（）", "()", "[]")
 PAIRED_MARKS = frozenset("".join(MARK_PAIRS))
@@ -91,6 +96,7 @@ def negation_scopes(text: str) -> Counter[str]:
     for token, following in zip(tokens, [*tokens[1:], None]):
         if token.kind == "negation" and token.text not in NOT_NEGATING:
             governed = following.text if following is not None and following.kind != "punct" else ""
+            governed = "" if set(governed) <= DROPPABLE else governed  # 不容易啊 governs 容易, not 啊
             scopes[token.text + governed] += 1
     return scopes
 
@@ -160,11 +166,17 @@ def brackets(text: str) -> Counter[str]:
 
 def dropped_content(parent: str, text: str) -> str | None:
     """What ``text`` deleted from ``parent`` besides punctuation, spaces and :data:`DROPPABLE`
-    characters (a replaced span is a rewrite, not a deletion), or ``None``."""
+    characters, or ``None``. A replaced span is a rewrite, not a deletion, unless it shrank to a
+    third or less from :data:`COLLAPSED` letters or more (可以用垃圾来形容了，能把 → 可以将: the verdict
+    went)."""
     for edit in edits(parent, text, gap=1):
         gone = parent[edit.start : edit.end]
         if edit.deletion and any(char.isalnum() and char not in DROPPABLE for char in gone):
             return gone.strip()
+        letters, kept = (sum(char.isalnum() and char not in DROPPABLE for char in span)
+                         for span in (gone, text[edit.copy_start : edit.copy_end]))
+        if letters >= COLLAPSED and 3 * kept <= letters:
+            return f"{gone.strip()} → {text[edit.copy_start : edit.copy_end].strip()}"
     return None
 
 
