@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from zhaug.augment.base import default_segmenter
 from zhaug.augment.gates.base import Candidate, Gate, register_gate
 from zhaug.augment.gates.fluency import edits
-from zhaug.augment.gates.rules import pattern_spans
+from zhaug.augment.gates.rules import pattern_spans, span_kind
 from zhaug.augment.text import ENTITY_TAGS, NEGATION_CHARS, dictionary_tags
 
 ANTONYMS = tuple(tuple(pair.split("/")) for pair in (
@@ -215,8 +215,8 @@ def fact_problem(parent: str, text: str, entities_too: bool = True) -> str | Non
         return f"opposite word ({flip})"
     spans, new_spans = pattern_spans(parent), pattern_spans(text)
     if spans != new_spans:
-        return f"number changed ({'、'.join(sorted((spans - new_spans).elements())) or '∅'} → " \
-               f"{'、'.join(sorted((new_spans - spans).elements())) or '∅'})"
+        lost, gained = sorted((spans - new_spans).elements()), sorted((new_spans - spans).elements())
+        return f"{span_kind((lost or gained)[0])} changed ({'、'.join(lost) or '∅'} → {'、'.join(gained) or '∅'})"
     for name, count in (("quantity", quantities), ("bracket", brackets), ("Latin word", latin_words)):
         lost, gained = count(parent) - count(text), count(text) - count(parent)
         if lost or gained:

@@ -11,6 +11,7 @@ from zhaug.augment.gates.base import Candidate, Gate, register_gate
 from zhaug.augment.text import NEGATION_CHARS, PATTERNS, protected_spans
 
 _PATTERN = re.compile("|".join(f"(?:{pattern})" for pattern in PATTERNS.values()))
+_KINDS = {kind: re.compile(pattern) for kind, pattern in PATTERNS.items()}
 
 
 def negation_count(text: str) -> int:
@@ -21,6 +22,12 @@ def negation_count(text: str) -> int:
 def pattern_spans(text: str) -> Counter[str]:
     """The regex-detected protected spans of ``text`` (numbers, dates, URLs, titles, ...), as a multiset."""
     return Counter(match.group() for match in _PATTERN.finditer(text))
+
+
+def span_kind(span: str) -> str:
+    """Which of :data:`~zhaug.augment.text.PATTERNS` a span of :func:`pattern_spans` is (quote,
+    title, money, number, ...), for rejection reasons."""
+    return next((kind for kind, pattern in _KINDS.items() if pattern.fullmatch(span)), "span")
 
 
 @register_gate
