@@ -5,7 +5,9 @@
 
 A cell's copies are not kept in its folder; this makes them again exactly as ``zhaug ablate`` did
 (the cell's subset, the arm's recipe, multiplier and seed: ``train_cell``), so a generative arm
-is served from the reply cache its cell left and needs no inference. Arms gated by a teacher
+is served from the reply cache its cell left and needs no inference. The gates are the ones of
+the code that runs this: for a cell made before a gate changed, run it from that commit's tree
+(the copies then number as the cell's ``train_rows`` says). Arms gated by a teacher
 are refused (the teacher's model would have to be found first). Writes ``id``, ``original``,
 ``copy`` (tab-separated, one row per copy, rows in subset order) and prints how many rows got a copy.
 """
