@@ -4,12 +4,13 @@ Generative copies (paraphrase, back-translation) rewrite whole sentences, so the
 rules gate is too strict for them (非常 → 很 changes its count of 非) and too lax (辟谣称消息不实
 → 否认消息是假的 keeps two markers but reverses the claim). This gate compares what carries
 the truth of a text: negations by polarity (their count, in words that negate) and scope (each
-negator with the word it governs, verbatim), denial words
-(否认 辟谣 谣言 不实 假 …) one by one, words swapped for their opposites (收费 → 免费),
-regex-detected numbers, dates, money and quotations both ways, named entities and quantities (2个多小时) as the default segmenter finds them, paired marks (【】),
-words in Latin letters (brands, pinyin), personal pronouns (who did what: 我微笑 → 你微笑), and
-content a rewrite silently dropped (就一个肉菜 → 一个肉菜, 菜也很好吃 → 菜很好吃: a deletion may
-only take punctuation and modal particles). It also rejects a model's refusals, commentary and English leftovers ("Sure, here is…").
+negator with the word it governs, verbatim), denial words (否认 辟谣 谣言 不实 假 …) one by
+one, words swapped for their opposites (收费 → 免费), regex-detected numbers, dates, money and
+quotations both ways, named entities and quantities (2个多小时) as the default segmenter finds
+them, paired marks (【】), words in Latin letters (brands, pinyin), personal pronouns (who did
+what: 我微笑 → 你微笑), and content a rewrite silently dropped (就一个肉菜 → 一个肉菜, 菜也很好吃 →
+菜很好吃: a deletion may only take punctuation and modal particles, and a span may not shrink to
+a third). It also rejects a model's refusals, commentary and English leftovers ("Sure, here is…").
 """
 
 from __future__ import annotations
