@@ -369,7 +369,7 @@ def test_registry_entries_are_complete():
     ("我微笑时，如果你懂。", "你微笑时，如果你懂。", "person changed (我 → 你)"),
     ("30块的饭，就一个肉菜，根本吃不饱。", "30块的饭，一个肉菜，根本吃不饱。", "content dropped (就)"),
     ("送餐小哥真快，菜也很好吃。", "送餐小哥很快，菜很好吃。", "content dropped (也)"),
-    ("可以用垃圾来形容了，能把土豆丝做的这么难吃！", "可以将土豆丝做得这么难吃！", "content dropped (用垃圾来形容了，能把 → 将)"),
+    ("房间的空调总是自己突然停机了，热得睡不着。", "房间的空调坏了，热得睡不着。", "content dropped (总是自己突然停机 → 坏)"),
     ("2个多小时，十点多下单。", "约2小时，十点点下单。", "quantity changed (2个多小时、十点多 → 2小时、十点点)"),
     ("【你见证了奇迹吗？】今晚出场。", "你是否见证了奇迹呢？】今晚出场。", "bracket changed (【 → ∅)"),
     ("字典把bo改为bai，把ju改为jue。", "字典把.bai改为bai，把.jue改为jue。",
@@ -393,7 +393,7 @@ def test_fact_gate_rejects_with_reason(parent, copy, reason):
     ("新买的iPhone很好用。", "刚买的iPhone非常好用。"),
     ("房间很好，早餐差。", "房间非常好，早餐很差。"),  # both words of a pair kept (快递 is not 快)
     ("快递很快，包装新。", "送货很快，包装是新的。"),
-    ("土豆丝很难吃，厨师确实不容易啊！", "土豆丝非常难吃，厨师确实很不容易！"),  # a particle is not what 不 governs
+    ("饭菜很难吃，厨师也是不容易啊！", "饭菜非常难吃，厨师确实很不容易！"),  # a particle is not what 不 governs
     ("送餐的速度非常快。", "送餐很快。"),  # 速度非常 → 很: four letters may shrink
 ])
 def test_fact_gate_accepts_faithful_rewrites(parent, copy):
