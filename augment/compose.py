@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 
 from zhaug.augment.base import Operation
@@ -189,6 +190,16 @@ def sentence_jobs(
         base = rng.getrandbits(64)
         jobs.extend((t, i, derive_seed(base, i)) for i in chosen)
     return texts, jobs
+
+
+def text_tries(jobs: Sequence[SentenceJob], tries: int, k: int | None) -> list[int]:
+    """Tries per job when each text has ``tries`` × ``k`` in all, shared among its chosen
+    sentences: a text with one sentence to rewrite gets every try of the ``k`` it lacks, so that
+    short texts are not the ones left without a copy (with ``k`` None, ``tries`` each)."""
+    if k is None:
+        return [tries] * len(jobs)
+    chosen = Counter(t for t, _, _ in jobs)
+    return [-(-tries * k // chosen[t]) for t, _, _ in jobs]
 
 
 def replace_sentences(

@@ -57,15 +57,21 @@ def sampling(temperature: float, max_tokens: int, seed: int, min_p: float | None
 
 
 def first_passing(
-    sources: Sequence[str], seeds: Sequence[int], attempt: Attempt, tries: int, gates: Sequence[Gate] = (),
-    pick: int = 1, rank: Rank | None = None,
+    sources: Sequence[str], seeds: Sequence[int], attempt: Attempt, tries: int | Sequence[int],
+    gates: Sequence[Gate] = (), pick: int = 1, rank: Rank | None = None,
 ) -> list[str | None]:
-    """Per source, the first of ``tries`` attempts that changed it, kept its facts and passed
-    ``gates``, else ``None``. With ``pick`` > 1, attempts go on until ``pick`` have passed (or the
-    tries run out) and the passing one ``rank`` puts lowest is taken (ties: the earliest)."""
+    """Per source, the first of ``tries`` attempts (a number, or one per source) that changed it,
+    kept its facts and passed ``gates``, else ``None``. With ``pick`` > 1, attempts go on until
+    ``pick`` have passed (or the tries run out) and the passing one ``rank`` puts lowest is taken
+    (ties: the earliest). Try ``n`` of a source has the same seed whatever its budget, so a larger
+    budget only adds tries."""
+    budget = [tries] * len(sources) if isinstance(tries, int) else list(tries)
     passed: list[list[str]] = [[] for _ in sources]
     pending = list(range(len(sources)))
-    for n in range(tries):
+    for n in range(max(budget, default=0)):
+        pending = [i for i in pending if n < budget[i]]
+        if not pending:
+            break
         outputs = attempt([sources[i] for i in pending], [derive_seed(seeds[i], "try", n) for i in pending])
         kept = [(i, out) for i, out in zip(pending, outputs)
                 if out and out != sources[i] and fact_problem(sources[i], out) is None]
@@ -74,8 +80,6 @@ def first_passing(
             if verdict is None:
                 passed[i].append(output)
         pending = [i for i in pending if len(passed[i]) < pick]
-        if not pending:
-            break
     if rank is None:
         return [found[0] if found else None for found in passed]
     return [min(found, key=lambda out: rank(source, out)) if found else None for source, found in zip(sources, passed)]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from zhaug.augment.base import Operation, default_segmenter, register
-from zhaug.augment.compose import replace_sentences, sentence_jobs
+from zhaug.augment.compose import replace_sentences, sentence_jobs, text_tries
 from zhaug.augment.text import NEGATION_CHARS, Token, join, protected_spans
 from zhaug.errors import MissingResourceError
 from zhaug.rng import derive_seed
@@ -65,7 +65,8 @@ class BackTranslate(Operation):
     model, pivot, tries:
         For ``backend="llm"``: a packaged model name or GGUF path (``None``: Qwen2.5-Coder-1.5B-Instruct),
         the pivot language (``en`` or ``ja``), and attempts per sentence: with ``keep_protected``, a
-        round trip that is unchanged or fails the fact gate's check is retried with another seed.
+        round trip that is unchanged or fails the fact gate's check is retried with another seed
+        (a text with fewer than ``k`` sentences shares the tries of all ``k``, as in :class:`Paraphrase`).
     gates:
         For ``backend="llm"``: gate specs each round trip must also pass (see :class:`Paraphrase`).
 
@@ -110,7 +111,7 @@ class BackTranslate(Operation):
         sources = [join(texts[t][i]).strip() for t, i, _ in jobs]
         seeds = [seed for _, _, seed in jobs]
         if self.backend == "llm":
-            results = self._round_trip_llm(sources, seeds)
+            results = self._round_trip_llm(sources, seeds, text_tries(jobs, self.tries, self.k))
         else:
             pivots = self._translate(self.forward, "forward", sources, [derive_seed(s, "forward") for s in seeds])
             backs = self._translate(self.backward, "backward", pivots, [derive_seed(s, "backward") for s in seeds])
@@ -119,14 +120,14 @@ class BackTranslate(Operation):
                 results = [r if keeps_facts(texts[t][i], r) else None for (t, i, _), r in zip(jobs, results)]
         return replace_sentences(texts, jobs, results, default_segmenter())
 
-    def _round_trip_llm(self, sources: list[str], seeds: list[int]) -> list[str | None]:
+    def _round_trip_llm(self, sources: list[str], seeds: list[int], tries: list[int]) -> list[str | None]:
         """zh → pivot → zh with a chat model; with ``keep_protected``, up to ``tries`` seeds per sentence."""
         from zhaug.augment.generative.rewrite import back_translation_attempt, backend_for, first_passing, sentence_gates
 
         attempt = back_translation_attempt(backend_for(self.model), self.pivot, self.temperature, self.max_tokens)
         if self.keep_protected:
-            tries = self.tries if self.temperature > 0 else 1
-            return first_passing(sources, seeds, attempt, tries, sentence_gates(self.gates))
+            return first_passing(sources, seeds, attempt, tries if self.temperature > 0 else 1,
+                                 sentence_gates(self.gates))
         return list(attempt(sources, seeds))
 
     def _translate(self, model: str, direction: str, texts: list[str], seeds: list[int]) -> list[str]:

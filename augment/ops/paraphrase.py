@@ -6,7 +6,7 @@ import random
 from collections.abc import Sequence
 
 from zhaug.augment.base import Operation, default_segmenter, register
-from zhaug.augment.compose import replace_sentences, sentence_jobs
+from zhaug.augment.compose import replace_sentences, sentence_jobs, text_tries
 from zhaug.augment.text import Token, join
 
 
@@ -33,7 +33,9 @@ class Paraphrase(Operation):
     tries:
         Attempts per sentence: a rewrite that is unchanged, drops a number, name or negation
         (the fact gate's check) or fails ``gates`` is retried with another seed; after ``tries``
-        the sentence stays.
+        the sentence stays. A text with fewer than ``k`` sentences to rewrite shares the tries of
+        all ``k`` among them (``tries`` × ``k`` in all): otherwise short texts are the ones left
+        without a copy.
     gates:
         Gate specs (as in a recipe) each rewritten sentence must also pass, judged against its
         sentence, e.g. ``[{fluency: {model: qwen2.5-coder-1.5b-instruct}}]``.
@@ -75,7 +77,7 @@ class Paraphrase(Operation):
         texts, jobs = sentence_jobs(batch, rngs, self.k, self.max_chars)
         sources = [join(texts[t][i]).strip() for t, i, _ in jobs]
         attempt = paraphrase_attempt(backend_for(self.model), self.temperature, self.max_tokens, self.min_p)
-        tries = self.tries if self.temperature > 0 else 1
+        tries = text_tries(jobs, self.tries, self.k) if self.temperature > 0 else 1
         gates = sentence_gates(self.gates)
         results = first_passing(sources, [seed for _, _, seed in jobs], attempt, tries, gates,
                                 pick=self.best_of, rank=fluency_rank(gates))

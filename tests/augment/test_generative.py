@@ -244,6 +244,28 @@ def test_first_passing_retries_what_the_operation_gates_reject():
     assert first_passing(["快递很慢"], [7], tries_with_ah, 1, [NoSingleAh()]) == [None], "no try left: kept as it was"
 
 
+def test_first_passing_gives_each_source_its_own_budget_with_the_same_seeds():
+    seen = []
+
+    def record(sources, seeds):
+        seen.append(list(seeds))
+        return tries_with_ah(sources, seeds)
+
+    gate = [NoSingleAh(), NoDoubleAh()]
+    assert first_passing(["快递很慢", "快递很慢"], [7, 7], record, [2, 3], gate) == [None, "快递很慢啊啊啊"]
+    assert seen == [TRIES[:1] * 2, TRIES[1:2] * 2, TRIES[2:]], "a larger budget only adds tries, seeded as before"
+    assert first_passing(["快递很慢"], [7], tries_with_ah, [0]) == [None], "no try at all: kept as it was"
+
+
+class NoDoubleAh(Gate):
+    """Rejects a copy with exactly two 啊 (the second try of :func:`tries_with_ah`)."""
+
+    name = "no-double-ah"
+
+    def reasons(self, candidates):
+        return ["two 啊" if c.text.count("啊") == 2 else None for c in candidates]
+
+
 def test_best_of_takes_the_best_ranked_of_the_passing_tries():
     def fewer_ah(source, out):
         return out.count("啊")

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zhaug.augment.base import default_segmenter
-from zhaug.augment.compose import CLAUSE_END, sentence_jobs, split_long_sentence, split_token_sentences
+from zhaug.augment.compose import CLAUSE_END, sentence_jobs, split_long_sentence, split_token_sentences, text_tries
 from zhaug.augment.text import BACKENDS, Segmenter, join, protected_spans, split_sentences
 
 SAMPLE = "李明在北京大学说，华为2023年营收增长了12%，这不是假新闻。请看《人民日报》http://t.cn/abc @张三 #热点# 😀"
@@ -73,6 +73,20 @@ def test_a_long_one_sentence_post_gives_several_jobs():
     assert len(jobs) == 1 and len(cut_jobs) == len(cut[0]) >= 3
     assert all(len(join(piece)) <= 20 for piece in cut[0])
     assert join(t for piece in cut[0] for t in piece) == post
+
+
+@settings(deadline=None, max_examples=50)
+@given(st.lists(st.integers(1, 6), min_size=1, max_size=5), st.integers(1, 4), st.integers(1, 6))
+def test_a_text_shares_the_tries_of_its_k_sentences(sentences_per_text, k, tries):
+    texts = ["".join(f"第{i}句话。" for i in range(n)) for n in sentences_per_text]
+    _, jobs = sentence_jobs([default_segmenter()(t) for t in texts], [random.Random(i) for i in range(len(texts))], k)
+    budget = text_tries(jobs, tries, k)
+    for t, n in enumerate(sentences_per_text):
+        mine = [b for (text, _, _), b in zip(jobs, budget) if text == t]
+        assert len(mine) == min(n, k)
+        assert tries * k <= sum(mine) < tries * k + len(mine), "the k sentences' tries, shared, rounded up"
+        assert len(set(mine)) == 1 and mine[0] >= tries, "as many for each, never fewer than tries"
+    assert text_tries(jobs, tries, None) == [tries] * len(jobs)
 
 
 PLAIN = [SAMPLE, "这家酒店的服务非常差，不推荐大家入住。", "房间干净整洁，早餐种类丰富，前台小姐态度热情。"]
