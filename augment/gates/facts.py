@@ -44,10 +44,15 @@ DENIAL_WORDS = ("否认", "辟谣", "谣言", "造谣", "不实", "虚假", "假
 
 NOT_NEGATING = frozenset(
     "非常 特别 别人 别的 别处 区别 分别 级别 类别 性别 个别 告别 差别 识别 辨别 鉴别 派别 无论 无比 "
-    "不错 不过 不仅 不但 不管 不论 不断 不久 不少 不停 差不多".split()
+    "不错 不过 不仅 不但 不管 不论 不断 不久 不少 不停 差不多 不然 要不然 无语 别致".split()
 )
-"""Words with a negation character that do not negate: intensifiers and conjunctions (非常, 不过),
-and 不错, which is praise (不错 → 挺好 keeps the polarity)."""
+"""Words with a negation character that do not negate: intensifiers and conjunctions (非常, 不过,
+不然 'otherwise', which a rewrite may write 否则), 不错, which is praise (不错 → 挺好 keeps the
+polarity), and the rubric's own examples (无语, 别致)."""
+
+CONDITIONAL_NEGATORS = ("如果", "要是", "若", "要")
+"""Openers of an "if not" (要不是 = 如果不是 = 若不是): a rewrite may swap them, keeping 不是 and
+what it governs."""
 
 NOT_DENIAL = ("假期", "放假", "请假", "假如", "假设", "暑假", "寒假", "休假", "假日", "度假", "真假")
 """Words containing 假 that deny nothing."""
@@ -98,8 +103,14 @@ def negation_scopes(text: str) -> Counter[str]:
         if token.kind == "negation" and token.text not in NOT_NEGATING:
             governed = following.text if following is not None and following.kind != "punct" else ""
             governed = "" if set(governed) <= DROPPABLE else governed  # 不容易啊 governs 容易, not 啊
-            scopes[token.text + governed] += 1
+            scopes[_unconditional(token.text + governed)] += 1
     return scopes
+
+
+def _unconditional(scope: str) -> str:
+    """``scope`` without the opener of an "if not": 要不是脚崴 → 不是脚崴."""
+    opener = next((word for word in CONDITIONAL_NEGATORS if scope.startswith(word + "不是")), "")
+    return scope[len(opener):]
 
 
 def denials(text: str) -> Counter[str]:

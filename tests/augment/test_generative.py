@@ -399,6 +399,8 @@ def test_registry_entries_are_complete():
     ("新买的iPhone很好用。", "新买的手机很好用。", "Latin word changed (iPhone → ∅)"),
     ("入住酒店停车竟然要收费。", "在酒店停车是免费的。", "opposite word (收费 → 免费)"),  # a judged bt copy
     ("价格便宜，送得快。", "价格便宜，送得慢。", "opposite word (快 → 慢)"),
+    ("要不是下雨，我早就去了。", "如果下雨，我早就去了。", "negation dropped"),  # the "if not" lost its 不是
+    ("店里没法退款，不然早就退了。", "店里无法退款，否则早就退了。", "negation scope changed (没法退款)"),
 ])
 def test_fact_gate_rejects_with_reason(parent, copy, reason):
     assert reason in FactGate().reasons([Candidate(Record("1", parent), copy, "paraphrase", 0)])[0]
@@ -417,6 +419,8 @@ def test_fact_gate_rejects_with_reason(parent, copy, reason):
     ("快递很快，包装新。", "送货很快，包装是新的。"),
     ("饭菜很难吃，厨师也是不容易啊！", "饭菜非常难吃，厨师确实很不容易！"),  # a particle is not what 不 governs
     ("送餐的速度非常快。", "送餐很快。"),  # 速度非常 → 很: four letters may shrink
+    ("要不是下雨了出不了门，我早就去了。", "如果不是下雨了出不了门，我早就去了。"),  # the same "if not"
+    ("店里没法退款，不然早就退了。", "店里没法退款，否则早就退了。"),  # 不然 'otherwise' negates nothing
 ])
 def test_fact_gate_accepts_faithful_rewrites(parent, copy):
     assert fact_problem(parent, copy) is None
