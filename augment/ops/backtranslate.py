@@ -66,7 +66,8 @@ class BackTranslate(Operation):
         For ``backend="llm"``: a packaged model name or GGUF path (``None``: Qwen2.5-Coder-1.5B-Instruct),
         the pivot language (``en`` or ``ja``), and attempts per sentence: with ``keep_protected``, a
         round trip that is unchanged or fails the fact gate's check is retried with another seed
-        (a text with fewer than ``k`` sentences shares the tries of all ``k``, as in :class:`Paraphrase`).
+        (``share_tries``: a text with fewer than ``k`` sentences shares the tries of all ``k``, as in
+        :class:`Paraphrase`).
     gates:
         For ``backend="llm"``: gate specs each round trip must also pass (see :class:`Paraphrase`).
 
@@ -93,6 +94,7 @@ class BackTranslate(Operation):
         pivot: str = "en",
         tries: int = 3,
         gates: Sequence[str | dict] = (),
+        share_tries: bool = False,
     ):
         if backend not in BACKENDS:
             raise ValueError(f"back_translate: backend must be one of {BACKENDS}, got {backend!r}")
@@ -102,6 +104,7 @@ class BackTranslate(Operation):
         self.num_beams, self.batch_size, self.max_tokens = num_beams, batch_size, max_tokens
         self.keep_protected, self.backend, self.device = keep_protected, backend, device
         self.model, self.pivot, self.tries, self.gates = model, pivot, tries, gates
+        self.share_tries = share_tries
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         return self.apply_batch([tokens], [rng])[0]
@@ -111,7 +114,8 @@ class BackTranslate(Operation):
         sources = [join(texts[t][i]).strip() for t, i, _ in jobs]
         seeds = [seed for _, _, seed in jobs]
         if self.backend == "llm":
-            results = self._round_trip_llm(sources, seeds, text_tries(jobs, self.tries, self.k))
+            tries = text_tries(jobs, self.tries, self.k) if self.share_tries else [self.tries] * len(jobs)
+            results = self._round_trip_llm(sources, seeds, tries)
         else:
             pivots = self._translate(self.forward, "forward", sources, [derive_seed(s, "forward") for s in seeds])
             backs = self._translate(self.backward, "backward", pivots, [derive_seed(s, "backward") for s in seeds])

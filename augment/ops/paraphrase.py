@@ -33,9 +33,11 @@ class Paraphrase(Operation):
     tries:
         Attempts per sentence: a rewrite that is unchanged, drops a number, name or negation
         (the fact gate's check) or fails ``gates`` is retried with another seed; after ``tries``
-        the sentence stays. A text with fewer than ``k`` sentences to rewrite shares the tries of
-        all ``k`` among them (``tries`` × ``k`` in all): otherwise short texts are the ones left
-        without a copy.
+        the sentence stays.
+    share_tries:
+        A text with fewer than ``k`` sentences to rewrite shares the tries of all ``k`` among them
+        (``tries`` × ``k`` in all): more short texts get a copy, but the rewrites that pass only
+        after many tries read worse (docs/generative.md), so it is off by default.
     gates:
         Gate specs (as in a recipe) each rewritten sentence must also pass, judged against its
         sentence, e.g. ``[{fluency: {model: qwen2.5-coder-1.5b-instruct}}]``.
@@ -54,6 +56,7 @@ class Paraphrase(Operation):
     def __init__(
         self, model: str | None = None, k: int | None = 3, temperature: float = 0.7, max_tokens: int = 128, tries: int = 3,
         gates: Sequence[str | dict] = (), min_p: float | None = None, max_chars: int | None = None, best_of: int = 1,
+        share_tries: bool = False,
     ):
         if temperature < 0 or (k is not None and k < 1) or tries < 1 or not (min_p is None or 0 <= min_p < 1) \
                 or (max_chars is not None and max_chars < 1) or best_of < 1:
@@ -61,6 +64,7 @@ class Paraphrase(Operation):
                              "max_chars >= 1, best_of >= 1")
         self.model, self.k, self.temperature, self.max_tokens, self.tries = model, k, temperature, max_tokens, tries
         self.gates, self.min_p, self.max_chars, self.best_of = gates, min_p, max_chars, best_of
+        self.share_tries = share_tries
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         return self.apply_batch([tokens], [rng])[0]
@@ -77,7 +81,8 @@ class Paraphrase(Operation):
         texts, jobs = sentence_jobs(batch, rngs, self.k, self.max_chars)
         sources = [join(texts[t][i]).strip() for t, i, _ in jobs]
         attempt = paraphrase_attempt(backend_for(self.model), self.temperature, self.max_tokens, self.min_p)
-        tries = text_tries(jobs, self.tries, self.k) if self.temperature > 0 else 1
+        tries = text_tries(jobs, self.tries, self.k) if self.share_tries else self.tries
+        tries = tries if self.temperature > 0 else 1
         gates = sentence_gates(self.gates)
         results = first_passing(sources, [seed for _, _, seed in jobs], attempt, tries, gates,
                                 pick=self.best_of, rank=fluency_rank(gates))

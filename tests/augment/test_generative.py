@@ -7,6 +7,7 @@ import hashlib
 import importlib.util
 import json
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from tests.tiny_gguf import CHARS, write_tiny_gguf
 from zhaug.augment.base import default_segmenter
 from zhaug.augment.gates import Candidate, Gate
 from zhaug.augment.gates.facts import CLOSING_MARKS, FactGate, antonym_flip, fact_problem
-from zhaug.augment.generative import models
+from zhaug.augment.generative import models, rewrite
 from zhaug.augment.generative.backend import (
     InstructionSlots,
     LlamaBackend,
@@ -221,6 +222,23 @@ def test_back_translate_llm_runs_offline(tiny, home):
     assert all(text.endswith("。") and set(text[:-1]) <= set(CHARS) for text in out), "both went round the tiny model"
 
 
+def test_share_tries_gives_a_short_text_the_tries_of_its_k_sentences(monkeypatch):
+    budgets = []
+
+    def record(sources, seeds, attempt, tries, *args, **options):
+        budgets.append(tries)
+        return [None] * len(sources)
+
+    monkeypatch.setattr(rewrite, "backend_for", lambda model: None)
+    monkeypatch.setattr(rewrite, "first_passing", record)
+    texts = ["快递很慢。", "快递很慢。包装破了。味道一般。"]
+    for op in (Paraphrase, partial(BackTranslate, backend="llm", temperature=0.7)):
+        assert run(op(k=3, tries=2, share_tries=True), texts) == texts, "no try passed: the texts stay"
+        run(op(k=3, tries=2), texts)
+    as_lists = [list(b) if not isinstance(b, int) else [b] * 4 for b in budgets]
+    assert as_lists == [[6, 2, 2, 2], [2, 2, 2, 2]] * 2, "one sentence: the tries of three; off: two each"
+
+
 class NoSingleAh(Gate):
     """Rejects a copy with exactly one 啊 (the first try of :func:`tries_with_ah`)."""
 
@@ -286,8 +304,8 @@ def test_best_of_takes_the_best_ranked_of_the_passing_tries():
 
 def test_operations_clone_with_their_parameters():
     gates = [{"fluency": {"model": "gemma3-270m"}}]
-    for op in (Paraphrase(model="x.gguf", k=None, tries=2, gates=gates),
-               BackTranslate(backend="llm", model="x.gguf", pivot="ja", gates=gates)):
+    for op in (Paraphrase(model="x.gguf", k=None, tries=2, gates=gates, share_tries=True),
+               BackTranslate(backend="llm", model="x.gguf", pivot="ja", gates=gates, share_tries=True)):
         twin = clone(op)
         assert twin is not op and twin.get_params() == op.get_params()
     assert Paraphrase().model is None, "the default model is resolved where it is used"
