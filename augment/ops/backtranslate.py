@@ -114,7 +114,7 @@ class BackTranslate(Operation):
         sources = [join(texts[t][i]).strip() for t, i, _ in jobs]
         seeds = [seed for _, _, seed in jobs]
         if self.backend == "llm":
-            tries = text_tries(jobs, self.tries, self.k) if self.share_tries else [self.tries] * len(jobs)
+            tries = text_tries(jobs, self.tries, self.k) if self.share_tries else self.tries
             results = self._round_trip_llm(sources, seeds, tries)
         else:
             pivots = self._translate(self.forward, "forward", sources, [derive_seed(s, "forward") for s in seeds])
@@ -124,7 +124,7 @@ class BackTranslate(Operation):
                 results = [r if keeps_facts(texts[t][i], r) else None for (t, i, _), r in zip(jobs, results)]
         return replace_sentences(texts, jobs, results, default_segmenter())
 
-    def _round_trip_llm(self, sources: list[str], seeds: list[int], tries: list[int]) -> list[str | None]:
+    def _round_trip_llm(self, sources: list[str], seeds: list[int], tries: int | list[int]) -> list[str | None]:
         """zh → pivot → zh with a chat model; with ``keep_protected``, up to ``tries`` seeds per sentence."""
         from zhaug.augment.generative.rewrite import back_translation_attempt, backend_for, first_passing, sentence_gates
 
