@@ -29,14 +29,17 @@ ANTONYMS = tuple(tuple(pair.split("/")) for pair in (
     "收费/免费", "贵/便宜", "快/慢", "高/低", "新/旧", "干净/脏", "安静/吵", "热/冷", "好/差", "好/坏", "满意/失望", "喜欢/讨厌", "长/短",
     "厚/薄", "方便/麻烦", "舒服/难受", "清晰/模糊", "简单/复杂", "容易/难", "增加/减少", "上涨/下跌", "涨/跌", "支持/反对", "成功/失败", "赢/输",
     "优点/缺点", "好评/差评", "提前/推迟", "准时/迟到", "热情/冷淡", "香/臭", "正常/异常", "安全/危险", "男/女",
+    *(f"{degree}大/{degree}小" for degree in ("太", "很", "偏", "较", "更", "最", "变")), "扩大/缩小", "大份/小份",
+    *(f"{degree}多/{degree}少" for degree in ("太", "很", "偏", "较", "更", "最", "越")), "太咸/太淡", "太硬/太软",
 ))
 """Word pairs of opposite sense in reviews and news: a rewrite that loses one and gains the other
 reversed a claim without a negator (停车竟然要收费 → 停车是免费的, a back-translation the facts
 gate let through until 2026-12-05). Negated forms (不合格) and 真 / 假 are the negation and denial
-checks' business; 多 / 少 and 对 / 错 end too many words of other senses (差不多, 至少, 不错)."""
+checks' business; 大 / 小, 多 / 少 and 对 / 错 alone are in too many words of other senses (大家, 小时,
+差不多, 至少, 不错), so size and amount count only after a degree word (量太小了 → 太大了)."""
 
 NOT_OPPOSITE = ("差不多", "好像", "只好", "正好", "刚好", "好几", "好多", "快递", "快乐", "赶快", "尽快",
-                "长期", "长大", "成长", "新闻", "重新", "难道", "难怪", "高兴")
+                "长期", "长大", "成长", "新闻", "重新", "难道", "难怪", "高兴", "小心")
 """Words holding a character of :data:`ANTONYMS` in another sense (好像 is not 好, 快递 not 快)."""
 
 DENIAL_WORDS = ("否认", "辟谣", "谣言", "造谣", "不实", "虚假", "假")

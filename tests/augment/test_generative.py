@@ -448,6 +448,10 @@ def test_opposite_words_are_words_not_characters():
     assert antonym_flip("价格便宜。", "价格太贵了。") == "便宜 → 贵"
     assert antonym_flip("好像要下雨。", "差不多要下雨。") is None  # neither is 好 nor 差
     assert antonym_flip("快递到了。", "快递很慢。") is None  # 快递 holds no 快 to lose
+    assert antonym_flip("分量太小了，一盒就几块。", "分量太大了，一盒就几块。") == "太小 → 太大"
+    assert antonym_flip("评论越来越多。", "评论越来越少。") == "越多 → 越少"
+    assert antonym_flip("大家一个小时就到了。", "一个小时大家就到了。") is None  # 大 and 小 alone count for nothing
+    assert antonym_flip("开车要很小心。", "开车很大意。") is None  # 很小心 is careful, not small
 
 
 @settings(max_examples=60, deadline=None)
