@@ -42,6 +42,21 @@ NOT_OPPOSITE = ("差不多", "好像", "只好", "正好", "刚好", "好几", "
                 "长期", "长大", "成长", "新闻", "重新", "难道", "难怪", "高兴", "小心")
 """Words holding a character of :data:`ANTONYMS` in another sense (好像 is not 好, 快递 not 快)."""
 
+DEATH_WORDS = (
+    "死亡", "身亡", "伤亡", "阵亡", "丧生", "丧命", "遇难", "去世", "逝世", "过世",
+    "病逝", "身故", "牺牲", "殒命", "毙命", "击毙", "致死", "死", "亡",
+)
+"""Words of a death: the rubric counts a death deleted as meaning changed (中毒亡 → 中毒; 打死 →
+故意伤害), and a death added too (慢的要死 → 几乎死在了那里). A longer word counts once (死亡 → 身亡
+keeps one)."""
+
+NOT_DEATH = (
+    "逃亡", "流亡", "亡羊补牢", "死机", "死心", "死板", "死角", "死党", "死忠", "死磕", "死活", "拼死", "半死", "要死",
+    "笑死", "累死", "气死", "烦死", "热死", "冷死", "困死", "吓死", "美死", "馋死", "死贵", "死咸", "死甜",
+)
+"""Words with 死 or 亡 that report no death: fleeing, a frozen computer, and 死 as an intensifier
+(笑死, 死贵), which a rewrite may drop (难吃得要死 → 非常难吃)."""
+
 DENIAL_WORDS = ("否认", "辟谣", "谣言", "造谣", "不实", "虚假", "假")
 """Words that deny a claim; each must survive (a longer word is counted before its parts)."""
 
@@ -82,6 +97,7 @@ CLOSING_MARKS = {pair[1]: pair[0] for pair in MARK_PAIRS} | {'"': '"'}
 """Closing marks and their openers (the ASCII quote is both; it is not counted by :func:`brackets`)."""
 
 _LATIN = re.compile(r"[A-Za-z]{2,}")
+_DEATH = re.compile("|".join(sorted(DEATH_WORDS, key=len, reverse=True)))
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 
@@ -144,6 +160,13 @@ def _antonym_counts(text: str) -> Counter[str]:
     for word in NOT_OPPOSITE:
         text = text.replace(word, "　")
     return Counter({word: text.count(word) for pair in ANTONYMS for word in pair})
+
+
+def deaths(text: str) -> int:
+    """How many :data:`DEATH_WORDS` ``text`` holds, :data:`NOT_DEATH` words left out."""
+    for word in NOT_DEATH:
+        text = text.replace(word, "　")
+    return len(_DEATH.findall(text))
 
 
 def entities(text: str) -> list[str]:
@@ -228,6 +251,8 @@ def fact_problem(parent: str, text: str, entities_too: bool = True) -> str | Non
     flip = antonym_flip(parent, text)
     if flip:
         return f"opposite word ({flip})"
+    if deaths(text) != deaths(parent):
+        return f"death {'dropped' if deaths(text) < deaths(parent) else 'added'}"
     spans, new_spans = pattern_spans(parent), pattern_spans(text)
     if spans != new_spans:
         lost, gained = sorted((spans - new_spans).elements()), sorted((new_spans - spans).elements())
@@ -251,7 +276,7 @@ def fact_problem(parent: str, text: str, entities_too: bool = True) -> str | Non
 
 @register_gate
 class FactGate(Gate):
-    """Reject a copy whose negations, denials, opposite-sense words, numbers or quantities, paired
+    """Reject a copy whose negations, denials, opposite-sense words, deaths, numbers or quantities, paired
     marks, Latin words, pronouns or named entities differ from its parent's, that dropped content
     words, or that holds a refusal, commentary or English the parent lacks.
 

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from tests.tiny_gguf import CHARS, write_tiny_gguf
 from zhaug.augment.base import default_segmenter
 from zhaug.augment.gates import Candidate, Gate
-from zhaug.augment.gates.facts import CLOSING_MARKS, FactGate, antonym_flip, fact_problem
+from zhaug.augment.gates.facts import CLOSING_MARKS, FactGate, antonym_flip, deaths, fact_problem
 from zhaug.augment.generative import models, rewrite
 from zhaug.augment.generative.backend import (
     InstructionSlots,
@@ -441,6 +441,20 @@ def test_fact_gate_rejects_with_reason(parent, copy, reason):
 ])
 def test_fact_gate_accepts_faithful_rewrites(parent, copy):
     assert fact_problem(parent, copy) is None
+
+
+@pytest.mark.parametrize(("parent", "copy", "reason"), [
+    ("城管打死了一个瓜农。", "城管故意伤害了一个瓜农。", "death dropped"),
+    ("工人在工地上受伤。", "工人在工地上身亡。", "death added"),
+])
+def test_a_death_must_survive(parent, copy, reason):
+    assert fact_problem(parent, copy) == reason
+
+
+def test_a_death_may_be_reworded_and_an_intensifier_dropped():
+    assert deaths("司机当场死亡，乘客受伤。") == deaths("司机当场身亡，乘客受伤。") == 1
+    assert deaths("这家店的菜难吃得要死，笑死我了。") == 0  # 死 as an intensifier reports no death
+    assert deaths("嫌犯逃亡三年，电脑也死机了。") == 0
 
 
 def test_opposite_words_are_words_not_characters():
