@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections import Counter
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 from zhaug.augment.base import Operation, default_segmenter, register
 from zhaug.augment.compose import replace_sentences, sentence_jobs, text_tries
-from zhaug.augment.text import NEGATION_CHARS, Token, join, protected_spans
+from zhaug.augment.text import Token, join
 from zhaug.errors import MissingResourceError
 from zhaug.rng import derive_seed
 
@@ -56,20 +55,21 @@ class BackTranslate(Operation):
     batch_size, max_tokens:
         Sentences per forward pass; tokens generated per sentence at most.
     keep_protected:
-        Keep a sentence untranslated if its translation lost a protected span (number, date,
-        name, URL, ...) or changed its count of negation characters.
+        Check each round trip with the facts gate's check (numbers, names, negations and their
+        scope, denials, opposite words, deaths, dropped words; :func:`~zhaug.augment.gates.facts.fact_problem`)
+        and the ``gates``; one that fails, or is unchanged, is retried with another seed, up to
+        ``tries`` (one try at ``temperature=0``), then the sentence is kept untranslated.
     backend, device:
         ``transformers``, ``ctranslate2`` (optional, ``pip install ctranslate2``) or ``llm``: a local
         chat model through llama.cpp (``pip install 'zhaug[llm]'``), which needs no translation
         models and ignores ``forward``, ``backward``, ``num_beams`` and ``batch_size``; torch device.
-    model, pivot, tries:
-        For ``backend="llm"``: a packaged model name or GGUF path (``None``: Qwen2.5-Coder-1.5B-Instruct),
-        the pivot language (``en`` or ``ja``), and attempts per sentence: with ``keep_protected``, a
-        round trip that is unchanged or fails the fact gate's check is retried with another seed
-        (``share_tries``: a text with fewer than ``k`` sentences shares the tries of all ``k``, as in
-        :class:`Paraphrase`).
-    gates:
-        For ``backend="llm"``: gate specs each round trip must also pass (see :class:`Paraphrase`).
+    model, pivot:
+        For ``backend="llm"``: a packaged model name or GGUF path (``None``: Qwen2.5-Coder-1.5B-Instruct)
+        and the pivot language (``en`` or ``ja``).
+    tries, share_tries, gates:
+        Attempts per sentence with ``keep_protected`` (``share_tries``: a text with fewer than ``k``
+        sentences shares the tries of all ``k``, as in :class:`Paraphrase`), and gate specs each
+        round trip must also pass (see :class:`Paraphrase`).
 
     Label risk: medium — a paraphrase can weaken or drop the words that carry the label
     (sentiment intensity, hedges); protected facts are kept by ``keep_protected``.
@@ -110,29 +110,31 @@ class BackTranslate(Operation):
         return self.apply_batch([tokens], [rng])[0]
 
     def apply_batch(self, batch: Sequence[list[Token]], rngs: Sequence[random.Random]) -> list[list[Token]]:
+        from zhaug.augment.generative.rewrite import first_passing, sentence_gates
+
         texts, jobs = sentence_jobs(batch, rngs, self.k)
         sources = [join(texts[t][i]).strip() for t, i, _ in jobs]
         seeds = [seed for _, _, seed in jobs]
-        if self.backend == "llm":
+        attempt = self._llm_attempt() if self.backend == "llm" else self._round_trip
+        if self.keep_protected:
             tries = text_tries(jobs, self.tries, self.k) if self.share_tries else self.tries
-            results = self._round_trip_llm(sources, seeds, tries)
+            results = first_passing(sources, seeds, attempt, tries if self.temperature > 0 else 1,
+                                    sentence_gates(self.gates))
         else:
-            pivots = self._translate(self.forward, "forward", sources, [derive_seed(s, "forward") for s in seeds])
-            backs = self._translate(self.backward, "backward", pivots, [derive_seed(s, "backward") for s in seeds])
-            results = [tidy_spaces(result) for result in backs]
-            if self.keep_protected:
-                results = [r if keeps_facts(texts[t][i], r) else None for (t, i, _), r in zip(jobs, results)]
+            results = list(attempt(sources, seeds))
         return replace_sentences(texts, jobs, results, default_segmenter())
 
-    def _round_trip_llm(self, sources: list[str], seeds: list[int], tries: int | list[int]) -> list[str | None]:
-        """zh → pivot → zh with a chat model; with ``keep_protected``, up to ``tries`` seeds per sentence."""
-        from zhaug.augment.generative.rewrite import back_translation_attempt, backend_for, first_passing, sentence_gates
+    def _llm_attempt(self):
+        """zh → pivot → zh with a chat model (see :func:`~zhaug.augment.generative.rewrite.back_translation_attempt`)."""
+        from zhaug.augment.generative.rewrite import back_translation_attempt, backend_for
 
-        attempt = back_translation_attempt(backend_for(self.model), self.pivot, self.temperature, self.max_tokens)
-        if self.keep_protected:
-            return first_passing(sources, seeds, attempt, tries if self.temperature > 0 else 1,
-                                 sentence_gates(self.gates))
-        return list(attempt(sources, seeds))
+        return back_translation_attempt(backend_for(self.model), self.pivot, self.temperature, self.max_tokens)
+
+    def _round_trip(self, sources: list[str], seeds: list[int]) -> list[str]:
+        """zh → pivot → zh with the translation models, each direction with its own seed."""
+        pivots = self._translate(self.forward, "forward", sources, [derive_seed(s, "forward") for s in seeds])
+        backs = self._translate(self.backward, "backward", pivots, [derive_seed(s, "backward") for s in seeds])
+        return [tidy_spaces(back) for back in backs]
 
     def _translate(self, model: str, direction: str, texts: list[str], seeds: list[int]) -> list[str]:
         if not texts:
@@ -152,16 +154,6 @@ class BackTranslate(Operation):
 def tidy_spaces(text: str) -> str:
     """Remove the spaces a detokeniser puts between Chinese characters (and digits beside them)."""
     return _CJK_SPACE.sub("", text).strip()
-
-
-def keeps_facts(original: Sequence[Token], translated: str) -> bool:
-    """True if every protected span of ``original`` (negations aside) occurs in ``translated``
-    and both have as many negation characters."""
-    spans = Counter(protected_spans([token for token in original if token.kind != "negation"]))
-    negations = sum(char in NEGATION_CHARS for char in join(original))
-    return negations == sum(char in NEGATION_CHARS for char in translated) and all(
-        translated.count(span) >= n for span, n in spans.items()
-    )
 
 
 def missing_model_message(model: str, direction: str, backend: str) -> str:

@@ -116,9 +116,31 @@ def test_k_of_n_sentences(models):
 def test_sentences_that_lose_protected_spans_stay_untranslated(models):
     text = "张伟在2023年说这部电影不好看。演员的表演很自然。"
     kept = run(BackTranslate(**models, k=None, temperature=1.0, max_tokens=8), [text])[0]
-    assert kept.startswith("张伟在2023年说这部电影不好看。") and not kept.endswith("演员的表演很自然。")
+    assert kept.startswith("张伟在2023年说这部电影不好看。")
     changed = run(BackTranslate(**models, k=None, temperature=1.0, max_tokens=8, keep_protected=False), [text])[0]
     assert "2023年" not in changed
+
+
+def test_a_round_trip_that_changes_a_fact_is_retried(models, monkeypatch):
+    """Every engine retries with the facts gate's check: here the first seed's round trip adds a
+    negation, the second's is faithful, and a sentence whose every try fails stays as it was."""
+    replies = {}
+
+    def translate(self, model, direction, texts, seeds):
+        if direction == "forward":
+            return [f"{text}|{seed}" for text, seed in zip(texts, seeds)]
+        out = []
+        for pivot in texts:
+            text, _ = pivot.split("|")
+            n = replies.setdefault(text, 0)
+            replies[text] = n + 1
+            out.append({"演员的表演很自然。": ("演员的表演不自然。", "演员的表演非常自然。")}.get(text, ("它死了。",) * 9)[n])
+        return out
+
+    monkeypatch.setattr(BackTranslate, "_translate", translate)
+    op = BackTranslate(**models, k=None, temperature=1.0, tries=3)
+    assert run(op, ["演员的表演很自然。我喜欢吃苹果。"]) == ["演员的表演非常自然。我喜欢吃苹果。"]
+    assert replies == {"演员的表演很自然。": 2, "我喜欢吃苹果。": 3}
 
 
 def test_backward_model_gets_the_simplified_chinese_token(models):
@@ -149,7 +171,7 @@ def test_ctranslate2_backend_without_the_package(models):
 def test_bt_recipe_builds_without_loading_models():
     recipe = load_recipe("bt-marian")
     assert recipe.op.name == "back_translate" and recipe.op.forward == "Helsinki-NLP/opus-mt-zh-en"
-    assert [gate.name for gate in recipe.gates] == ["rules", "similarity", "dedup"]
+    assert [gate.name for gate in recipe.gates] == ["facts", "similarity", "dedup"]
     assert len(pickle.dumps(recipe.op)) < 1000
 
 
