@@ -68,6 +68,10 @@ NOT_NEGATING = frozenset(
 不然 'otherwise', which a rewrite may write 否则), 不错, which is praise (不错 → 挺好 keeps the
 polarity), and the rubric's own examples (无语, 别致)."""
 
+NEGATOR_WORDS = ("没有", "没法", "无法", "不能", "不会", "不要", "不用", "未能", "未曾", "不曾", "没能")
+"""Negators of more than one character, which :func:`restore_protected` may swap back (不能上图 →
+没法上图); a scope starting with none of them starts with a one-character negator."""
+
 CONDITIONAL_NEGATORS = ("如果", "要是", "若", "要")
 """Openers of an "if not" (要不是 = 如果不是 = 若不是): a rewrite may swap them, keeping 不是 and
 what it governs."""
@@ -97,6 +101,7 @@ CLOSING_MARKS = {pair[1]: pair[0] for pair in MARK_PAIRS} | {'"': '"'}
 """Closing marks and their openers (the ASCII quote is both; it is not counted by :func:`brackets`)."""
 
 _LATIN = re.compile(r"[A-Za-z]{2,}")
+_DIGITS = re.compile(r"\d+")
 _DEATH = re.compile("|".join(sorted(DEATH_WORDS, key=len, reverse=True)))
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
@@ -130,6 +135,40 @@ def _unconditional(scope: str) -> str:
     """``scope`` without the opener of an "if not": 要不是脚崴 → 不是脚崴."""
     opener = next((word for word in CONDITIONAL_NEGATORS if scope.startswith(word + "不是")), "")
     return scope[len(opener):]
+
+
+def restore_protected(parent: str, text: str) -> str:
+    """``text`` with the parent's own wording put back where a rewrite only reworded a protected
+    span: a negator replaced before the same word (无法上图 → 没法上图, 没有被 → 没被), a number,
+    date or amount written with other units around the same digits (2月30日 → 2月30号, 100元 → 100).
+    What was deleted, added or changed otherwise is left for :func:`fact_problem` to reject."""
+    return _restore_spans(parent, _restore_negators(parent, text))
+
+
+def _restore_negators(parent: str, text: str) -> str:
+    lost = negation_scopes(parent) - negation_scopes(text)
+    for scope in (negation_scopes(text) - negation_scopes(parent)).elements():
+        rest = _after_negator(scope)
+        old = next((s for s in lost.elements() if rest and _after_negator(s) == rest), None)
+        if old is not None and scope in text:
+            lost[old] -= 1
+            text = text.replace(scope, old, 1)
+    return text
+
+
+def _after_negator(scope: str) -> str:
+    """What a negation scope negates: 没法上图 → 上图, 没有被咳出 → 被咳出."""
+    negator = next((word for word in NEGATOR_WORDS if scope.startswith(word)), scope[:1])
+    return scope[len(negator):]
+
+
+def _restore_spans(parent: str, text: str) -> str:
+    lost, gained = pattern_spans(parent) - pattern_spans(text), pattern_spans(text) - pattern_spans(parent)
+    if sum(lost.values()) == sum(gained.values()) == 1:
+        (old,), (new,) = lost, gained
+        if _DIGITS.findall(old) and _DIGITS.findall(old) == _DIGITS.findall(new):
+            return text.replace(new, old, 1)
+    return text
 
 
 def denials(text: str) -> Counter[str]:

@@ -22,7 +22,7 @@ from typing import Any
 from zhaug.augment.base import default_segmenter
 from zhaug.augment.gates import build_gate
 from zhaug.augment.gates.base import Gate, check_pairs
-from zhaug.augment.gates.facts import CLOSING_MARKS, fact_problem
+from zhaug.augment.gates.facts import CLOSING_MARKS, fact_problem, restore_protected
 from zhaug.augment.gates.fluency import FluencyGate
 from zhaug.augment.generative.backend import LlamaBackend
 from zhaug.augment.generative.models import DEFAULT_MODEL
@@ -58,13 +58,14 @@ def sampling(temperature: float, max_tokens: int, seed: int, min_p: float | None
 
 def first_passing(
     sources: Sequence[str], seeds: Sequence[int], attempt: Attempt, tries: int | Sequence[int],
-    gates: Sequence[Gate] = (), pick: int = 1, rank: Rank | None = None,
+    gates: Sequence[Gate] = (), pick: int = 1, rank: Rank | None = None, restore: bool = False,
 ) -> list[str | None]:
-    """Per source, the first of ``tries`` attempts (a number, or one per source) that changed it,
-    kept its facts and passed ``gates``, else ``None``. With ``pick`` > 1, attempts go on until
+    """Per source, the first of ``tries`` attempts (a number, or one per source) that changed its
+    words (:func:`words`), kept its facts and passed ``gates``, else ``None``. With ``pick`` > 1, attempts go on until
     ``pick`` have passed (or the tries run out) and the passing one ``rank`` puts lowest is taken
     (ties: the earliest). Try ``n`` of a source has the same seed whatever its budget, so a larger
-    budget only adds tries."""
+    budget only adds tries. ``restore``: each attempt first gets the source's wording back where it
+    only reworded a negator or a number's units (:func:`restore_protected`)."""
     budget = [tries] * len(sources) if isinstance(tries, int) else list(tries)
     passed: list[list[str]] = [[] for _ in sources]
     pending = list(range(len(sources)))
@@ -73,8 +74,10 @@ def first_passing(
         if not pending:
             break
         outputs = attempt([sources[i] for i in pending], [derive_seed(seeds[i], "try", n) for i in pending])
+        if restore:
+            outputs = [restore_protected(sources[i], out) if out else out for i, out in zip(pending, outputs)]
         kept = [(i, out) for i, out in zip(pending, outputs)
-                if out and out != sources[i] and fact_problem(sources[i], out) is None]
+                if out and words(out) != words(sources[i]) and fact_problem(sources[i], out) is None]
         verdicts = check_pairs([(sources[i], out) for i, out in kept], list(gates)) if gates else [None] * len(kept)
         for (i, output), verdict in zip(kept, verdicts):
             if verdict is None:
@@ -83,6 +86,12 @@ def first_passing(
     if rank is None:
         return [found[0] if found else None for found in passed]
     return [min(found, key=lambda out: rank(source, out)) if found else None for source, found in zip(sources, passed)]
+
+
+def words(text: str) -> str:
+    """``text`` without spaces and punctuation: a rewrite that changes only those is no rewrite
+    (a try that put back a space, or turned commas into full stops, is asked again)."""
+    return "".join(char for char in text if not (char.isspace() or unicodedata.category(char).startswith("P")))
 
 
 Rank = Callable[[str, str], float]

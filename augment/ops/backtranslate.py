@@ -66,10 +66,11 @@ class BackTranslate(Operation):
     model, pivot:
         For ``backend="llm"``: a packaged model name or GGUF path (``None``: Qwen2.5-Coder-1.5B-Instruct)
         and the pivot language (``en`` or ``ja``).
-    tries, share_tries, gates:
+    tries, share_tries, gates, restore:
         Attempts per sentence with ``keep_protected`` (``share_tries``: a text with fewer than ``k``
-        sentences shares the tries of all ``k``, as in :class:`Paraphrase`), and gate specs each
-        round trip must also pass (see :class:`Paraphrase`).
+        sentences shares the tries of all ``k``), gate specs each round trip must also pass, and
+        the source's wording put back where only a negator or units were reworded: as in
+        :class:`Paraphrase`.
 
     Label risk: medium — a paraphrase can weaken or drop the words that carry the label
     (sentiment intensity, hedges); protected facts are kept by ``keep_protected``.
@@ -95,6 +96,7 @@ class BackTranslate(Operation):
         tries: int = 3,
         gates: Sequence[str | dict] = (),
         share_tries: bool = False,
+        restore: bool = False,
     ):
         if backend not in BACKENDS:
             raise ValueError(f"back_translate: backend must be one of {BACKENDS}, got {backend!r}")
@@ -104,7 +106,7 @@ class BackTranslate(Operation):
         self.num_beams, self.batch_size, self.max_tokens = num_beams, batch_size, max_tokens
         self.keep_protected, self.backend, self.device = keep_protected, backend, device
         self.model, self.pivot, self.tries, self.gates = model, pivot, tries, gates
-        self.share_tries = share_tries
+        self.share_tries, self.restore = share_tries, restore
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         return self.apply_batch([tokens], [rng])[0]
@@ -119,7 +121,7 @@ class BackTranslate(Operation):
         if self.keep_protected:
             tries = text_tries(jobs, self.tries, self.k) if self.share_tries else self.tries
             results = first_passing(sources, seeds, attempt, tries if self.temperature > 0 else 1,
-                                    sentence_gates(self.gates))
+                                    sentence_gates(self.gates), restore=self.restore)
         else:
             results = list(attempt(sources, seeds))
         return replace_sentences(texts, jobs, results, default_segmenter())

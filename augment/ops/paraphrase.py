@@ -38,6 +38,11 @@ class Paraphrase(Operation):
         A text with fewer than ``k`` sentences to rewrite shares the tries of all ``k`` among them
         (``tries`` × ``k`` in all): more short texts get a copy, but the rewrites that pass only
         after many tries read worse (docs/generative.md), so it is off by default.
+    restore:
+        Put the sentence's own wording back where a rewrite only reworded a negator before the
+        same word (无法上图 → 没法上图) or a number's units (2月30日 → 2月30号) before checking it
+        (:func:`~zhaug.augment.gates.facts.restore_protected`): tries the rubric would fail for
+        that alone can pass.
     gates:
         Gate specs (as in a recipe) each rewritten sentence must also pass, judged against its
         sentence, e.g. ``[{fluency: {model: qwen2.5-coder-1.5b-instruct}}]``.
@@ -56,7 +61,7 @@ class Paraphrase(Operation):
     def __init__(
         self, model: str | None = None, k: int | None = 3, temperature: float = 0.7, max_tokens: int = 128, tries: int = 3,
         gates: Sequence[str | dict] = (), min_p: float | None = None, max_chars: int | None = None, best_of: int = 1,
-        share_tries: bool = False,
+        share_tries: bool = False, restore: bool = False,
     ):
         if temperature < 0 or (k is not None and k < 1) or tries < 1 or not (min_p is None or 0 <= min_p < 1) \
                 or (max_chars is not None and max_chars < 1) or best_of < 1:
@@ -64,7 +69,7 @@ class Paraphrase(Operation):
                              "max_chars >= 1, best_of >= 1")
         self.model, self.k, self.temperature, self.max_tokens, self.tries = model, k, temperature, max_tokens, tries
         self.gates, self.min_p, self.max_chars, self.best_of = gates, min_p, max_chars, best_of
-        self.share_tries = share_tries
+        self.share_tries, self.restore = share_tries, restore
 
     def apply(self, tokens: list[Token], rng: random.Random) -> list[Token]:
         return self.apply_batch([tokens], [rng])[0]
@@ -85,5 +90,5 @@ class Paraphrase(Operation):
         tries = tries if self.temperature > 0 else 1
         gates = sentence_gates(self.gates)
         results = first_passing(sources, [seed for _, _, seed in jobs], attempt, tries, gates,
-                                pick=self.best_of, rank=fluency_rank(gates))
+                                pick=self.best_of, rank=fluency_rank(gates), restore=self.restore)
         return replace_sentences(texts, jobs, results, default_segmenter())

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from tests.tiny_gguf import CHARS, write_tiny_gguf
 from zhaug.augment.base import default_segmenter
 from zhaug.augment.gates import Candidate, Gate
-from zhaug.augment.gates.facts import CLOSING_MARKS, FactGate, antonym_flip, deaths, fact_problem
+from zhaug.augment.gates.facts import CLOSING_MARKS, FactGate, antonym_flip, deaths, fact_problem, restore_protected
 from zhaug.augment.generative import models, rewrite
 from zhaug.augment.generative.backend import (
     InstructionSlots,
@@ -272,6 +272,41 @@ def test_first_passing_gives_each_source_its_own_budget_with_the_same_seeds():
     assert first_passing(["快递很慢", "快递很慢"], [7, 7], record, [2, 3], gate) == [None, "快递很慢啊啊啊"]
     assert seen == [TRIES[:1] * 2, TRIES[1:2] * 2, TRIES[2:]], "a larger budget only adds tries, seeded as before"
     assert first_passing(["快递很慢"], [7], tries_with_ah, [0]) == [None], "no try at all: kept as it was"
+
+
+def test_first_passing_asks_again_for_a_rewrite_that_only_moved_punctuation():
+    replies = iter(["很快，很好。谢谢师傅", "很快 ，很好，谢谢师傅！", "很快，非常好，谢谢师傅"])
+
+    def punctuation_first(sources, seeds):
+        return [next(replies) for _ in sources]
+
+    assert first_passing(["很快，很好，谢谢师傅"], [7], punctuation_first, 3) == ["很快，非常好，谢谢师傅"]
+
+
+def test_first_passing_can_restore_a_reworded_negator():
+    def reworded(sources, seeds):
+        return ["快递没让送上楼，我只能下楼拿。" for _ in sources]
+
+    assert first_passing(["快递不让送上楼，我只好下楼拿。"], [7], reworded, 2) == [None]
+    assert first_passing(["快递不让送上楼，我只好下楼拿。"], [7], reworded, 2, restore=True) == ["快递不让送上楼，我只能下楼拿。"]
+
+
+@pytest.mark.parametrize(("parent", "copy", "restored"), [
+    ("汤里有只苍蝇，没法拍照，太恶心了。", "汤里有只苍蝇，无法拍照，真恶心。", "汤里有只苍蝇，没法拍照，真恶心。"),
+    ("3月5号那天店里没开门。", "3月5日那天店铺没开门。", "3月5号那天店铺没开门。"),
+    ("他说成功率不超过五成。", "他说成功率不会超过五成。", "他说成功率不超过五成。"),
+    ("价格是35元。", "价格是53元。", "价格是53元。"),  # other digits: a changed amount stays for the gate
+    ("我不喜欢这家店。", "我不讨厌这家店。", "我不讨厌这家店。"),  # another negated word: not a rewording
+    ("快递不让送上楼。", "快递让送上楼。", "快递让送上楼。"),  # a dropped negator is not put back
+])
+def test_restore_protected_puts_back_only_reworded_negators_and_units(parent, copy, restored):
+    assert restore_protected(parent, copy) == restored
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=list("我不没无法让送上楼3月5号日元好吃。，"), max_size=30))
+def test_restoring_a_text_from_itself_changes_nothing(text):
+    assert restore_protected(text, text) == text
 
 
 class NoDoubleAh(Gate):
