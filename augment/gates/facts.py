@@ -146,6 +146,8 @@ def restore_protected(parent: str, text: str) -> str:
 
 
 def _restore_negators(parent: str, text: str) -> str:
+    """``text`` with each negation scope the parent lacks put back as the parent's, where both negate
+    the same words."""
     lost = negation_scopes(parent) - negation_scopes(text)
     for scope in (negation_scopes(text) - negation_scopes(parent)).elements():
         rest = _after_negator(scope)
@@ -163,6 +165,8 @@ def _after_negator(scope: str) -> str:
 
 
 def _restore_spans(parent: str, text: str) -> str:
+    """``text`` with the parent's one lost span back in place of its one gained span, if both hold
+    the same digits."""
     lost, gained = pattern_spans(parent) - pattern_spans(text), pattern_spans(text) - pattern_spans(parent)
     if sum(lost.values()) == sum(gained.values()) == 1:
         (old,), (new,) = lost, gained
@@ -290,8 +294,9 @@ def fact_problem(parent: str, text: str, entities_too: bool = True) -> str | Non
     flip = antonym_flip(parent, text)
     if flip:
         return f"opposite word ({flip})"
-    if deaths(text) != deaths(parent):
-        return f"death {'dropped' if deaths(text) < deaths(parent) else 'added'}"
+    dead_before, dead_after = deaths(parent), deaths(text)
+    if dead_before != dead_after:
+        return f"death {'dropped' if dead_after < dead_before else 'added'}"
     spans, new_spans = pattern_spans(parent), pattern_spans(text)
     if spans != new_spans:
         lost, gained = sorted((spans - new_spans).elements()), sorted((new_spans - spans).elements())

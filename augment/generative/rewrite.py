@@ -61,9 +61,9 @@ def first_passing(
     gates: Sequence[Gate] = (), pick: int = 1, rank: Rank | None = None, restore: bool = False,
 ) -> list[str | None]:
     """Per source, the first of ``tries`` attempts (a number, or one per source) that changed its
-    words (:func:`words`), kept its facts and passed ``gates``, else ``None``. With ``pick`` > 1, attempts go on until
-    ``pick`` have passed (or the tries run out) and the passing one ``rank`` puts lowest is taken
-    (ties: the earliest). Try ``n`` of a source has the same seed whatever its budget, so a larger
+    words (:func:`words`), kept its facts and passed ``gates``, else ``None``. With ``pick`` > 1,
+    attempts go on until ``pick`` have passed (or the tries run out) and the passing one ``rank``
+    puts lowest is taken (ties: the earliest). Try ``n`` of a source has the same seed whatever its budget, so a larger
     budget only adds tries. ``restore``: each attempt first gets the source's wording back where it
     only reworded a negator or a number's units (:func:`restore_protected`)."""
     budget = [tries] * len(sources) if isinstance(tries, int) else list(tries)
