@@ -36,11 +36,12 @@ class Row:
     pair: str | None = None
 
 
-def label_names(records: Sequence[Record]) -> list[str]:
-    """The sorted labels of a training set; at least two are needed."""
+def label_names(records: Sequence[Record], source: object = None) -> list[str]:
+    """The sorted labels of a training set; at least two are needed (``source``: the file, named in the error)."""
     names = sorted({r.label for r in records if r.label is not None})
     if len(names) < 2:
-        raise ZhaugError(f"training needs at least two labels, found {names}")
+        problem = f"training needs at least two labels, found {names}"
+        raise ZhaugError(problem) if source is None else InputError(source, problem)
     return names
 
 
@@ -91,10 +92,15 @@ def read_training_table(path: str | os.PathLike[str]) -> tuple[list[Record], Chi
     output passed as the training table), so children never land in an eval split."""
     rows = list(iter_rows(path))
     records = records_from_rows(rows, Columns(), path)
-    if not rows or "parent_id" not in rows[0][1]:
-        return records, {}
-    return ([r for r, (_, row) in zip(records, rows) if not row["parent_id"]],
-            children_from_rows([row for _, row in rows]))
+    if rows and "parent_id" in rows[0][1]:
+        records, children = [r for r, (_, row) in zip(records, rows) if not row["parent_id"]], children_from_rows(
+            [row for _, row in rows])
+    else:
+        children = {}
+    if not records:
+        raise InputError(path, "no rows to train on")
+    label_names(records, path)
+    return records, children
 
 
 def read_children(path: str | os.PathLike[str], train: Sequence[Record] | None = None) -> Children:

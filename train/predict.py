@@ -97,7 +97,10 @@ class TransformersClassifier:
     def __init__(self, path: str | Path, batch_size: int = 64, max_length: int = 512):
         from transformers import AutoConfig
 
-        id2label = {int(k): v for k, v in AutoConfig.from_pretrained(path, local_files_only=True).id2label.items()}
+        try:
+            id2label = {int(k): v for k, v in AutoConfig.from_pretrained(path, local_files_only=True).id2label.items()}
+        except (OSError, ValueError) as exc:
+            raise ZhaugError(f"{path}: not a usable transformers model folder ({' '.join(str(exc).split())[:200]})") from None
         self.labels = [
             label.removeprefix("LABEL_") if label == f"LABEL_{i}" else label for i, label in sorted(id2label.items())
         ]

@@ -37,6 +37,15 @@ def table(tmp_path):
     return tmp_path / "in.csv"
 
 
+def test_a_training_table_with_one_label_names_the_file(tmp_path, monkeypatch, capsys):
+    write_table(tmp_path / "one.csv", [{**row, "label": "1"} for row in ROWS], ["id", "text", "label"])
+    code, err = zhaug(monkeypatch, capsys, "train", "--train", str(tmp_path / "one.csv"), "--out", str(tmp_path / "r"))
+    assert code == 2 and err.strip() == f"error: {tmp_path / 'one.csv'}: training needs at least two labels, found ['1']"
+    write_table(tmp_path / "none.csv", [], ["id", "text", "label"])
+    code, err = zhaug(monkeypatch, capsys, "train", "--train", str(tmp_path / "none.csv"), "--out", str(tmp_path / "r"))
+    assert code == 2 and err.strip() == f"error: {tmp_path / 'none.csv'}: no rows to train on"
+
+
 # 2. --resume
 def test_resume_refuses_a_partial_made_from_other_input_or_settings(tmp_path):
     out = tmp_path / "out.csv"
@@ -400,6 +409,7 @@ def test_an_operation_that_leaves_most_texts_unchanged_is_warned_about(table, tm
     code, err = zhaug(monkeypatch, capsys, "augment", str(table), "-o", str(tmp_path / "o.csv"), "-r",
                       str(tmp_path / "r.yaml"), "-n", "2")
     assert code == 0 and "warning: punct_insert left 10 of 10 copies unchanged" in err
+    assert "found no safe edit there" in err and "Chinese?" not in err  # zhaug's own: not a language problem
     assert json.loads((tmp_path / "o.summary.json").read_text("utf-8"))["unchanged"] == {"punct_insert": 10}
     code, err = zhaug(monkeypatch, capsys, "augment", str(table), "-o", str(tmp_path / "o.csv"), "-r", "eda-classic")
     assert code == 0 and "warning" not in err

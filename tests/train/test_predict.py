@@ -111,6 +111,12 @@ def _damage(best: Path, how: str) -> None:
             path.unlink()
         for path in best.glob("vocab.txt"):
             path.unlink()
+    elif how == "tokenizer.json gone, its config kept":
+        (best / "tokenizer.json").unlink()
+    elif how == "truncated tokenizer.json":
+        (best / "tokenizer.json").write_bytes((best / "tokenizer.json").read_bytes()[:500])
+    elif how == "corrupt config.json":
+        (best / "config.json").write_text("{", encoding="utf-8")
     elif how == "one dummy tensor":
         save_file({"dummy": torch.zeros(2)}, weights)
     elif how == "NaN weights":
@@ -130,6 +136,9 @@ def _damage(best: Path, how: str) -> None:
 
 @pytest.mark.parametrize("how, problem", [
     ("no tokenizer files", "no tokenizer files"),
+    ("tokenizer.json gone, its config kept", "no tokenizer files"),
+    ("truncated tokenizer.json", "cannot load the tokenizer"),
+    ("corrupt config.json", "the folder is damaged"),
     ("one dummy tensor", "missing weights"),
     ("NaN weights", "NaN or infinite"),
     ("base encoder only", "missing weights classifier"),
@@ -160,6 +169,19 @@ def test_predict_takes_a_plain_transformers_folder(tmp_path):
     result = runner.invoke(app, ["predict", str(folder), str(tmp_path / "in.csv"), "-o", str(tmp_path / "out.csv")])
     assert result.exit_code == 0, result.output
     assert [row["label"] in ("0", "1") for row in read_table(tmp_path / "out.csv")] == [True, True]
+
+
+def test_a_folder_transformers_cannot_read_is_an_error(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "hf"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}", encoding="utf-8")
+    write_table(tmp_path / "in.csv", [{"id": "a", "text": "好棒"}], ["id", "text"])
+    monkeypatch.setattr("sys.argv", ["zhaug", "predict", str(folder), str(tmp_path / "in.csv"), "-o", str(tmp_path / "out.csv")])
+    with pytest.raises(SystemExit) as exit_info:
+        run()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "not a usable transformers model folder" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out.csv").exists()
 
 
 def test_predict_refuses_to_overwrite_its_input(run_dir, tmp_path):

@@ -29,10 +29,15 @@ def load_tokenizer(path: str | os.PathLike[str]) -> PreTrainedTokenizerBase:
     ship a BERT ``vocab.txt`` although their config says ALBERT: those get a (fast) BERT tokenizer."""
     path = Path(path)
     config_file = path / "tokenizer_config.json"
-    declared = json.loads(config_file.read_text(encoding="utf-8")).get("tokenizer_class") if config_file.is_file() else None
-    if (path / "vocab.txt").is_file() and (declared is None or declared.startswith("Bert")):
-        return BertTokenizerFast.from_pretrained(path)
-    return AutoTokenizer.from_pretrained(path)
+    try:
+        declared = json.loads(config_file.read_text(encoding="utf-8")).get("tokenizer_class") if config_file.is_file() else None
+        if (path / "vocab.txt").is_file() and (declared is None or declared.startswith("Bert")):
+            return BertTokenizerFast.from_pretrained(path)
+        return AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError, AttributeError) as exc:  # a damaged folder: its JSON, or no tokenizer files left
+        if not any((path / name).is_file() for name in TOKENIZER_FILES):
+            raise ZhaugError(f"{path}: no tokenizer files (one of {', '.join(TOKENIZER_FILES)}); the folder is damaged") from None
+        raise ZhaugError(f"{path}: cannot load the tokenizer ({' '.join(str(exc).split())[:200]}); the folder is damaged") from None
 
 
 @contextmanager

@@ -111,9 +111,9 @@ def augment_command(
     summary_path = output.with_name(f"{output.stem}.summary.json")
     summary_path.write_text(json.dumps(stats.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     console().print(summary_table(stats, the_recipe.name))
-    for op in stats.mostly_unchanged():
-        say(f"warning: {op} left {stats.unchanged[op]} of {stats.generated[op]} copies unchanged; "
-                   "does it work on Chinese?")
+    for op in stats.mostly_unchanged():  # zhaug's own operations abstain where no edit is safe; nlpaug may not know Chinese
+        say(f"warning: {op} left {stats.unchanged[op]} of {stats.generated[op]} copies unchanged (dropped); "
+            + ("does it work on Chinese?" if op == "nlpaug" else "it found no safe edit there (its rate, its mode?)"))
     say(f"wrote {output} ({stats.rows_out} rows); rejections in {rejected_path}; summary in {summary_path}")
 
 
