@@ -195,7 +195,9 @@ def _cell_table(report: dict[str, Any], *, html_out: bool) -> list[list[str]]:
     return rows
 
 
-CELL_HEADER = ["family", "sev.", "exp.", "changed", "accuracy [95% CI]", "Δacc", "macro-F1 [95% CI]", "ΔF1",
+WORST_EXAMPLES = ("Per family at the highest severity: prediction flips first, then the largest drop in the clean "
+                  "prediction's probability (flips that fixed a wrong prediction are listed apart, below).")
+CELL_HEADER = ["family", "sev.", "exp.", "changed", "accuracy [95% CI]", "acc. drop", "macro-F1 [95% CI]", "F1 drop",
                "flip rate [95% CI]", "conf. shift", "ECE"]
 
 
@@ -269,7 +271,7 @@ def markdown(report: dict[str, Any]) -> str:
     attack = report.get("attack")
     if attack:
         lines += ["", "## Attack", "", _md_table(["figure", "value"], _attack_rows(attack))]
-    lines += ["", "## Worst examples", "", _md_table(
+    lines += ["", "## Worst examples", "", WORST_EXAMPLES, "", _md_table(
         ["family", "sev.", "id", "gold", "clean → perturbed", "perturbed text"],
         [[w["family"], str(w["severity"]), w["id"], w["label"], f"{w['clean_prediction']} → {w['perturbed_prediction']}",
           diff_markdown(w["original"], w["perturbed"])] for w in report["worst_examples"]],
@@ -307,9 +309,7 @@ def _examples_html(report: dict[str, Any]) -> list[str]:
         parts += ["<h2>Budgeted attack</h2>", _html_table(["figure", "value"], _attack_rows(attack))]
         parts += [_example_html(f"{r['id']} · {r['changed_words']} word(s), {r['queries']} queries", r["original"],
                                 r["adversarial"], [f"{r['label']} → {r['prediction']}"]) for r in won[:8]]
-    parts.append("<h2>Worst examples</h2><p class='muted'>Per family at the highest severity: prediction flips "
-                 "first, then the largest drop in the clean prediction's probability (flips that fixed a wrong "
-                 "prediction are listed apart, below).</p>")
+    parts.append(f"<h2>Worst examples</h2><p class='muted'>{WORST_EXAMPLES}</p>")
     parts += [_worst_html(w) for w in report["worst_examples"]]
     if report.get("fixed_examples"):
         parts.append("<h2>Flips that fixed a wrong prediction</h2><p class='muted'>The noise changed a wrong "

@@ -172,12 +172,12 @@ def summary_table(report: dict) -> Table:
     score = "—" if report["score"] is None else f"{report['score']:.1f}"
     table = Table(title=f"zhaug audit · {report['meta']['n_rows']} rows · clean accuracy {clean:.3f} · "
                   f"robustness score {score} · severity {top}")
-    for column in ("family", "exp.", "accuracy", "Δacc", "flip rate"):
+    for column in ("family", "exp.", "accuracy", "acc. drop", "flip rate"):
         table.add_column(column, justify="left" if column == "family" else "right")
     for cell in report["cells"]:
         if cell["severity"] == top:
             table.add_row(cell["family"], cell["expectation"], f"{cell['accuracy']['value']:.3f}",
-                          f"{cell['accuracy_drop']['value']:+.3f}", f"{cell['flip_rate']['value']:.3f}")
+                          f"{cell['accuracy_drop']['value']:.3f}", f"{cell['flip_rate']['value']:.3f}")
     attack = report.get("attack")
     if attack and attack["success_rate"]:
         table.caption = (f"attack: success {attack['success_rate']['value']:.3f} on {attack['n_attacked']} rows, "
