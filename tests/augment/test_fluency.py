@@ -202,6 +202,25 @@ def test_cli_gate_end_to_end(lm, tmp_path):
     assert list(read_table(out)[0]) == ["id", "original", "text", "label", "accepted", "reason"]
 
 
+def test_cli_gate_checks_augment_output_against_the_parents(tmp_path):
+    table = tmp_path / "aug.csv"
+    table.write_text(
+        "id,parent_id,text,label,op\n"
+        "a,,这家酒店的服务非常好，下次还来。,1,original\n"
+        "a-aug0,a,这家酒店的服务非常好，下次还来。,1,random_delete\n"
+        "a-aug1,a,这家酒店的服务很好，下次还来。,1,random_delete\n", "utf-8")
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(app, ["gate", str(table), "-o", str(out), "--gate", "dedup"])
+    assert result.exit_code == 0, result.output
+    rows = read_table(out)
+    assert [(row["id"], row["original"], row["accepted"], row["reason"]) for row in rows] == [
+        ("a-aug0", "这家酒店的服务非常好，下次还来。", "0", "dedup: unchanged"),
+        ("a-aug1", "这家酒店的服务非常好，下次还来。", "1", "")]
+    (tmp_path / "orphan.csv").write_text("id,parent_id,text,label\nb-aug0,b,好,1\n", "utf-8")
+    result = CliRunner().invoke(app, ["gate", str(tmp_path / "orphan.csv"), "-o", str(out), "--gate", "dedup"])
+    assert "orphan.csv, line 2: parent_id 'b' is no row of the table" in str(result.exception)
+
+
 def test_cli_gate_names_a_missing_column(tmp_path):
     pairs = tmp_path / "pairs.csv"
     pairs.write_text("original,copy\n好,很好\n", "utf-8")

@@ -187,8 +187,21 @@ def summary_table(stats: AugmentStats, recipe: str) -> Table:
     return table
 
 
+def _copies_with_their_originals(path: Path, numbered: list, original_col: str, text_col: str) -> list:
+    """``zhaug augment`` output as pairs: each copy with its parent's text (the originals are no pairs)."""
+    parents = {row.get("id"): row.get(text_col) for _, row in numbered if not row["parent_id"]}
+    pairs = []
+    for lineno, row in numbered:
+        if row["parent_id"]:
+            if row["parent_id"] not in parents:
+                raise InputError(path, f"parent_id {row['parent_id']!r} is no row of the table", lineno)
+            first = {name: row[name] for name in ("id", "parent_id") if name in row}
+            pairs.append((lineno, {**first, original_col: parents[row["parent_id"]], **row}))
+    return pairs
+
+
 def gate_command(
-    input: Path = typer.Argument(..., help="Pairs: .csv, .tsv, .jsonl or .parquet with columns original and text (optional id, label)."),
+    input: Path = typer.Argument(..., help="Pairs: .csv, .tsv, .jsonl or .parquet with columns original and text (optional id, label); or zhaug augment output (its copies are checked against their parent rows)."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the pairs with accepted (1/0) and reason."),
     gate: list[str] = typer.Option([], "--gate", help="Gate by name (rules, fluency, length, similarity, dedup); default: the gates of the word-level recipes."),
     lm: str | None = typer.Option(None, "--lm", help="The fluency gate's LM: a character n-gram file, gemma3-270m or a .gguf file (slow; set its thresholds in a recipe). Default: the packaged n-gram."),
@@ -199,8 +212,11 @@ def gate_command(
 
     Example: zhaug gate pairs.csv -o checked.csv --gate rules --gate fluency"""
     table_format(output)  # refuse an unknown output format before any work
+    numbered = list(iter_rows(input))
+    if numbered and original_col not in numbered[0][1] and "parent_id" in numbered[0][1]:
+        numbered = _copies_with_their_originals(input, numbered, original_col, text_col)
     rows = []
-    for lineno, row in iter_rows(input):
+    for lineno, row in numbered:
         missing = [name for name in (original_col, text_col) if name not in row]
         if missing:
             raise InputError(input, f"no column {missing[0]!r} (columns: {', '.join(row)})", lineno)
