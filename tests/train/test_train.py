@@ -15,8 +15,17 @@ from zhaug.errors import ZhaugError
 from zhaug.hashing import file_sha256
 from zhaug.io import Record, write_table
 from zhaug.train import TrainConfig, Trainer, fit, load_config
-from zhaug.train.data import batch_order, children_from_rows, guard_children, read_children, split_by_parent
+from zhaug.train.data import (
+    batch_order,
+    children_from_rows,
+    count_cut,
+    encode,
+    guard_children,
+    read_children,
+    split_by_parent,
+)
 from zhaug.train.models.catalog import CARD, COMPACT, FINE_TUNING_LRS
+from zhaug.train.models.loading import load_tokenizer
 
 RECIPE = {"name": "tiny", "op": {"one_of": [{"random_swap": {"rate": 0.2}}, {"random_delete": {"rate": 0.2}}]}}
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -58,6 +67,16 @@ def test_learns_separable_set_and_writes_run(config, data, tmp_path):
     assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tb").iterdir())
     assert [p.name for p in (tmp_path / "last").iterdir()] == ["state.json"]  # finished: no weights to resume
     assert [h["epoch"] for h in result["history"]] == [0, 1, 2, 3]
+    assert result["cut_to_max_length"] == 0 and result["max_length"] == config.max_length
+
+
+def test_count_cut_counts_the_texts_encode_shortens(model):
+    tokenizer = load_tokenizer(model)
+    texts = ["好", "这家酒店的服务非常好，下次还来。" * 5, "", "差评"]
+    full = [len(ids) for ids in tokenizer(texts)["input_ids"]]
+    for limit in (2, 5, 8, max(full)):
+        assert count_cut(tokenizer, texts, limit) == sum(n > limit for n in full)
+        assert [len(ids) for ids in encode(tokenizer, texts, limit)] == [min(n, limit) for n in full]
 
 
 def test_same_seed_same_metrics(config, data, tmp_path):

@@ -95,6 +95,9 @@ def train_command(
         check_max_length(settings.model, max_length)
     result = _fit(settings, train, eval, augmented, unlabeled, out, ssl, max_unlabeled, resume, progress)
     best = result["eval"]
+    if result.get("cut_to_max_length"):
+        say(f"{result['cut_to_max_length']} of {result['train_rows']} training texts are longer than "
+            f"{result['max_length']} tokens: the model saw their first {result['max_length']} (raise --max-length to see more)")
     if "contrastive" in result and not contrastive:
         say(f"few labels ({result['train_rows']} training rows): trained SetFit-style, the contrastive stage "
             f"({result['contrastive']['steps']} steps) and the probe, no fine-tuning; few_shot: 0 in --config to fine-tune")
