@@ -87,11 +87,11 @@ def clean_pool(unlabeled: Sequence[Record], held_out: Sequence[Record], cap: int
     return pool, {"rows": len(pool), "removed": removed, "checksum": content_key([r.text for r in pool])}
 
 
-def read_training_table(path: str | os.PathLike[str]) -> tuple[list[Record], Children]:
+def read_training_table(path: str | os.PathLike[str], columns: Columns = Columns()) -> tuple[list[Record], Children]:
     """Originals, and their children when the table has a ``parent_id`` column (``zhaug augment``
     output passed as the training table), so children never land in an eval split."""
     rows = list(iter_rows(path))
-    records = records_from_rows(rows, Columns(), path)
+    records = records_from_rows(rows, columns, path)
     if rows and "parent_id" in rows[0][1]:
         records, children = [r for r, (_, row) in zip(records, rows) if not row["parent_id"]], children_from_rows(
             [row for _, row in rows])

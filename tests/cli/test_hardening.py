@@ -373,6 +373,22 @@ def test_a_run_folder_has_a_model_card(tmp_path, monkeypatch, capsys):
         assert "training rows" in text and "macro-F1" in text and "--max-steps 2" in text
 
 
+def test_train_reads_the_columns_it_is_told_and_says_what_max_length_cut(tmp_path, monkeypatch, capsys):
+    from tests.train_helpers import tiny_model
+
+    model = tiny_model(tmp_path / "m")
+    rows = [{"review": ("好棒赞" if i % 2 else "差坏烂") * (20 if i < 3 else 2), "y": "pos" if i % 2 else "neg"}
+            for i in range(24)]
+    table = _write(tmp_path / "t.csv", rows)
+    code, err = zhaug(monkeypatch, capsys, "train", "--train", str(table), "--out", str(tmp_path / "run"), "--model",
+                      str(model), "--max-steps", "1", "--threads", "1", "--text-col", "review", "--label-col", "y",
+                      "--max-length", "16")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text("utf-8"))
+    assert metrics["labels"] == ["neg", "pos"] and metrics["cut_to_max_length"] >= 2  # of the three long rows
+    assert f"{metrics['cut_to_max_length']} of {metrics['train_rows']} training texts are longer than 16 tokens" in err
+
+
 def test_saved_datasets_are_tables_and_class_names_are_kept(tmp_path, monkeypatch, capsys):
     from datasets import ClassLabel, Dataset, Features, Value
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import typer
 
-from zhaug.cli.options import IdCol, Progress, TextCol, columns, say, show_progress
+from zhaug.cli.options import IdCol, LabelCol, Progress, TextCol, columns, say, show_progress
 from zhaug.errors import ZhaugError
-from zhaug.io import read_records
+from zhaug.io import Columns, read_records
 
 
 def train_command(
@@ -70,6 +70,9 @@ def train_command(
         "(width, invisible characters and traditional only), noise-consistency (noise copies + KL term), none; "
         "recommended = the measured best (benchmarks/defence.py)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out."),
+    id_col: IdCol = "id",
+    text_col: TextCol = "text",
+    label_col: LabelCol = "label",
     progress: Progress = None,
 ) -> None:
     """Fine-tune a classifier, keep the best checkpoint by eval macro-F1, write metrics.json.
@@ -93,7 +96,8 @@ def train_command(
     ).replace(**defence_settings(defence))
     if max_length is not None:
         check_max_length(settings.model, max_length)
-    result = _fit(settings, train, eval, augmented, unlabeled, out, ssl, max_unlabeled, resume, progress)
+    tables = columns(id_col, text_col, label_col)  # of --train, --eval and --unlabeled
+    result = _fit(settings, train, eval, augmented, unlabeled, out, ssl, max_unlabeled, resume, progress, tables)
     best = result["eval"]
     if result.get("cut_to_max_length"):
         say(f"{result['cut_to_max_length']} of {result['train_rows']} training texts are longer than "
@@ -108,18 +112,19 @@ def train_command(
 
 
 def _fit(settings: Any, train: Path, eval: Path | None, augmented: Path | None, unlabeled: Path | None, out: Path,
-         ssl: str, max_unlabeled: int, resume: bool, progress: bool) -> dict[str, Any]:
+         ssl: str, max_unlabeled: int, resume: bool, progress: bool, tables: Columns) -> dict[str, Any]:
     """Read the tables, train (supervised, or with the unlabelled table), write the model card."""
     from zhaug.train.checkpoint import write_model_card  # torch: imported when the command runs
     from zhaug.train.data import read_children, read_training_table
     from zhaug.train.trainer import Trainer
 
-    records, children = read_training_table(train)
+    records, children = read_training_table(train, tables)
     for parent, texts in (read_children(augmented, records) if augmented else {}).items():
         children.setdefault(parent, []).extend(texts)
-    eval_records = read_records(eval) if eval else None
+    eval_records = read_records(eval, tables) if eval else None
     if unlabeled is not None:
-        result = _semi_supervised(records, unlabeled, eval_records, out, settings, ssl, max_unlabeled, progress)
+        result = _semi_supervised(records, unlabeled, eval_records, out, settings, ssl, max_unlabeled, progress,
+                                  tables)
     else:
         result = Trainer(settings, progress=progress).fit(records, eval_records, out_dir=out, children=children,
                                                           resume=resume)
@@ -128,7 +133,7 @@ def _fit(settings: Any, train: Path, eval: Path | None, augmented: Path | None, 
 
 
 def _semi_supervised(records: list, unlabeled: Path, eval_records: list | None, out: Path, settings: Any,
-                     method: str, max_unlabeled: int, progress: bool) -> dict:
+                     method: str, max_unlabeled: int, progress: bool, tables: Columns) -> dict:
     """Train with the unlabelled table; the result in the shape ``Trainer.fit`` returns it."""
     from zhaug.train.config import POOL_PAYS_UP_TO, SSL_METHODS
     from zhaug.train.self_training import SelfTraining, self_train  # torch: imported when the command runs
@@ -136,7 +141,7 @@ def _semi_supervised(records: list, unlabeled: Path, eval_records: list | None, 
 
     if method not in ("auto", "self-training", *SSL_METHODS):
         raise typer.BadParameter(f"{method!r}: choose auto, self-training, {', '.join(SSL_METHODS)}", param_hint="--ssl")
-    pool = read_records(unlabeled, require_label=False)
+    pool = read_records(unlabeled, tables, require_label=False)
     if method == "auto":
         smallest = min(Counter(r.label for r in records).values())
         chosen = settings.with_pool(smallest)
