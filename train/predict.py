@@ -142,9 +142,11 @@ def predict_file(
     batch_size: int = 64,
     columns: Columns = Columns(),
     progress: bool = False,
+    flag_empty: bool = False,
 ) -> list[dict[str, Any]]:
-    """Write ``id,label,empty`` (and ``p_<label>`` columns with ``proba``) for every input row, in
-    input order; ``empty`` flags texts that are empty or blank (predicted all the same).
+    """Write ``id,label`` (and ``p_<label>`` columns with ``proba``) for every input row, in input
+    order; ``flag_empty`` adds ``empty``, 1 where the text is empty or blank (predicted all the
+    same). The rows returned always hold ``empty``.
 
     The input is read and checked before the model is loaded; the output is written atomically.
     """
@@ -168,5 +170,5 @@ def predict_file(
                                "empty": int(not record.text.strip())}
         row.update((field, f"{value:.6f}") for field, value in zip(prob_fields, p))
         rows.append(row)
-    write_table(output_path, rows, ["id", "label", "empty", *prob_fields])
+    write_table(output_path, rows, ["id", "label", *(["empty"] if flag_empty else []), *prob_fields])
     return rows

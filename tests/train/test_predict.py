@@ -41,13 +41,16 @@ def test_cli_predict_keeps_ids_order_and_empty_texts(run_dir, tmp_path):
             {"id": "b2", "text": ""}]
     write_table(tmp_path / "in.csv", rows, ["id", "text"])
     result = runner.invoke(app, ["predict", str(run_dir), str(tmp_path / "in.csv"), "-o", str(tmp_path / "out.csv"),
-                                 "--proba", "--batch-size", "3"])
+                                 "--proba", "--batch-size", "3", "--flag-empty"])
     assert result.exit_code == 0, result.output
     out = read_table(tmp_path / "out.csv")
     assert [r["id"] for r in out] == ["z9", "a1", "m5", "b2"]
     assert [r["empty"] for r in out] == ["0", "1", "0", "1"]
     assert [r["label"] for r in out[::2]] == ["pos", "neg"]
-    assert set(out[0]) == {"id", "label", "empty", "p_neg", "p_pos"}
+    assert list(out[0]) == ["id", "label", "empty", "p_neg", "p_pos"]
+    plain = runner.invoke(app, ["predict", str(run_dir), str(tmp_path / "in.csv"), "-o", str(tmp_path / "plain.csv")])
+    assert plain.exit_code == 0 and "2 with an empty text" in plain.output and "--flag-empty" in plain.output
+    assert read_table(tmp_path / "plain.csv") == [{"id": r["id"], "label": r["label"]} for r in out]  # id,label
 
 
 def test_int8_quantisation_agrees(run_dir):

@@ -172,15 +172,18 @@ def predict_command(
     proba: bool = typer.Option(False, "--proba", help="Also write each class's probability."),
     quantize: str | None = typer.Option(None, "--quantize", help="int8: dynamic quantisation (faster on CPU)."),
     batch_size: int = typer.Option(64, "--batch-size", min=1),
+    flag_empty: bool = typer.Option(False, "--flag-empty", help="Add a column empty: 1 where the text is empty or blank."),
     id_col: IdCol = "id",
     text_col: TextCol = "text",
     progress: Progress = None,
 ) -> None:
-    """Predict a label for every row, in input order; empty texts are predicted and flagged.
+    """Predict a label for every row, in input order (id,label); empty texts are predicted too and counted.
 
     Example: zhaug predict runs/r1 test.csv -o predictions.csv --proba"""
     from zhaug.train.predict import predict_file  # torch: imported when the command runs
 
     rows = predict_file(run_dir, input, output, proba=proba, quantize=quantize, batch_size=batch_size,
-                        columns=columns(id_col, text_col), progress=show_progress(progress))
-    say(f"wrote {output} ({len(rows)} rows, {sum(r['empty'] for r in rows)} empty)")
+                        columns=columns(id_col, text_col), progress=show_progress(progress), flag_empty=flag_empty)
+    empty = sum(r["empty"] for r in rows)
+    say(f"wrote {output} ({len(rows)} rows" + (f"; {empty} with an empty text, predicted all the same"
+                                               + ("" if flag_empty else ": --flag-empty marks them") if empty else "") + ")")
