@@ -112,8 +112,11 @@ def augment_command(
     summary_path.write_text(json.dumps(stats.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     console().print(summary_table(stats, the_recipe.name))
     for op in stats.mostly_unchanged():  # zhaug's own operations abstain where no edit is safe; nlpaug may not know Chinese
-        say(f"warning: {op} left {stats.unchanged[op]} of {stats.generated[op]} copies unchanged (dropped); "
-            + ("does it work on Chinese?" if op == "nlpaug" else "it found no safe edit there (its rate, its mode?)"))
+        n, of = stats.unchanged[op], stats.generated[op]
+        alarming = op == "nlpaug" or n == of  # an operation that never edits: misconfigured, or blind to Chinese
+        say(f"{'warning: ' if alarming else ''}{op} left {n} of {of} copies unchanged (dropped); "
+            + ("does it work on Chinese?" if op == "nlpaug" else "it found no safe edit there"
+               + (" (its rate, its mode?)" if alarming else "")))
     say(f"wrote {output} ({stats.rows_out} rows); rejections in {rejected_path}; summary in {summary_path}")
 
 
