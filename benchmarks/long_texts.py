@@ -1,6 +1,7 @@
 """Which part of a long text should the encoder see? (the motivating case: long articles)
 
     OMP_NUM_THREADS=1 python benchmarks/long_texts.py --shared ../shared [--min-chars 200] [--sizes 50 100 300]
+        [--table YOURS.csv --text-col text --label-col label]
 
 ChnSentiCorp hotel reviews (``../shared``) longer than ``--min-chars`` characters; the embedded
 encoder frozen, e5 format (``"query: "``, mean pooling, L2-normalised) and a logistic regression
@@ -47,18 +48,23 @@ def windows(ids: list[int], n: int) -> list[list[int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", type=Path, default=Path("../shared"))
+    parser.add_argument("--table", type=Path, help="Another labelled CSV (default: ChnSentiCorp in --shared).")
+    parser.add_argument("--text-col", default="review")
+    parser.add_argument("--label-col", default="label")
     parser.add_argument("--min-chars", type=int, default=200)
     parser.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 300])
     parser.add_argument("--seeds", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    with open(args.shared / "data/chnsenticorp_htl/ChnSentiCorp_htl_all.csv", encoding="utf-8", newline="") as handle:
-        rows = [r for r in csv.DictReader(handle) if len(r["review"].strip()) > args.min_chars]
+    table = args.table or args.shared / "data/chnsenticorp_htl/ChnSentiCorp_htl_all.csv"
+    with open(table, encoding="utf-8", newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if len(r[args.text_col].strip()) > args.min_chars]
     path = resolve_model(None)
     tokenizer = load_tokenizer(path)
     model = set_pooling(load_classifier(path, 2, {0: "0", 1: "1"}), E5_FORMAT["pooling"]).eval()
-    labels = np.array([r["label"] for r in rows])
-    full = tokenizer(with_prefix(E5_FORMAT["prefix"], [r["review"].strip() for r in rows]), verbose=False)["input_ids"]
+    labels = np.array([r[args.label_col] for r in rows])
+    texts = [r[args.text_col].strip() for r in rows]
+    full = tokenizer(with_prefix(E5_FORMAT["prefix"], texts), verbose=False)["input_ids"]
 
     def embed(sequences: list[list[int]]) -> np.ndarray:
         return pooled_features(model, sequences, 32, tokenizer.pad_token_id)
@@ -78,7 +84,7 @@ def main() -> None:
                 "head 32 + tail 96": embed([head_tail(ids, 128, 32) for ids in full]),
                 "128-token windows, mean": window_mean(),
                 "head 512": embed([head(ids, 512, ids[-1]) for ids in full])}
-    print(f"{len(rows)} reviews over {args.min_chars} characters; features in {time.time() - started:.0f} s")
+    print(f"{len(rows)} texts over {args.min_chars} characters; features in {time.time() - started:.0f} s")
     print("| N | " + " | ".join(features) + " |\n|---|" + "---|" * len(features))
     for size in args.sizes:
         scores: dict[str, list[float]] = {name: [] for name in features}
