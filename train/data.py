@@ -214,11 +214,11 @@ def encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[list[i
     return tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
 
 
-def count_cut(tokenizer: Any, texts: Sequence[str], max_length: int) -> int:
-    """How many ``texts`` are longer than ``max_length`` tokens: :func:`encode` keeps only their start."""
+def too_long(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[bool]:
+    """Which ``texts`` are longer than ``max_length`` tokens: :func:`encode` keeps only their start."""
     if not texts:
-        return 0
-    return sum(len(ids) > max_length for ids in tokenizer(list(texts), verbose=False)["input_ids"])
+        return []
+    return [len(ids) > max_length for ids in tokenizer(list(texts), verbose=False)["input_ids"]]
 
 
 class DefendedTokenizer:

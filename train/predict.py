@@ -15,7 +15,7 @@ from zhaug.errors import InputError, ZhaugError
 from zhaug.io import Columns, check_output, read_records, table_format, write_table
 from zhaug.rng import derive_rng
 from zhaug.train.checkpoint import RUN_INFO, read_info
-from zhaug.train.data import defended, encode, pad
+from zhaug.train.data import defended, encode, pad, too_long
 from zhaug.train.heads import run_format, set_pooling, with_prefix
 from zhaug.train.models.int8 import quantize_int8
 from zhaug.train.models.loading import check_tokenizer, load_classifier, load_tokenizer
@@ -65,8 +65,9 @@ class Predictor:
         model = set_pooling(load_classifier(model_dir, len(self.labels), dict(enumerate(self.labels)), strict=True),
                             pooling).eval()
         check_tokenizer(model_dir, self.tokenizer)
+        self.max_length = min(self.max_length, model.config.max_position_embeddings)  # a long text must not crash it
         if quantize == "int8":
-            length = min(self.max_length, model.config.max_position_embeddings)
+            length = self.max_length
             texts = derive_rng("int8-calibration").sample(trimming_corpus(), CALIBRATION_SENTENCES)
             calibration = encode(self.tokenizer, with_prefix(self.prefix, texts), length)
             pad_id = self.tokenizer.pad_token_id
@@ -107,7 +108,8 @@ class TransformersClassifier:
         self.model = load_classifier(path, len(id2label), id2label, strict=True).eval()
         self.tokenizer = load_tokenizer(path)
         check_tokenizer(path, self.tokenizer)
-        self.batch_size, self.max_length = batch_size, max_length
+        self.batch_size, self.prefix = batch_size, ""
+        self.max_length = min(max_length, self.model.config.max_position_embeddings)
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         """Class probabilities, columns in ``self.labels`` order."""
@@ -146,7 +148,8 @@ def predict_file(
 ) -> list[dict[str, Any]]:
     """Write ``id,label`` (and ``p_<label>`` columns with ``proba``) for every input row, in input
     order; ``flag_empty`` adds ``empty``, 1 where the text is empty or blank (predicted all the
-    same). The rows returned always hold ``empty``.
+    same). The rows returned also hold ``empty`` and ``cut`` (longer than the model's max length:
+    predicted from its start).
 
     The input is read and checked before the model is loaded; the output is written atomically.
     """
@@ -165,9 +168,10 @@ def predict_file(
     probabilities = np.concatenate(parts)
     prob_fields = [f"p_{label}" for label in predictor.labels] if proba else []
     rows = []
-    for record, p in zip(records, probabilities):
+    cuts = too_long(predictor.tokenizer, with_prefix(predictor.prefix, texts), predictor.max_length)
+    for record, p, cut in zip(records, probabilities, cuts):
         row: dict[str, Any] = {"id": record.id, "label": predictor.labels[int(p.argmax())],
-                               "empty": int(not record.text.strip())}
+                               "empty": int(not record.text.strip()), "cut": cut}
         row.update((field, f"{value:.6f}") for field, value in zip(prob_fields, p))
         rows.append(row)
     write_table(output_path, rows, ["id", "label", *(["empty"] if flag_empty else []), *prob_fields])

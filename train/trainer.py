@@ -47,7 +47,6 @@ from zhaug.train.data import (
     batch_order,
     check_labels,
     clean_pool,
-    count_cut,
     defended,
     encode,
     epoch_rows,
@@ -55,6 +54,7 @@ from zhaug.train.data import (
     label_names,
     pad,
     split_by_parent,
+    too_long,
 )
 from zhaug.train.distributed import Ranks, ranks_from_env
 from zhaug.train.frozen import FrozenLowerClassifier
@@ -568,8 +568,8 @@ class Trainer:
             "eval": loop.best, "best_step": loop.best_step, "steps": loop.step, "epochs": loop.epoch,
             "labels": data.labels, "base_model": model_identity(run.model_path), "train_rows": len(data.train),
             "eval_rows": len(data.eval), "rows_per_epoch": len(run.rows), "dropped_children": dict(data.dropped),
-            "max_length": run.config.max_length, "cut_to_max_length": count_cut(  # texts the encoder sees only the start of
-                run.tokenizer, with_prefix(run.config.prefix, [r.text for r in data.train]), run.config.max_length),
+            "max_length": run.config.max_length, "cut_to_max_length": sum(too_long(  # texts the encoder sees only the start of
+                run.tokenizer, with_prefix(run.config.prefix, [r.text for r in data.train]), run.config.max_length)),
             "history": loop.history, "train_seconds": round(loop.seconds, 3),
             "samples_per_second": round(loop.samples / max(loop.seconds, 1e-9), 3),
             "wall_seconds": round(time.perf_counter() - started, 3),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,18 @@ def test_cli_predict_keeps_ids_order_and_empty_texts(run_dir, tmp_path):
     plain = runner.invoke(app, ["predict", str(run_dir), str(tmp_path / "in.csv"), "-o", str(tmp_path / "plain.csv")])
     assert plain.exit_code == 0 and "2 with an empty text" in plain.output and "--flag-empty" in plain.output
     assert read_table(tmp_path / "plain.csv") == [{"id": r["id"], "label": r["label"]} for r in out]  # id,label
+    assert "longer than the model's max length" not in plain.output
+
+
+def test_predict_says_how_many_texts_were_longer_than_the_model_reads(run_dir, tmp_path):
+    """The run's max length (128) is beyond the tiny model's 64 positions: cut there, no crash."""
+    limit = json.loads((run_dir / "best" / "zhaug.json").read_text("utf-8"))["config"]["max_length"]
+    rows = [{"id": "a", "text": "好棒美" * limit}, {"id": "b", "text": "烂差糟"}]
+    write_table(tmp_path / "in.csv", rows, ["id", "text"])
+    rows = predict_file(run_dir, tmp_path / "in.csv", tmp_path / "out.csv")
+    assert [r["cut"] for r in rows] == [True, False]
+    result = runner.invoke(app, ["predict", str(run_dir), str(tmp_path / "in.csv"), "-o", str(tmp_path / "o.csv")])
+    assert "1 longer than the model's max length, predicted from their start" in result.output
 
 
 def test_int8_quantisation_agrees(run_dir):

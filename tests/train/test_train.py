@@ -18,11 +18,11 @@ from zhaug.train import TrainConfig, Trainer, fit, load_config
 from zhaug.train.data import (
     batch_order,
     children_from_rows,
-    count_cut,
     encode,
     guard_children,
     read_children,
     split_by_parent,
+    too_long,
 )
 from zhaug.train.models.catalog import CARD, COMPACT, FINE_TUNING_LRS
 from zhaug.train.models.loading import load_tokenizer
@@ -70,12 +70,12 @@ def test_learns_separable_set_and_writes_run(config, data, tmp_path):
     assert result["cut_to_max_length"] == 0 and result["max_length"] == config.max_length
 
 
-def test_count_cut_counts_the_texts_encode_shortens(model):
+def test_too_long_finds_the_texts_encode_shortens(model):
     tokenizer = load_tokenizer(model)
     texts = ["好", "这家酒店的服务非常好，下次还来。" * 5, "", "差评"]
     full = [len(ids) for ids in tokenizer(texts)["input_ids"]]
     for limit in (2, 5, 8, max(full)):
-        assert count_cut(tokenizer, texts, limit) == sum(n > limit for n in full)
+        assert too_long(tokenizer, texts, limit) == [n > limit for n in full]
         assert [len(ids) for ids in encode(tokenizer, texts, limit)] == [min(n, limit) for n in full]
 
 

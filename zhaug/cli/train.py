@@ -184,6 +184,7 @@ def predict_command(
 
     rows = predict_file(run_dir, input, output, proba=proba, quantize=quantize, batch_size=batch_size,
                         columns=columns(id_col, text_col), progress=show_progress(progress), flag_empty=flag_empty)
-    empty = sum(r["empty"] for r in rows)
+    empty, cut = sum(r["empty"] for r in rows), sum(r["cut"] for r in rows)
     say(f"wrote {output} ({len(rows)} rows" + (f"; {empty} with an empty text, predicted all the same"
-                                               + ("" if flag_empty else ": --flag-empty marks them") if empty else "") + ")")
+                                               + ("" if flag_empty else ": --flag-empty marks them") if empty else "")
+        + (f"; {cut} longer than the model's max length, predicted from their start" if cut else "") + ")")
