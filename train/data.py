@@ -91,12 +91,10 @@ def read_training_table(path: str | os.PathLike[str], columns: Columns = Columns
     """Originals, and their children when the table has a ``parent_id`` column (``zhaug augment``
     output passed as the training table), so children never land in an eval split."""
     rows = list(iter_rows(path))
-    records = records_from_rows(rows, columns, path)
+    records, children = records_from_rows(rows, columns, path), {}
     if rows and "parent_id" in rows[0][1]:
-        records, children = [r for r, (_, row) in zip(records, rows) if not row["parent_id"]], children_from_rows(
-            [row for _, row in rows])
-    else:
-        children = {}
+        records = [r for r, (_, row) in zip(records, rows) if not row["parent_id"]]
+        children = children_from_rows([row for _, row in rows])
     if not records:
         raise InputError(path, "no rows to train on")
     label_names(records, path)
