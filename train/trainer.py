@@ -70,7 +70,7 @@ from zhaug.train.heads import (
 from zhaug.train.metrics import classification_metrics
 from zhaug.train.models.catalog import fine_tuning_lr
 from zhaug.train.models.loading import load_classifier, load_tokenizer
-from zhaug.train.models.resolve import model_identity, resolve_model
+from zhaug.train.models.resolve import model_identity, model_positions, resolve_model
 from zhaug.train.predict import batched_logits
 
 NO_DECAY = ("bias", "LayerNorm", "layer_norm", "norm")
@@ -367,6 +367,8 @@ class Trainer:
         if config.lr is None:
             config = config.replace(lr=fine_tuning_lr(model_path))
         config = config.replace(**{k: v for k, v in encoder_format(model_path).items() if getattr(config, k) is None})
+        positions = model_positions(model_path)  # a configured max length beyond them would crash on a long text
+        config = config.replace(max_length=min(config.max_length, positions or config.max_length))
         data = prepare_data(config, train, eval, children, unlabeled)
         config = config.for_few_labels(min(Counter(r.label for r in data.train).values()), bool(data.pool),
                                        bool(data.offline))

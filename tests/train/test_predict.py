@@ -56,7 +56,7 @@ def test_cli_predict_keeps_ids_order_and_empty_texts(run_dir, tmp_path):
 
 
 def test_predict_says_how_many_texts_were_longer_than_the_model_reads(run_dir, tmp_path):
-    """The run's max length (128) is beyond the tiny model's 64 positions: cut there, no crash."""
+    """A text beyond the run's max length is predicted from its start, and counted."""
     limit = json.loads((run_dir / "best" / "zhaug.json").read_text("utf-8"))["config"]["max_length"]
     rows = [{"id": "a", "text": "好棒美" * limit}, {"id": "b", "text": "烂差糟"}]
     write_table(tmp_path / "in.csv", rows, ["id", "text"])

@@ -63,11 +63,13 @@ def test_learns_separable_set_and_writes_run(config, data, tmp_path):
     assert (best / "model.safetensors").is_file() and (best / "tokenizer_config.json").is_file()
     info = json.loads((best / "zhaug.json").read_text(encoding="utf-8"))
     # the model's own input format, resolved and recorded (the tiny model is not an embedded e5 one)
-    assert info["labels"] == ["neg", "pos"] and info["config"] == config.replace(prefix="", pooling="cls").to_dict()
+    # ... and the max length capped at the tiny model's 64 positions (a longer text would crash it)
+    assert info["labels"] == ["neg", "pos"] and info["config"] == config.replace(prefix="", pooling="cls",
+                                                                                  max_length=64).to_dict()
     assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tb").iterdir())
     assert [p.name for p in (tmp_path / "last").iterdir()] == ["state.json"]  # finished: no weights to resume
     assert [h["epoch"] for h in result["history"]] == [0, 1, 2, 3]
-    assert result["cut_to_max_length"] == 0 and result["max_length"] == config.max_length
+    assert result["cut_to_max_length"] == 0 and result["max_length"] == 64  # the tiny model's positions
 
 
 def test_too_long_finds_the_texts_encode_shortens(model):

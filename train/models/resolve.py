@@ -68,12 +68,18 @@ def _hub_snapshot(repo_id: str) -> Path:
         ) from None
 
 
-def check_max_length(model: str | None, max_length: int) -> None:
-    """Refuse a ``max_length`` beyond the model's position embeddings (it would fail mid-training)."""
-    config = resolve_model(model) / "config.json"
+def model_positions(path: Path) -> int | None:
+    """The most tokens the model at ``path`` reads (its position embeddings), if its config says."""
+    config = path / "config.json"
     try:
         positions = json.loads(config.read_text(encoding="utf-8")).get("max_position_embeddings")
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, json.JSONDecodeError, AttributeError) as exc:
         raise ZhaugError(f"{config}: cannot read the model config ({exc})") from None
-    if isinstance(positions, int) and max_length > positions:
+    return positions if isinstance(positions, int) else None
+
+
+def check_max_length(model: str | None, max_length: int) -> None:
+    """Refuse a ``max_length`` beyond the model's position embeddings (it would fail mid-training)."""
+    positions = model_positions(resolve_model(model))
+    if positions is not None and max_length > positions:
         raise ZhaugError(f"--max-length {max_length}: the model {model or FULL} reads at most {positions} tokens")
