@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from multiprocessing.pool import AsyncResult
 from typing import Any, TypeVar
 
-from tqdm.auto import tqdm
-
 from zhaug.augment.base import Operation, default_segmenter
 from zhaug.augment.compose import OneOf
 from zhaug.augment.gates.base import Candidate
@@ -28,6 +26,7 @@ from zhaug.augment.recipes import Recipe
 from zhaug.augment.text import Segmenter, Token, join
 from zhaug.errors import ZhaugError
 from zhaug.io import Record, ResumableWriter, comparable, records_from_dataset
+from zhaug.progress import progress_bar
 from zhaug.rng import derive_rng
 
 FIELDS = ("id", "parent_id", "text", "label", "op", "params", "seed")
@@ -217,7 +216,7 @@ class Augmenter:
         workers: int = 1,
         chunk_size: int = 64,
         segmenter: Segmenter | None = None,
-        progress: bool = True,
+        progress: bool | None = None,
     ):
         if n_aug < 0:
             raise ValueError("n_aug must be >= 0")
@@ -246,7 +245,7 @@ class Augmenter:
             gate.prepare(records)
         produced: dict[str, list[dict[str, Any]]] = dict(done)
         chunks = windows(jobs, self.chunk_size)
-        bar = tqdm(total=len(jobs), desc=f"augment ({self.recipe.name})", unit="row", disable=not self.progress)
+        bar = progress_bar(total=len(jobs), desc=f"augment ({self.recipe.name})", unit="row", progress=self.progress)
         for chunk, candidates in self._proposals(chunks):
             for record, rows in self._chunk_rows(chunk, candidates, stats, on_reject):
                 produced[record.id] = rows
@@ -275,7 +274,7 @@ class Augmenter:
             raise ValueError("balance needs the whole table: use run()")
         for gate in self.recipe.gates:
             gate.prepare(read())
-        bar = tqdm(desc=f"augment ({self.recipe.name})", unit="row", disable=not self.progress)
+        bar = progress_bar(desc=f"augment ({self.recipe.name})", unit="row", progress=self.progress)
         for chunk, candidates in self._stream_proposals(read, stats):
             for _, rows in self._chunk_rows(chunk, candidates, stats, on_reject):
                 stats.rows_out += len(rows)

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from zhaug.augment.base import Operation, editable_positions
 from zhaug.augment.text import Token, join
 from zhaug.errors import ZhaugError
+from zhaug.progress import progress_bar
 from zhaug.protocols import Embed
 from zhaug.rng import derive_rng, derive_seed
 from zhaug.robustness.families import FAMILIES, Family, select_families
@@ -112,7 +113,7 @@ def attack(
     seed: int = 0,
     n_resamples: int = 1000,
     embed: Embed | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> dict[str, Any]:
     """Attack a seeded sample of the rows that ``clean`` (the clean probabilities) gets right.
 
@@ -123,7 +124,7 @@ def attack(
     started = time.perf_counter()
     ops = [(f.name, f.build(rate=config.rate)) for f in config.substitution_families()]
     rows = _sample_rows(tokens, gold, clean, config, seed)
-    bar = tqdm(total=len(rows), desc="attack", unit="row", leave=False, disable=not progress)
+    bar = progress_bar(total=len(rows), desc="attack", unit="row", leave=False, progress=progress)
     _rank_positions(rows, predict, gold, config.query_budget)
     while step := [proposal for row in rows if (proposal := _next_proposal(row, ops, config, seed, ids, bar))]:
         probs = predict([join(_replace(row.tokens, i, text)) for row, i, found in step for text in found])

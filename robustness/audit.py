@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from zhaug import __version__
 from zhaug.augment.base import default_segmenter
@@ -25,6 +24,7 @@ from zhaug.augment.text import Segmenter, Token
 from zhaug.errors import ZhaugError
 from zhaug.hashing import content_key, derive_seed
 from zhaug.io import Record, stratified_sample
+from zhaug.progress import progress_bar
 from zhaug.protocols import Embed, PredictProba
 from zhaug.rng import derive_rng
 from zhaug.robustness.attack import AttackConfig, attack
@@ -165,14 +165,14 @@ def _meta(model_id: str, n_rows: int, classes: list[str], families: Sequence[Fam
 def _audit_cells(
     plan: Sequence[tuple[Family, int]], perturbed: Iterator[list[str]], records: Sequence[Record],
     clean: np.ndarray, gold: np.ndarray, classes: Sequence[str], predictor: BatchPredictor,
-    config: AuditConfig, progress: bool,
+    config: AuditConfig, progress: bool | None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """Each (family, severity) cell's comparison with the clean predictions, and the worst
     examples and the fixed ones of the highest severity."""
     texts = [r.text for r in records]
     results, worst, fixed = [], [], []
-    for (family, severity), perturbed_texts in tqdm(
-        zip(plan, perturbed), total=len(plan), desc="audit", unit="cell", disable=not progress
+    for (family, severity), perturbed_texts in progress_bar(
+        zip(plan, perturbed), total=len(plan), desc="audit", unit="cell", progress=progress
     ):
         probs = predictor.cached(f"{family.name}-s{severity}", perturbed_texts)
         index = bootstrap_indices(len(gold), config.n_resamples, derive_seed(config.seed, "bootstrap", family.name, severity))
@@ -192,7 +192,7 @@ def _audit_cells(
 
 def _attack(predictor: BatchPredictor, tokens: list[list[Token]], records: Sequence[Record], gold: np.ndarray,
             clean: np.ndarray, classes: list[str], config: AuditConfig, embed: Embed | None,
-            cache_dir: str | Path | None, model_id: str, progress: bool) -> dict[str, Any]:
+            cache_dir: str | Path | None, model_id: str, progress: bool | None) -> dict[str, Any]:
     """The attack's report, cached with the predictions (an interrupted audit resumes past it)."""
     texts, ids = [r.text for r in records], [r.id for r in records]
     assert config.attack is not None
@@ -216,7 +216,7 @@ def audit(
     cache_dir: str | Path | None = None,
     model_id: str = "",
     segmenter: Segmenter | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     cells: Cells = perturb_cells,
 ) -> dict[str, Any]:
     """Audit a classifier on labelled ``records``; returns the report (see the module docstring).

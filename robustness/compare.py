@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from zhaug.augment.base import default_segmenter
 from zhaug.io import Record
+from zhaug.progress import progress_bar
 from zhaug.protocols import PredictProba
 from zhaug.robustness.audit import AuditConfig, Cells, gold_indices, perturb_cells
 from zhaug.robustness.families import select_families
@@ -38,7 +38,7 @@ def compare_models(
     *,
     labels: Sequence[str],
     names: tuple[str, str] = ("A", "B"),
-    progress: bool = True,
+    progress: bool | None = None,
     cells: Cells = perturb_cells,
 ) -> dict[str, Any]:
     """Clean accuracy and, per family × severity, accuracy and flip rate of both models with the
@@ -54,8 +54,8 @@ def compare_models(
     plan = [(family, severity) for family in select_families(config.families) for severity in config.severities]
     segmenter = default_segmenter()
     results = []
-    for (family, severity), perturbed in tqdm(zip(plan, cells([segmenter(t) for t in texts], ids, plan, config.seed)),
-                                              total=len(plan), desc="compare", unit="cell", disable=not progress):
+    for (family, severity), perturbed in progress_bar(zip(plan, cells([segmenter(t) for t in texts], ids, plan, config.seed)),
+                                                      total=len(plan), desc="compare", unit="cell", progress=progress):
         pert_a, pert_b = a(perturbed).argmax(1), b(perturbed).argmax(1)
         results.append({
             "family": family.name, "severity": severity, "expectation": family.expectation,

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from zhaug.errors import ZhaugError
 from zhaug.hashing import content_key
 from zhaug.io import atomic_write_text
+from zhaug.progress import progress_bar
 from zhaug.protocols import PredictProba
 
 
@@ -34,7 +34,7 @@ class BatchPredictor:
         batch_size: int = 64,
         cache_dir: str | Path | None = None,
         model_id: str = "",
-        progress: bool = True,
+        progress: bool | None = None,
     ):
         self.predict_proba, self.n_classes, self.batch_size = predict_proba, n_classes, batch_size
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
@@ -43,7 +43,7 @@ class BatchPredictor:
 
     def __call__(self, texts: Sequence[str], desc: str = "predict") -> np.ndarray:
         out = np.zeros((len(texts), self.n_classes))
-        with tqdm(total=len(texts), desc=desc, unit="text", leave=False, disable=not self.progress) as bar:
+        with progress_bar(total=len(texts), desc=desc, unit="text", leave=False, progress=self.progress) as bar:
             for start in range(0, len(texts), self.batch_size):
                 batch = list(texts[start : start + self.batch_size])
                 probs = np.asarray(self.predict_proba(batch), dtype=float)

@@ -92,9 +92,9 @@ def read_training_table(path: str | os.PathLike[str], columns: Columns = Columns
     output passed as the training table), so children never land in an eval split."""
     rows = list(iter_rows(path))
     records, children = records_from_rows(rows, columns, path), {}
-    if rows and "parent_id" in rows[0][1]:
+    if rows and "parent_id" in rows[0][1]:  # the texts as the columns say, for children too
+        children = children_from_rows([{"parent_id": row["parent_id"], "text": r.text} for r, (_, row) in zip(records, rows)])
         records = [r for r, (_, row) in zip(records, rows) if not row["parent_id"]]
-        children = children_from_rows([row for _, row in rows])
     if not records:
         raise InputError(path, "no rows to train on")
     label_names(records, path)

@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from zhaug.errors import InputError, ZhaugError
 from zhaug.io import Columns, check_output, read_records, table_format, write_table
+from zhaug.progress import progress_bar
 from zhaug.rng import derive_rng
 from zhaug.train.checkpoint import RUN_INFO, read_info
 from zhaug.train.data import defended, encode, pad, too_long
@@ -160,7 +160,7 @@ def predict_file(
     check_output(output_path, input_path)
     predictor = load_predictor(run_dir, quantize=quantize, batch_size=batch_size)
     texts, chunk = [r.text for r in records], 16 * batch_size  # a bar step per chunk; batching is the predictor's
-    with tqdm(total=len(texts), desc="predict", unit="row", disable=not progress) as bar:
+    with progress_bar(total=len(texts), desc="predict", unit="row", progress=progress) as bar:
         parts = []
         for start in range(0, len(texts), chunk):
             parts.append(predictor.predict_proba(texts[start : start + chunk]))

@@ -71,7 +71,7 @@ def self_train(
     config: TrainConfig | None = None,
     settings: SelfTraining = SelfTraining(),
     held_out: Sequence[Record] = (),
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> dict[str, Any]:
     """Train a teacher on ``train``, then up to ``settings.rounds`` students on ``train`` plus its
     pseudo-labelled pool; returns the summary also written to ``out_dir/self_training.json``.

@@ -28,7 +28,6 @@ import yaml
 from sklearn.utils.class_weight import compute_class_weight
 from torch.utils import deterministic
 from torch.utils.tensorboard import SummaryWriter
-from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from zhaug import hashing
@@ -37,6 +36,7 @@ from zhaug.augment.recipes import load_recipe
 from zhaug.errors import ZhaugError
 from zhaug.hashing import derive_seed
 from zhaug.io import Record, atomic_write_text, comparable
+from zhaug.progress import progress_bar
 from zhaug.rng import derive_rng
 from zhaug.train.checkpoint import finish_last, last_state, load_last, save_best, save_last
 from zhaug.train.config import SSL_METHODS, TrainConfig
@@ -337,7 +337,7 @@ class Trainer:
     macro-F1 in ``out_dir/best`` and returns the metrics also written to ``out_dir/metrics.json``.
     """
 
-    def __init__(self, config: TrainConfig = TrainConfig(), *, progress: bool = True):
+    def __init__(self, config: TrainConfig = TrainConfig(), *, progress: bool | None = None):
         self.config = config
         self.progress = progress
 
@@ -412,8 +412,8 @@ class Trainer:
         if config.cache_frozen:
             run.cached = FrozenLowerClassifier.for_model(model, run.pad_id, config.pooling)
         run.writer = SummaryWriter(str(out / "tb"), purge_step=run.loop.step or None) if ranks.main else None
-        run.bar = tqdm(total=total, initial=run.loop.step, desc="train", unit="step",
-                       disable=not self.progress or not ranks.main)
+        run.bar = progress_bar(total=total, initial=run.loop.step, desc="train", unit="step",
+                               progress=self.progress if ranks.main else False)
         model.train()
         run.clock = time.perf_counter()
         return run
@@ -623,7 +623,7 @@ def fit(
     config: TrainConfig | None = None,
     children: Children | None = None,
     resume: bool = False,
-    progress: bool = True,
+    progress: bool | None = None,
     unlabeled: Sequence[Record] | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:

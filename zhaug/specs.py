@@ -60,9 +60,17 @@ def read_yaml_mapping(path: str | os.PathLike[str] | Traversable, what: str) -> 
 
 
 def dataclass_from_mapping(cls: type[T], values: dict[str, Any], what: str) -> T:
-    """``cls(**values)``; keys that are not fields are an error (a typo must not pass silently)."""
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    """``cls(**values)``; keys that are not fields, and required fields left out, are an error
+    that names them (a typo must not pass silently, nor surface as a constructor's TypeError)."""
+    if not isinstance(values, dict):
+        raise ZhaugError(f"{what}: expected a mapping of options, not {values!r}")
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    names = {f.name for f in fields}
     unknown = sorted(set(values) - names)
     if unknown:
         raise ZhaugError(f"unknown {what} option(s) {unknown}; known: {sorted(names)}")
+    missing = [f.name for f in fields if f.name not in values and f.init
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ZhaugError(f"{what}: missing {', '.join(map(repr, missing))}")
     return cls(**values)

@@ -153,3 +153,11 @@ def test_overrides_reach_nested_operations():
         overrides={"random_swap": {"rate": 0.4}},
     )
     assert recipe.op.ops[0].rate == 0.4 and recipe.op.ops[1].ops[0].rate == 0.4
+
+
+def test_no_progress_bar_off_a_terminal_unless_asked_for(capsys):
+    recs = [Record(str(i), t) for i, t in enumerate(TEXTS)]
+    Augmenter(recipe_from_dict(RECIPE), seed=0).run(recs)
+    assert "augment (edits)" not in capsys.readouterr().err  # pytest's stderr is not a terminal
+    Augmenter(recipe_from_dict(RECIPE), seed=0, progress=True).run(recs)
+    assert "augment (edits)" in capsys.readouterr().err

@@ -254,6 +254,24 @@ def test_bad_audit_families_fail_when_the_config_loads(tmp_path):
         AblationConfig.load(path)
 
 
+@pytest.mark.parametrize(("body", "message"), [
+    ("name: s\narms: [{name: none}]\n", r"missing 'data', 'sizes', 'seeds'"),
+    ("data: {path: mine.csv}\n", r"unknown data option\(s\) \['path'\]"),  # not the default data, silently
+    ("data: {columns: {txt: review}}\n", r"unknown data columns option\(s\) \['txt'\]"),
+    ("data: {}\narms: [{name: none, recipy: eda}]\n", r"unknown arm option\(s\) \['recipy'\]"),
+    ("data: {}\narms: [none]\n", r"arm: expected a mapping of options, not 'none'"),
+])
+def test_a_config_with_missing_or_misspelt_keys_is_refused_naming_them(tmp_path, body, message):
+    base = {"name": "name: s", "data": "data: {}", "arms": "arms: [{name: none}]", "sizes": "sizes: [10]",
+            "seeds": "seeds: [0]"}
+    given = {line.split(":")[0] for line in body.splitlines()}
+    text = body if "missing" in message else body + "".join(f"{v}\n" for k, v in base.items() if k not in given)
+    path = tmp_path / "study.yaml"
+    path.write_text(text, "utf-8")
+    with pytest.raises(ZhaugError, match=r"study\.yaml: .*" + message):
+        AblationConfig.load(path)
+
+
 def test_a_worker_exits_once_its_parent_is_gone():
     exits = []
     exit_when_orphaned(os.getpid() + 10_000_000, interval=0.01, exit=exits.append).join(timeout=5)

