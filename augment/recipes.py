@@ -42,28 +42,37 @@ class Recipe:
     description: str = ""
 
 
+COMPOSITES: dict[str, type[Operation]] = {"one_of": OneOf, "sequence": Sequential, "sometimes": Sometimes,
+                                          "per_sentence": PerSentence}
+"""Operations made of operations: ``ops`` (a list) or ``op``, built first."""
+
+
 def build_op(spec: Any, overrides: dict[str, dict[str, Any]] | None = None) -> Operation:
     """An operation from its YAML form (see the module docstring); ``overrides`` maps an operation
     name to parameters that replace the recipe's wherever that operation occurs."""
     name, params = parse_spec(spec, "operation")
-    if name in ("one_of", "sequence"):
-        if isinstance(params, list):
-            params = {"ops": params}
-        children = [build_op(child, overrides) for child in params.get("ops", [])]
-        if name == "sequence":
-            return Sequential(children)
-        return OneOf(children, weights=params.get("weights"))
-    if name in ("sometimes", "per_sentence"):
-        params = dict(params)
-        child = build_op(params.pop("op"), overrides)
-        return Sometimes(child, **params) if name == "sometimes" else PerSentence(child, **params)
+    if name in COMPOSITES:
+        params = {"ops": params} if isinstance(params, list) else dict(params)
+        inner = "ops" if name in ("one_of", "sequence") else "op"
+        if inner not in params:
+            raise ZhaugError(f"operation {name!r} needs '{inner}'")
+        params[inner] = ([build_op(child, overrides) for child in params[inner]] if inner == "ops"
+                         else build_op(params[inner], overrides))
+        return build(COMPOSITES, "operation", name, params)
     return build(OPERATIONS, "operation", name, {**params, **(overrides or {}).get(name, {})})
+
+
+RECIPE_KEYS = {"name", "op", "gates", "long_text", "description"}
 
 
 def recipe_from_dict(
     config: dict[str, Any], default_name: str = "custom", overrides: dict[str, dict[str, Any]] | None = None
 ) -> Recipe:
     """A recipe from a parsed YAML mapping (``overrides``: see :func:`build_op`)."""
+    unknown = sorted(set(config) - RECIPE_KEYS)
+    if unknown:  # a misspelt 'gates' would otherwise drop every gate, silently
+        raise ZhaugError(f"recipe {config.get('name', default_name)!r}: unknown key(s) {unknown}; "
+                         f"known: {sorted(RECIPE_KEYS)}")
     if "op" not in config:
         raise ZhaugError(f"recipe {config.get('name', default_name)!r} has no 'op'")
     op = build_op(config["op"], overrides)

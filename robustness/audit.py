@@ -80,7 +80,11 @@ class AuditConfig:
 def load_config(path: str | Path | None = None) -> AuditConfig:
     """The audit config from a YAML file, or the shipped default."""
     source = resources.files("zhaug.configs") / "audit" / "default.yaml" if path is None else path
-    return AuditConfig.from_dict(read_yaml_mapping(source, "audit config"))
+    values = read_yaml_mapping(source, "audit config")
+    try:
+        return AuditConfig.from_dict(values)
+    except ZhaugError as exc:
+        raise ZhaugError(f"{source}: {exc}") from None
 
 
 def gold_indices(records: Sequence[Record], classes: Sequence[str]) -> np.ndarray:

@@ -291,4 +291,8 @@ def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) ->
     if path is not None:
         loaded = read_yaml_mapping(path, "training config")
         values = loaded.get("train", loaded)
-    return from_dict(values).replace(**overrides)
+    try:
+        config = from_dict(values)
+    except ZhaugError as exc:
+        raise ZhaugError(f"{path}: {exc}") from None
+    return config.replace(**overrides)

@@ -5,6 +5,7 @@ and the dataclasses they fill."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -33,6 +34,10 @@ def build(registry: dict[str, type[T]], what: str, name: str, params: dict[str, 
     """``registry[name](**params)``; an unknown name or a bad parameter is a :class:`ZhaugError`."""
     if name not in registry:
         raise ZhaugError(f"unknown {what} {name!r}; choose from {sorted(registry)}")
+    known = inspect.signature(registry[name]).parameters
+    unknown = sorted(set(params) - set(known))
+    if unknown and not any(p.kind is p.VAR_KEYWORD for p in known.values()):
+        raise ZhaugError(f"{what} {name!r}: unknown parameter(s) {unknown}; known: {list(known)}")
     try:
         return registry[name](**params)
     except (TypeError, ValueError) as exc:
@@ -73,4 +78,22 @@ def dataclass_from_mapping(cls: type[T], values: dict[str, Any], what: str) -> T
                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     if missing:
         raise ZhaugError(f"{what}: missing {', '.join(map(repr, missing))}")
-    return cls(**values)
+    return cls(**{f.name: _number(f, values[f.name], what) for f in fields if f.name in values})
+
+
+def _number(field: dataclasses.Field, value: Any, what: str) -> Any:
+    """A number written as YAML 1.1 reads it as text (``1e-4``, which needs a dot there) becomes the
+    number a reader sees; other text in a numeric option is an error naming it."""
+    kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type))
+    if not isinstance(value, str) or not {"float", "int"} & set(kind.replace("|", " ").split()):
+        return value
+    try:
+        number: float | None = float(value)
+    except ValueError:
+        number = None
+    if number is not None and "float" in kind:
+        return number
+    if number is not None and number.is_integer():
+        return int(number)
+    raise ZhaugError(f"{what} option {field.name!r}: expected {'a number' if 'float' in kind else 'a whole number'}, "
+                     f"got {value!r}")

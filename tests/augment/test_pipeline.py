@@ -12,6 +12,7 @@ from zhaug.augment.pipeline import Augmenter, augment_records, copies_per_record
 from zhaug.augment.recipes import load_recipe, recipe_from_dict
 from zhaug.augment.text import protected_spans
 from zhaug.cli import app
+from zhaug.errors import ZhaugError
 from zhaug.io import Record, ResumableWriter, read_table
 
 RECIPE = {"name": "edits", "op": {"one_of": [{"random_swap": {"rate": 0.3}}, {"random_delete": {"rate": 0.3}}]}}
@@ -116,6 +117,19 @@ def test_unknown_recipe_and_operation_errors():
         load_recipe("no-such-recipe")
     with pytest.raises(Exception, match="unknown operation 'nope'"):
         recipe_from_dict({"op": {"nope": {}}})
+
+
+@pytest.mark.parametrize(("recipe", "message"), [
+    ({"op": {"random_swap": {"rat": 0.1}}}, r"operation 'random_swap': unknown parameter\(s\) \['rat'\]"),
+    ({"op": "random_swap", "gate": ["dedup"]}, r"unknown key\(s\) \['gate'\]"),  # would drop every gate
+    ({"op": "random_swap", "gates": [{"similarity": {"treshold": 0.9}}]}, r"gate 'similarity': unknown parameter"),
+    ({"op": {"sometimes": {"op": "random_swap", "pp": 0.5}}}, r"'sometimes': unknown parameter\(s\) \['pp'\]"),
+    ({"op": {"one_of": {"ops": ["random_swap"], "weight": [1]}}}, r"'one_of': unknown parameter\(s\) \['weight'\]"),
+    ({"op": {"per_sentence": {"k": 2}}}, r"operation 'per_sentence' needs 'op'"),
+])
+def test_a_misspelt_recipe_is_refused_naming_the_word(recipe, message):
+    with pytest.raises(ZhaugError, match=message):
+        recipe_from_dict(recipe)
 
 
 def test_cli_augment_end_to_end(tmp_path):

@@ -126,3 +126,15 @@ def test_cli_compares_two_runs_and_gates_on_the_difference(tmp_path, monkeypatch
     assert json.loads((tmp_path / "ab" / "comparison.json").read_text(encoding="utf-8"))["gate"]["failures"] == []
     failed = CliRunner().invoke(app, [str(tmp_path / "b"), str(tmp_path / "a"), str(test), *args, str(tmp_path / "ba")])
     assert failed.exit_code == 1 and "release gate (B − A)" in failed.output
+
+
+def test_an_audit_config_file_names_itself_in_its_errors(tmp_path):
+    from zhaug.errors import ZhaugError
+    from zhaug.robustness.audit import load_config
+
+    path = tmp_path / "a.yaml"
+    path.write_text("severities: [1]\nfamiles: [pinyin]\nattack: {query_budget: 5e2}\n", "utf-8")
+    with pytest.raises(ZhaugError, match=r"a\.yaml: unknown audit option\(s\) \['familes'\]"):
+        load_config(path)
+    path.write_text("severities: [1]\nattack: {query_budget: 5e2}\n", "utf-8")
+    assert load_config(path).attack.query_budget == 500

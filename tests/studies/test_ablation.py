@@ -260,6 +260,8 @@ def test_bad_audit_families_fail_when_the_config_loads(tmp_path):
     ("data: {columns: {txt: review}}\n", r"unknown data columns option\(s\) \['txt'\]"),
     ("data: {}\narms: [{name: none, recipy: eda}]\n", r"unknown arm option\(s\) \['recipy'\]"),
     ("data: {}\narms: [none]\n", r"arm: expected a mapping of options, not 'none'"),
+    ("data: {}\narms: [{name: none, train: {lr: fast}}]\n", r"arm 'none': training option 'lr': expected a number"),
+    ("data: {}\ntrain: {max_stepz: 3}\n", r"arm 'none': unknown training option\(s\) \['max_stepz'\]"),
 ])
 def test_a_config_with_missing_or_misspelt_keys_is_refused_naming_them(tmp_path, body, message):
     base = {"name": "name: s", "data": "data: {}", "arms": "arms: [{name: none}]", "sizes": "sizes: [10]",

@@ -210,6 +210,19 @@ def test_bad_input_errors(config, data, tmp_path):
     assert not (tmp_path / "best").exists()
 
 
+def test_a_config_file_reads_numbers_as_written_and_names_itself_in_errors(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text("train:\n  lr: 1e-4\n  max_steps: 5\n", "utf-8")  # YAML 1.1 reads 1e-4 as text
+    config = load_config(path)
+    assert (config.lr, config.max_steps) == (1e-4, 5)
+    path.write_text("train:\n  lr: fast\n", "utf-8")
+    with pytest.raises(ZhaugError, match=r"t\.yaml: training option 'lr': expected a number, got 'fast'"):
+        load_config(path)
+    path.write_text("train:\n  max_stepz: 3\n", "utf-8")
+    with pytest.raises(ZhaugError, match=r"t\.yaml: unknown training option\(s\) \['max_stepz'\]"):
+        load_config(path)
+
+
 def test_shipped_configs_are_valid():
     assert load_config(CONFIGS / "train" / "default.yaml") == TrainConfig()
     demo = yaml.safe_load((CONFIGS / "demo.yaml").read_text(encoding="utf-8"))

@@ -119,6 +119,10 @@ class AblationConfig:
         if len(arms) != len(self.arms):
             raise ZhaugError(f"ablation {self.name!r}: arm names must be unique")
         for arm in self.arms:
+            try:  # fail before hours of training, not when the arm's first cell starts
+                TrainConfig().replace(**{**self.train, **arm.train})
+            except ZhaugError as exc:
+                raise ZhaugError(f"ablation {self.name!r}, arm {arm.name!r}: {exc}") from None
             if (arm.unlabeled > 0) != bool({**self.train, **arm.train}.get("ssl")):
                 raise ZhaugError(f"ablation {self.name!r}, arm {arm.name!r}: an unlabelled pool ('unlabeled' > 0) "
                                  f"and a consistency method (train.ssl) go together")
