@@ -426,6 +426,7 @@ def test_an_operation_that_leaves_most_texts_unchanged_is_warned_about(table, tm
                       str(tmp_path / "r.yaml"), "-n", "2")
     assert code == 0 and "warning: punct_insert left 10 of 10 copies unchanged" in err
     assert "found no safe edit there" in err and "Chinese?" not in err  # zhaug's own: not a language problem
+    assert "mode: classic edits anywhere" in err and "--recipe mixed" in err  # what to do about it
     assert json.loads((tmp_path / "o.summary.json").read_text("utf-8"))["unchanged"] == {"punct_insert": 10}
     code, err = zhaug(monkeypatch, capsys, "augment", str(table), "-o", str(tmp_path / "o.csv"), "-r", "eda-classic")
     assert code == 0 and "warning" not in err
