@@ -16,7 +16,7 @@ from pathlib import Path
 
 from zhaug.errors import MissingResourceError, ZhaugError
 from zhaug.hashing import content_key, file_sha256
-from zhaug.io import file_lock
+from zhaug.io import atomic_write_text, file_lock
 from zhaug.resources import package_dir, zhaug_home
 
 
@@ -142,8 +142,7 @@ def _memo(path: Path) -> tuple[Path, str]:
 
 def _remember(path: Path, digest: str) -> None:
     memo, stamp = _memo(path)
-    memo.parent.mkdir(parents=True, exist_ok=True)
-    memo.write_text(f"{stamp} {digest}", encoding="utf-8")
+    atomic_write_text(memo, f"{stamp} {digest}")  # a torn digest would refuse a good model
 
 
 def _checksum(path: Path) -> str:

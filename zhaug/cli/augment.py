@@ -34,6 +34,7 @@ from zhaug.hashing import files_sha256
 from zhaug.io import (
     ResumableWriter,
     TableWriter,
+    atomic_write_text,
     check_output,
     iter_records,
     iter_rows,
@@ -109,7 +110,7 @@ def augment_command(
             stats = _run_resumable(augmenter, records, output, rejected_path, ResumableWriter(
                 output, FIELDS, resume=resume, made_from=made_from))
     summary_path = output.with_name(f"{output.stem}.summary.json")
-    summary_path.write_text(json.dumps(stats.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
+    atomic_write_text(summary_path, json.dumps(stats.as_dict(), ensure_ascii=False, indent=2))
     console().print(summary_table(stats, the_recipe.name))
     other = "; --recipe mixed gives most rows a copy)" if the_recipe.name != "mixed" else ")"
     for op in stats.mostly_unchanged():  # zhaug's own operations abstain where no edit is safe; nlpaug may not know Chinese
