@@ -315,6 +315,19 @@ def test_max_length_beyond_the_model_is_refused(tmp_path, monkeypatch, capsys):
     assert code == 2 and "--max-length 100000: the model" in err and "reads at most 64 tokens" in err
 
 
+def test_train_prints_the_linear_probe_beside_the_fine_tuned_result(tmp_path, monkeypatch, capsys):
+    from tests.train_helpers import tiny_model
+
+    model = tiny_model(tmp_path / "m")
+    rows = [{**row, "id": f"{row['id']}-{k}"} for k in range(4) for row in ROWS]
+    code, err = zhaug(monkeypatch, capsys, "train", "--train", str(_write(tmp_path / "t.csv", rows)),
+                      "--out", str(tmp_path / "run"), "--model", str(model), "--max-steps", "2", "--threads", "1")
+    step0 = json.loads((tmp_path / "run" / "metrics.json").read_text("utf-8"))["history"][0]
+    assert code == 0 and step0["step"] == 0
+    assert f"before fine-tuning, the linear probe on the frozen encoder: accuracy {step0['accuracy']:.4f}" in err
+    assert err.index("before fine-tuning") < err.index("best step")
+
+
 # Conventions
 def test_progress_bars_are_off_when_stderr_is_not_a_terminal(table, tmp_path, monkeypatch, capsys):
     code, err = zhaug(monkeypatch, capsys, "augment", str(table), "-o", str(tmp_path / "o.csv"), "-r", "aeda")

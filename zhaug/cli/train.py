@@ -107,8 +107,22 @@ def train_command(
             f"({result['contrastive']['steps']} steps) and the probe, no fine-tuning; few_shot: 0 in --config to fine-tune")
     rows = result.get("eval_rows")
     scored = f" on {rows} dev rows" + (" (too few to trust: pass --eval)" if rows < 30 else "") if rows else ""
+    _say_baseline(result)
     say(f"best step {result['best_step']}/{result['steps']}: accuracy {best['accuracy']:.4f}, "
         f"macro-F1 {best['macro_f1']:.4f}{scored}; model in {out / 'best'}, metrics in {out / 'metrics.json'}")
+
+
+def _say_baseline(result: dict[str, Any]) -> None:
+    """The simple baseline beside the result: the head a linear probe fitted before fine-tuning
+    (LP-FT), evaluated at step 0 on the same dev rows."""
+    history = result.get("history") or []
+    if not result.get("steps") or not history or history[0]["step"] != 0:
+        return  # no fine-tuning (the probe is the result), or a head that was not a probe
+    what = ("the linear probe self-trained on the unlabelled rows" if "pseudo_labelled" in result
+            else "the contrastive stage and the linear probe" if "contrastive" in result
+            else "the linear probe on the frozen encoder")
+    say(f"before fine-tuning, {what}: accuracy {history[0]['accuracy']:.4f}, macro-F1 {history[0]['macro_f1']:.4f}"
+        + ("; fine-tuning did not beat it, so best/ holds it" if result["best_step"] == 0 else ""))
 
 
 def _fit(settings: Any, train: Path, eval: Path | None, augmented: Path | None, unlabeled: Path | None, out: Path,
