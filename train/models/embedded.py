@@ -62,7 +62,7 @@ def full_sources() -> dict[str, dict[str, str]]:
 def build_model(variant: str = "full", *, force: bool = False, progress: bool | None = None) -> Path:
     """Build (or, when up to date, just find) an embedded model; returns its folder.
 
-    ``progress=None`` shows a bar only on a terminal, so logs of batch jobs stay clean.
+    ``progress=None`` shows a bar only on a terminal or in a notebook, so logs of batch jobs stay clean.
     """
     name = variant_name(variant)
     out = models_dir() / name
