@@ -166,6 +166,8 @@ class TrainData:
     fingerprint: str
     pool: list[Record] = field(default_factory=list)
     pool_info: dict[str, Any] | None = None
+    split_here: bool = False
+    """Whether ``eval`` was held out of the given training rows (no eval set was passed)."""
 
     @property
     def label_ids(self) -> dict[str, int]:
@@ -190,7 +192,8 @@ def prepare_data(
     clean the unlabelled pool (eval texts, duplicates and rows over ``max_unlabeled`` removed)."""
     if (unlabeled is not None) != (config.ssl is not None):
         raise ZhaugError(f"an unlabelled pool needs ssl: {', '.join(SSL_METHODS)} (or self-training), and ssl needs the pool")
-    if eval is None:
+    split_here = eval is None
+    if split_here:
         train, eval = split_by_parent(train, config.eval_fraction, config.seed)
     labels = label_names(train)
     check_labels(eval, labels, "eval set")
@@ -201,7 +204,8 @@ def prepare_data(
     if unlabeled is not None and not pool:
         raise ZhaugError("the unlabelled pool is empty once eval texts and duplicates are removed")
     identity = (config.identity(), train, eval, sorted(offline.items())) + ((pool_info["checksum"],) if pool else ())
-    return TrainData(train, eval, labels, eval_texts, offline, dropped, recipe, hashing.key(*identity), pool, pool_info)
+    return TrainData(train, eval, labels, eval_texts, offline, dropped, recipe, hashing.key(*identity), pool, pool_info,
+                     split_here)
 
 
 def pool_views(config: TrainConfig, data: TrainData, epoch: int) -> list[str]:
@@ -306,6 +310,8 @@ class Run:
     clock: float = 0.0
     views: list[str] = field(default_factory=list)
     cached: FrozenLowerClassifier | None = None
+    pool_features: np.ndarray | None = None
+    refit_rows: int = 0
 
     @property
     def pad_id(self) -> int:
@@ -378,6 +384,8 @@ class Trainer:
         run = self._start(config, data, model_path, out, state)
         if state is None and config.head_init == "probe":
             self._evaluate(run, final=run.total == 0)  # the probe is the first candidate for best/
+            if run.total == 0 and data.split_here:
+                self._refit_head(run)
         while not run.loop.done:
             self._train_epoch(run)
         return self._finish(run, started)
@@ -422,8 +430,8 @@ class Trainer:
         """Set the head to a logistic regression on the frozen pooled features of the originals
         (LP-FT), after the contrastive stage when the config asks for it."""
         config, data = run.config, run.data
-        ids, labels = run.encode([r.text for r in data.train]), [data.label_ids[r.label] for r in data.train]
         if config.contrastive:
+            ids, labels = run.encode([r.text for r in data.train]), [data.label_ids[r.label] for r in data.train]
             seed_torch(config.seed, "contrastive")
             settings = Contrastive(iterations=config.contrastive, lr=config.contrastive_lr,
                                    layers=config.contrastive_layers)
@@ -432,15 +440,37 @@ class Trainer:
                                       config.seed, run.pad_id)
             run.loop.contrastive = {"steps": len(losses), "first_loss": round(losses[0], 4),
                                     "last_loss": round(losses[-1], 4), "seconds": round(time.perf_counter() - started, 1)}
+        self._fit_head(run, data.train)
+
+    def _fit_head(self, run: Run, records: Sequence[Record]) -> None:
+        """Set the head to the linear probe on ``records``' frozen features, self-trained on the
+        pool's when the config says so (the pool's features are computed once per run)."""
+        config, data = run.config, run.data
+        ids, labels = run.encode([r.text for r in records]), [data.label_ids[r.label] for r in records]
         features = pooled_features(run.model, ids, config.eval_batch_size, run.pad_id)
         balanced = config.class_weights == "balanced"
         if config.ssl == "probe-self-training":
-            pool = pooled_features(run.model, run.encode([r.text for r in data.pool]), config.eval_batch_size, run.pad_id)
-            weight, bias, taken = self_trained_probe(features, labels, pool, len(data.labels), config.probe_c, balanced)
+            if run.pool_features is None:
+                run.pool_features = pooled_features(run.model, run.encode([r.text for r in data.pool]),
+                                                    config.eval_batch_size, run.pad_id)
+            weight, bias, taken = self_trained_probe(features, labels, run.pool_features, len(data.labels),
+                                                     config.probe_c, balanced)
             run.loop.pseudo_labelled = taken
         else:
             weight, bias = fit_probe(features, labels, len(data.labels), config.probe_c, balanced)
         init_head(run.model, weight, bias)
+
+    def _refit_head(self, run: Run) -> None:
+        """A head-only run takes no steps for its held-out rows to choose between: once they have
+        given the dev estimate, the head is fitted again on every labelled row, and ``best/`` holds
+        that head (with 50 labels, 5 more rows to learn from)."""
+        rows = [*run.data.train, *run.data.eval]
+        self._fit_head(run, rows)
+        run.refit_rows = len(rows)
+        if run.ranks.main:
+            save_best(run.out, run.model, run.tokenizer, {"labels": run.data.labels, "config": run.config.to_dict(),
+                                                          "step": run.loop.step, "eval": run.loop.best,
+                                                          "refit_rows": run.refit_rows})
 
     def _train_epoch(self, run: Run) -> None:
         """The current epoch's batches (from where a resumed run stopped), evaluating when due;
@@ -584,6 +614,8 @@ class Trainer:
             result["pseudo_labelled"] = loop.pseudo_labelled  # rows per round of the probe's self-training
         if run.cached is not None:
             result["cached_layers"] = run.cached.depth
+        if run.refit_rows:
+            result["head_refit_rows"] = run.refit_rows  # best/ holds a head fitted on the dev rows too
         if run.ranks.main:
             run.writer.close()
             finish_last(run.out)

@@ -60,6 +60,21 @@ def test_probe_mode_is_logistic_regression_on_mean_pooled_prefixed_features(mode
     assert (info["config"]["prefix"], info["config"]["pooling"]) == (PREFIX, "mean")
 
 
+def test_a_head_only_run_without_an_eval_set_fits_its_head_on_every_labelled_row(model, data, tmp_path):
+    train, eval = data
+    config = TrainConfig(model=model, head_only=True, prefix=PREFIX, pooling="mean", probe_c=3.0, threads=1)
+    result = fit(train, None, out_dir=tmp_path / "split", config=config, progress=False)
+    held_out = result["eval_rows"]
+    assert result["steps"] == 0 and held_out > 0 and result["head_refit_rows"] == result["train_rows"] + held_out
+    texts = [r.text for r in eval]
+    everyone = LogisticRegression(C=3.0, max_iter=2000).fit(manual_mean(model, [r.text for r in train], PREFIX),
+                                                            [r.label for r in train])  # every labelled row
+    assert np.allclose(Predictor(tmp_path / "split").predict_proba(texts),
+                       everyone.predict_proba(manual_mean(model, texts, PREFIX)), atol=1e-4)
+    given = fit(train, eval, out_dir=tmp_path / "given", config=config, progress=False)
+    assert "head_refit_rows" not in given  # a dev set passed in is not trained on
+
+
 def test_lp_ft_starts_from_the_probe_and_reloads_identically(model, data, tmp_path):
     train, eval = data
     config = TrainConfig(model=model, prefix=PREFIX, pooling="mean", lr=3e-3, max_steps=6, eval_every=3,

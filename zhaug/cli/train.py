@@ -110,6 +110,9 @@ def train_command(
     _say_baseline(result)
     say(f"best step {result['best_step']}/{result['steps']}: accuracy {best['accuracy']:.4f}, "
         f"macro-F1 {best['macro_f1']:.4f}{scored}; model in {out / 'best'}, metrics in {out / 'metrics.json'}")
+    if result.get("head_refit_rows"):
+        say(f"no steps to choose between: the head in best/ was then fitted on all {result['head_refit_rows']} "
+            f"labelled rows, the dev rows included (the dev figures above are from before)")
 
 
 def _say_baseline(result: dict[str, Any]) -> None:
