@@ -467,10 +467,13 @@ class Trainer:
         rows = [*run.data.train, *run.data.eval]
         self._fit_head(run, rows)
         run.refit_rows = len(rows)
+        self._save_best(run, refit_rows=run.refit_rows)
+
+    def _save_best(self, run: Run, **extra: Any) -> None:
+        """Write the model as ``best/``, with the run's labels, config and its best evaluation."""
         if run.ranks.main:
             save_best(run.out, run.model, run.tokenizer, {"labels": run.data.labels, "config": run.config.to_dict(),
-                                                          "step": run.loop.step, "eval": run.loop.best,
-                                                          "refit_rows": run.refit_rows})
+                                                          "step": run.loop.best_step, "eval": run.loop.best, **extra})
 
     def _train_epoch(self, run: Run) -> None:
         """The current epoch's batches (from where a resumed run stopped), evaluating when due;
@@ -588,9 +591,7 @@ class Trainer:
         if not better and run.config.keep == "best":
             return
         loop.best_step, loop.best = loop.step, metrics
-        if run.ranks.main:
-            save_best(run.out, run.model, run.tokenizer, {"labels": run.data.labels, "config": run.config.to_dict(),
-                                                          "step": loop.step, "eval": metrics})
+        self._save_best(run)
 
     def _finish(self, run: Run, started: float) -> dict[str, Any]:
         """Close the logs, drop the weights resuming no longer needs, write and return the metrics."""

@@ -112,14 +112,14 @@ def augment_command(
     summary_path = output.with_name(f"{output.stem}.summary.json")
     atomic_write_text(summary_path, json.dumps(stats.as_dict(), ensure_ascii=False, indent=2))
     console().print(summary_table(stats, the_recipe.name))
-    other = "; --recipe mixed gives most rows a copy)" if the_recipe.name != "mixed" else ")"
+    remedy = "mode: classic edits anywhere, with more broken copies" + (
+        "; --recipe mixed gives most rows a copy" if the_recipe.name != "mixed" else "")
     for op in stats.mostly_unchanged():  # zhaug's own operations abstain where no edit is safe; nlpaug may not know Chinese
         n, of = stats.unchanged[op], stats.generated[op]
         alarming = op == "nlpaug" or n == of  # an operation that never edits: misconfigured, or blind to Chinese
         say(f"{'warning: ' if alarming else ''}{op} left {n} of {of} copies unchanged (dropped); "
             + ("does it work on Chinese?" if op == "nlpaug" else "it found no safe edit there"
-               + ("; safe mode edits only where the copy still reads as Chinese (mode: classic edits anywhere, "
-                  f"with more broken copies{other}" if alarming else "")))
+               + (f"; safe mode edits only where the copy still reads as Chinese ({remedy})" if alarming else "")))
     say(f"wrote {output} ({stats.rows_out} rows); rejections in {rejected_path}; summary in {summary_path}")
 
 
