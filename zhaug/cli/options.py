@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import sys
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from zhaug.io import Columns
+from zhaug.progress import watched
 
 IdCol = Annotated[str, typer.Option("--id-col", help="Column holding row ids (generated when absent).")]
 TextCol = Annotated[str, typer.Option("--text-col", help="Column holding the text.")]
@@ -44,7 +44,7 @@ def console() -> Console:
 def show_progress(value: bool | None) -> bool:
     """``--progress`` / ``--no-progress`` as given; by default, bars only when stderr is a terminal
     (piped to a file, a bar's carriage returns and cursor moves are noise) and not ``--quiet``."""
-    return sys.stderr.isatty() and not quiet() if value is None else value
+    return watched() and not quiet() if value is None else value
 
 
 Progress = Annotated[bool | None, typer.Option(
